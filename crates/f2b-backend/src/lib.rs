@@ -1,0 +1,1 @@
+//! Log backends: file tailing with rotation, and the systemd journal.

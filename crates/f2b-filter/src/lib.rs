@@ -1,0 +1,1 @@
+//! fail2ban filter engine: Python-re translation, tags, date detection, failregex evaluation.

@@ -1,0 +1,1 @@
+//! The f2b daemon: failure counter, ban manager, actions, database, control socket.
