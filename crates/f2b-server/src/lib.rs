@@ -1,1 +1,7 @@
-//! The f2b daemon: failure counter, ban manager, actions, database, control socket.
+//! The f2b daemon: per-jail pipelines (backend -> filter -> failure counter -> ban manager ->
+//! actions), the control-socket command set, fail2ban-format logging, and process plumbing.
+//!
+//! It does not parse configuration text (it receives resolved specs from `f2b-config`) and does
+//! not evaluate regexes itself (that is `f2b-filter`).
+pub mod daemon;
+pub mod logging;

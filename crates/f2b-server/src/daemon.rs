@@ -1,0 +1,310 @@
+//! Process plumbing of `f2b-server`: fail2ban-server's command line, the pidfile, going to the
+//! background, and turning POSIX signals into events for the main loop.
+//!
+//! Signals are caught by a handler that only writes the signal number into a pipe (the one thing
+//! a handler may safely do); a thread reads the pipe and forwards [`Event`]s. Nothing is masked,
+//! so action scripts started by the daemon inherit default signal dispositions.
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc::Sender;
+
+/// What the main loop is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// SIGTERM, SIGINT or the `stop` command: stop every jail and exit.
+    Stop,
+    /// SIGHUP: reread the configuration and reload the jails.
+    Reload,
+    /// SIGUSR1: reopen the log file.
+    ReopenLogs,
+}
+
+/// fail2ban-server's options (the subset with meaning for a daemon that reads its own config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub conf: PathBuf,
+    pub socket: Option<PathBuf>,
+    pub pidfile: Option<PathBuf>,
+    pub loglevel: Option<String>,
+    pub logtarget: Option<String>,
+    pub syslogsocket: Option<String>,
+    pub background: bool,
+    pub force: bool,
+    pub test: bool,
+    pub verbose: i32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            conf: PathBuf::from("/etc/fail2ban"),
+            socket: None,
+            pidfile: None,
+            loglevel: None,
+            logtarget: None,
+            syslogsocket: None,
+            background: true,
+            force: false,
+            test: false,
+            verbose: 0,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Run(Options),
+    Help,
+    Version { short: bool },
+    Str2Sec(String),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CliError {
+    #[error("option {0} requires an argument")]
+    MissingValue(String),
+    #[error("option {0} not recognized")]
+    Unknown(String),
+    #[error("unexpected argument {0:?} (only \"start\" is accepted)")]
+    Extra(String),
+}
+
+pub const USAGE: &str = "Usage: f2b-server [OPTIONS] [start]
+
+f2b reads log files that contain password failure reports and bans the corresponding
+IP addresses using firewall rules (a drop-in replacement for fail2ban-server).
+
+Options:
+    -c, --conf <DIR>        configuration directory
+    -s, --socket <FILE>     socket path
+    -p, --pidfile <FILE>    pidfile path
+    --pname <NAME>          accepted for compatibility, ignored
+    --loglevel <LEVEL>      logging level
+    --logtarget <TARGET>    logging target: a file name, STDOUT, STDERR, SYSLOG or SYSTEMD-JOURNAL
+    --syslogsocket auto|<FILE>
+    -t, --test              test configuration and exit
+    -v                      increase verbosity
+    -q                      decrease verbosity
+    -x                      force execution of the server (remove socket file)
+    -b                      start server in background (default)
+    -f                      start server in foreground
+    --async, --timeout <T>  accepted for compatibility, ignored
+    --str2sec <STRING>      convert time abbreviation format to seconds
+    -h, --help              display this help message
+    -V, --version           print the version
+";
+
+/// Parse fail2ban-server's command line (getopt style: `-xf`, `-cDIR`, `--conf=DIR`).
+pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliError> {
+    let mut o = Options::default();
+    let mut it = args.into_iter().peekable();
+    let value = |name: &str, inline: Option<String>, it: &mut std::iter::Peekable<I::IntoIter>| {
+        inline.or_else(|| it.next()).ok_or_else(|| CliError::MissingValue(name.to_string()))
+    };
+    while let Some(arg) = it.next() {
+        if let Some(long) = arg.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (long.to_string(), None),
+            };
+            let flag = format!("--{name}");
+            match name.as_str() {
+                "conf" => o.conf = PathBuf::from(value(&flag, inline, &mut it)?),
+                "socket" => o.socket = Some(PathBuf::from(value(&flag, inline, &mut it)?)),
+                "pidfile" => o.pidfile = Some(PathBuf::from(value(&flag, inline, &mut it)?)),
+                "pname" | "timeout" => {
+                    value(&flag, inline, &mut it)?;
+                }
+                "loglevel" => o.loglevel = Some(value(&flag, inline, &mut it)?),
+                "logtarget" => o.logtarget = Some(value(&flag, inline, &mut it)?),
+                "syslogsocket" => o.syslogsocket = Some(value(&flag, inline, &mut it)?),
+                "str2sec" => return Ok(Command::Str2Sec(value(&flag, inline, &mut it)?)),
+                "test" => o.test = true,
+                "async" => {}
+                "help" => return Ok(Command::Help),
+                "version" => return Ok(Command::Version { short: false }),
+                _ => return Err(CliError::Unknown(flag)),
+            }
+        } else if arg.len() > 1 && arg.starts_with('-') {
+            let chars: Vec<char> = arg[1..].chars().collect();
+            let mut i = 0;
+            while i < chars.len() {
+                let c = chars[i];
+                let rest: String = chars[i + 1..].iter().collect();
+                let inline = (!rest.is_empty()).then_some(rest);
+                let flag = format!("-{c}");
+                match c {
+                    'c' | 's' | 'p' => {
+                        let v = PathBuf::from(value(&flag, inline, &mut it)?);
+                        match c {
+                            'c' => o.conf = v,
+                            's' => o.socket = Some(v),
+                            _ => o.pidfile = Some(v),
+                        }
+                        break;
+                    }
+                    'x' => o.force = true,
+                    'f' => o.background = false,
+                    'b' => o.background = true,
+                    't' => o.test = true,
+                    'v' => o.verbose += 1,
+                    'q' => o.verbose -= 1,
+                    'd' | 'i' => {}
+                    'h' => return Ok(Command::Help),
+                    'V' => return Ok(Command::Version { short: true }),
+                    _ => return Err(CliError::Unknown(flag)),
+                }
+                i += 1;
+            }
+        } else if arg == "start" {
+            // fail2ban-server accepts the client's verb after its options (`fail2ban-server -xf start`).
+        } else {
+            return Err(CliError::Extra(arg));
+        }
+    }
+    Ok(Command::Run(o))
+}
+
+/// The pidfile: written at start, removed when dropped.
+#[derive(Debug)]
+pub struct PidFile {
+    path: PathBuf,
+}
+
+impl PidFile {
+    pub fn create(path: &Path) -> std::io::Result<PidFile> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                fs::create_dir_all(dir)?;
+            }
+        }
+        let mut f = fs::File::create(path)?;
+        writeln!(f, "{}", std::process::id())?;
+        Ok(PidFile { path: path.to_path_buf() })
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Detach from the terminal: double fork, new session, stdio to /dev/null. Must run before any
+/// thread is started. Returns only in the daemon process.
+pub fn daemonize() -> std::io::Result<()> {
+    use nix::unistd::{fork, setsid, ForkResult};
+    // SAFETY: called while the process is still single-threaded.
+    match unsafe { fork() }.map_err(std::io::Error::from)? {
+        ForkResult::Parent { .. } => std::process::exit(0),
+        ForkResult::Child => {}
+    }
+    setsid().map_err(std::io::Error::from)?;
+    // SAFETY: still single-threaded in the child.
+    match unsafe { fork() }.map_err(std::io::Error::from)? {
+        ForkResult::Parent { .. } => std::process::exit(0),
+        ForkResult::Child => {}
+    }
+    std::env::set_current_dir("/")?;
+    let null = fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    for fd in 0..3 {
+        // SAFETY: fds 0..2 are replaced atomically by dup2; nothing else holds them as owned fds.
+        unsafe { nix::unistd::dup2_raw(&null, fd) }.map_err(std::io::Error::from)?;
+    }
+    Ok(())
+}
+
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let b = sig as u8;
+        // SAFETY: write(2) is async-signal-safe; the buffer lives on this stack frame.
+        unsafe {
+            libc::write(fd, (&b as *const u8).cast(), 1);
+        }
+    }
+}
+
+/// Install handlers for TERM, INT, HUP and USR1 and forward them as events on `tx`.
+pub fn install_signals(tx: Sender<Event>) -> std::io::Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
+    // The write end is kept for the life of the process: the handler may fire at any time.
+    SIGNAL_PIPE.store(wr.as_raw_fd(), Ordering::Relaxed);
+    std::mem::forget(wr);
+    let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGUSR1] {
+        // SAFETY: the handler only calls write(2).
+        unsafe { sigaction(sig, &act) }.map_err(std::io::Error::from)?;
+    }
+    // SAFETY: ignoring SIGPIPE so a closed client socket yields EPIPE instead of killing us.
+    unsafe { sigaction(Signal::SIGPIPE, &SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty())) }
+        .map_err(std::io::Error::from)?;
+    let raw = rd.as_raw_fd();
+    std::mem::forget(rd);
+    std::thread::Builder::new().name("f2b-signals".into()).spawn(move || {
+        // SAFETY: `raw` is the read end we own and forgot above; nothing else closes it.
+        let mut f = fs::File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+        let mut b = [0u8; 1];
+        while let Ok(1) = f.read(&mut b) {
+            let ev = match i32::from(b[0]) {
+                libc::SIGHUP => Event::Reload,
+                libc::SIGUSR1 => Event::ReopenLogs,
+                _ => Event::Stop,
+            };
+            if tx.send(ev).is_err() {
+                break;
+            }
+        }
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Options {
+        match parse_args(args.iter().map(|s| s.to_string())).unwrap() {
+            Command::Run(o) => o,
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn fail2ban_style_flags() {
+        let o = run(&["-xf", "-c", "/tmp/c", "-s/tmp/s", "--pidfile=/tmp/p", "--loglevel", "DEBUG", "start"]);
+        assert!(o.force && !o.background);
+        assert_eq!(o.conf, PathBuf::from("/tmp/c"));
+        assert_eq!(o.socket, Some(PathBuf::from("/tmp/s")));
+        assert_eq!(o.pidfile, Some(PathBuf::from("/tmp/p")));
+        assert_eq!(o.loglevel.as_deref(), Some("DEBUG"));
+        assert!(run(&[]).background);
+    }
+
+    #[test]
+    fn bad_args() {
+        assert_eq!(parse_args(["-z".to_string()]), Err(CliError::Unknown("-z".into())));
+        assert_eq!(parse_args(["-c".to_string()]), Err(CliError::MissingValue("-c".into())));
+        assert_eq!(parse_args(["go".to_string()]), Err(CliError::Extra("go".into())));
+        assert_eq!(parse_args(["-V".to_string()]), Ok(Command::Version { short: true }));
+    }
+
+    #[test]
+    fn pidfile_lifecycle() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("run/f2b.pid");
+        {
+            let _pf = PidFile::create(&p).unwrap();
+            let text = fs::read_to_string(&p).unwrap();
+            assert_eq!(text.trim().parse::<u32>().unwrap(), std::process::id());
+        }
+        assert!(!p.exists());
+    }
+}
