@@ -5,3 +5,6 @@
 //! not evaluate regexes itself (that is `f2b-filter`).
 pub mod daemon;
 pub mod logging;
+pub mod banmanager;
+pub mod failmanager;
+pub mod ticket;
