@@ -4,6 +4,8 @@
 //! It does not parse configuration text (it receives resolved specs from `f2b-config`) and does
 //! not evaluate regexes itself (that is `f2b-filter`).
 pub mod daemon;
+pub mod ignore;
+pub mod jail;
 pub mod logging;
 pub mod banmanager;
 pub mod failmanager;

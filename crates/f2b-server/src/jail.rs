@@ -1,0 +1,624 @@
+//! One jail at work: its reader thread (backend -> filter -> failure counter) and its action
+//! worker (ban manager -> actions, and the unban timer).
+//!
+//! The reader owns everything it touches per line (source, filter, failure counter), so reading
+//! takes no lock per line; it only publishes counters through atomics and hands ban tickets to
+//! the worker over a channel. The worker runs the (possibly slow) shell actions, so a slow
+//! action delays only its own jail's bans, never the reading of any jail.
+//!
+//! The stages are small traits ([`LineSource`], [`LineFilter`], [`ActionSet`]) so the pipeline
+//! is testable with in-memory stages; [`crate::stages`] builds the real ones from a `JailSpec`.
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::banmanager::{AddBan, BanManager};
+pub use crate::banmanager::time2str;
+use crate::failmanager::FailManager;
+use crate::ignore::IgnoreList;
+use crate::logging::Level;
+use crate::ticket::{BanTicket, BanTime, FailTicket, TicketData};
+
+/// Wall-clock time as Unix seconds.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+
+/// One line from a backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceLine {
+    pub text: String,
+    /// The entry's own time when the backend knows it (journal); files leave it to the filter.
+    pub time: Option<f64>,
+    /// False while the backend reads what was already there at start (fail2ban's
+    /// "initialization" phase: old entries are dropped), true for lines appended since.
+    pub live: bool,
+}
+
+/// A backend as the reader thread sees it.
+pub trait LineSource: Send {
+    /// Wait up to `timeout` for lines and append them to `out`. An `Err` is logged and the
+    /// reader carries on (a log file that vanished may come back).
+    fn poll(&mut self, out: &mut Vec<SourceLine>, timeout: Duration) -> Result<(), String>;
+    /// `status JAIL` rows that describe the source ("File list" or "Journal matches").
+    fn status(&self) -> (&'static str, Vec<String>);
+    /// Persist positions (files) or the last entry time (journal); called periodically and at stop.
+    fn save_position(&mut self) {}
+}
+
+/// A failure found by the filter in one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub id: String,
+    pub time: f64,
+    pub matches: Vec<String>,
+    /// `<F-*>` captures and `ip` under fail2ban's option names.
+    pub captures: BTreeMap<String, String>,
+}
+
+/// A filter as the reader thread sees it.
+pub trait LineFilter: Send {
+    /// Evaluate one line read at `now`; push its failures into `out`.
+    fn process(&mut self, line: &SourceLine, now: f64, out: &mut Vec<Found>);
+}
+
+/// A jail's actions as the action worker sees them. Errors are (action name, message).
+pub trait ActionSet: Send {
+    fn start(&mut self) -> Vec<(String, String)>;
+    fn stop(&mut self) -> Vec<(String, String)>;
+    fn ban(&mut self, ticket: &BanTicket) -> Vec<(String, String)>;
+    /// actionunban of every action but those named in `skip`.
+    fn unban(&mut self, ticket: &BanTicket, skip: &[String]) -> Vec<(String, String)>;
+    /// Names of the actions that have an `actionflush`.
+    fn flushable(&self) -> Vec<String>;
+    /// Run one action's `actionflush`.
+    fn flush(&mut self, action: &str) -> Result<(), String>;
+    /// Action names, in configuration order (`get JAIL actions`).
+    fn names(&self) -> Vec<String>;
+}
+
+/// Where bans are persisted (the fail2ban database); all no-ops without one.
+pub trait BanStore: Send + Sync {
+    fn add_ban(&self, jail: &str, ticket: &BanTicket);
+    fn del_ban(&self, jail: &str, ip: &str);
+}
+
+/// Static settings of a running jail.
+#[derive(Debug, Clone)]
+pub struct JailSettings {
+    pub name: String,
+    pub maxretry: u32,
+    pub findtime: f64,
+    pub bantime: BanTime,
+    pub maxmatches: usize,
+}
+
+/// Counters and lists the reader publishes for `status`.
+#[derive(Debug, Default)]
+struct ReaderStats {
+    currently_failed: AtomicUsize,
+    total_failed: AtomicU64,
+}
+
+/// What the worker is asked to do.
+enum Job {
+    Ban(BanTicket),
+    BanManual(Vec<String>, Sender<usize>),
+    Unban(Vec<String>, Sender<usize>),
+    UnbanAll(Sender<usize>),
+}
+
+/// State shared by the reader, the worker and the control socket.
+struct Shared {
+    settings: Mutex<JailSettings>,
+    stop: AtomicBool,
+    stats: ReaderStats,
+    bans: Mutex<BanManager>,
+    ignore: Mutex<IgnoreList>,
+    source_status: Mutex<(&'static str, Vec<String>)>,
+    action_names: Mutex<Vec<String>>,
+}
+
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running jail.
+pub struct Jail {
+    name: String,
+    shared: Arc<Shared>,
+    jobs: Sender<Job>,
+    reader: Option<JoinHandle<()>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+/// The parts a jail is built from.
+pub struct JailParts {
+    pub settings: JailSettings,
+    pub source: Box<dyn LineSource>,
+    pub filter: Box<dyn LineFilter>,
+    pub actions: Box<dyn ActionSet>,
+    pub ignore: IgnoreList,
+    pub store: Option<Arc<dyn BanStore>>,
+    /// Bans from the database to re-apply at start ("Restore Ban").
+    pub restore: Vec<BanTicket>,
+    /// Failure total to start from (kept across a reload).
+    pub fail_total: u64,
+}
+
+/// `status JAIL` figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JailStatus {
+    pub currently_failed: usize,
+    pub total_failed: u64,
+    pub source: (&'static str, Vec<String>),
+    pub currently_banned: usize,
+    pub total_banned: u64,
+    pub banned: Vec<String>,
+}
+
+const LOG_FILTER: &str = "fail2ban.filter";
+const LOG_ACTIONS: &str = "fail2ban.actions";
+const LOG_JAIL: &str = "fail2ban.jail";
+
+impl Jail {
+    /// Start the jail: actionstart, restored bans, then the reader.
+    pub fn start(parts: JailParts) -> std::io::Result<Jail> {
+        let JailParts { settings, source, filter, mut actions, ignore, store, restore, fail_total } = parts;
+        let name = settings.name.clone();
+        let mut bm = BanManager::new();
+        bm.set_ban_time(settings.bantime);
+        let shared = Arc::new(Shared {
+            settings: Mutex::new(settings.clone()),
+            stop: AtomicBool::new(false),
+            stats: ReaderStats::default(),
+            bans: Mutex::new(bm),
+            ignore: Mutex::new(ignore),
+            source_status: Mutex::new(source.status()),
+            action_names: Mutex::new(actions.names()),
+        });
+        shared.stats.total_failed.store(fail_total, Ordering::Relaxed);
+        for (act, err) in actions.start() {
+            crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to start jail '{name}' action '{act}': {err}");
+        }
+        let (tx, rx) = mpsc::channel();
+        let worker = {
+            let shared = Arc::clone(&shared);
+            let name = name.clone();
+            std::thread::Builder::new()
+                .name(format!("f2b-act-{name}"))
+                .spawn(move || action_worker(&name, &shared, actions, store, restore, rx))?
+        };
+        let reader = {
+            let shared = Arc::clone(&shared);
+            let tx = tx.clone();
+            std::thread::Builder::new()
+                .name(format!("f2b-read-{name}"))
+                .spawn(move || reader_loop(&shared, source, filter, tx, fail_total))?
+        };
+        crate::log!(LOG_JAIL, Level::INFO, "Jail '{name}' started");
+        Ok(Jail { name, shared, jobs: tx, reader: Some(reader), worker: Some(worker) })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Stop reading, run actionstop (after unbanning as the actions' stop does), and wait.
+    pub fn stop(mut self) -> u64 {
+        self.shutdown();
+        self.shared.stats.total_failed.load(Ordering::Relaxed)
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        // Closing our sender ends the worker once the reader's clone is gone too.
+        let (dead, _) = mpsc::channel();
+        self.jobs = dead;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+        crate::log!(LOG_JAIL, Level::INFO, "Jail '{}' stopped", self.name);
+    }
+
+    pub fn status(&self) -> JailStatus {
+        let bm = relock(&self.shared.bans);
+        JailStatus {
+            currently_failed: self.shared.stats.currently_failed.load(Ordering::Relaxed),
+            total_failed: self.shared.stats.total_failed.load(Ordering::Relaxed),
+            source: relock(&self.shared.source_status).clone(),
+            currently_banned: bm.size(),
+            total_banned: bm.ban_total(),
+            banned: bm.ids(),
+        }
+    }
+
+    /// Banned IDs with their times, as `get JAIL banip --with-time` lists them.
+    pub fn ban_list_with_time(&self) -> Vec<String> {
+        let bm = relock(&self.shared.bans);
+        bm.ban_list_with_time()
+    }
+
+    pub fn is_banned(&self, ip: &str) -> bool {
+        relock(&self.shared.bans).contains(ip)
+    }
+
+    /// Banned IDs sorted by end of ban (`get JAIL banip`).
+    pub fn ban_list(&self) -> Vec<String> {
+        relock(&self.shared.bans).ban_list_ordered()
+    }
+
+    /// Banned IDs in ban order (`banned`, `status`).
+    pub fn banned_ids(&self) -> Vec<String> {
+        relock(&self.shared.bans).ids()
+    }
+
+    pub fn settings(&self) -> JailSettings {
+        relock(&self.shared.settings).clone()
+    }
+
+    pub fn update_settings(&self, f: impl FnOnce(&mut JailSettings)) {
+        let mut s = relock(&self.shared.settings);
+        f(&mut s);
+        relock(&self.shared.bans).set_ban_time(s.bantime);
+    }
+
+    pub fn ignore(&self) -> MutexGuard<'_, IgnoreList> {
+        relock(&self.shared.ignore)
+    }
+
+    pub fn action_names(&self) -> Vec<String> {
+        relock(&self.shared.action_names).clone()
+    }
+
+    /// Ban `ips` now through the worker; returns how many were newly banned.
+    pub fn ban_ips(&self, ips: Vec<String>) -> usize {
+        let (tx, rx) = mpsc::channel();
+        if self.jobs.send(Job::BanManual(ips, tx)).is_err() {
+            return 0;
+        }
+        rx.recv().unwrap_or(0)
+    }
+
+    /// Unban `ips`; returns how many were banned here.
+    pub fn unban_ips(&self, ips: Vec<String>) -> usize {
+        let (tx, rx) = mpsc::channel();
+        if self.jobs.send(Job::Unban(ips, tx)).is_err() {
+            return 0;
+        }
+        rx.recv().unwrap_or(0)
+    }
+
+    pub fn unban_all(&self) -> usize {
+        let (tx, rx) = mpsc::channel();
+        if self.jobs.send(Job::UnbanAll(tx)).is_err() {
+            return 0;
+        }
+        rx.recv().unwrap_or(0)
+    }
+}
+
+impl Drop for Jail {
+    fn drop(&mut self) {
+        if self.reader.is_some() || self.worker.is_some() {
+            self.shutdown();
+        }
+    }
+}
+
+/// Per-jail "log once a day" memory for fail2ban's timing warnings.
+#[derive(Default)]
+struct WarnOnce {
+    next: f64,
+}
+
+impl WarnOnce {
+    fn due(&mut self, now: f64) -> bool {
+        if now < self.next {
+            return false;
+        }
+        self.next = now + 86400.0;
+        true
+    }
+}
+
+fn reader_loop(
+    shared: &Shared,
+    mut source: Box<dyn LineSource>,
+    mut filter: Box<dyn LineFilter>,
+    jobs: Sender<Job>,
+    fail_total: u64,
+) {
+    let mut fm = FailManager::new();
+    fm.set_fail_total(fail_total);
+    let mut lines = Vec::with_capacity(1024);
+    let mut found = Vec::new();
+    let mut warn_old = WarnOnce::default();
+    let mut warn_skew = WarnOnce::default();
+    let mut last_save = now();
+    let mut settings = relock(&shared.settings).clone();
+    while !shared.stop.load(Ordering::Relaxed) {
+        lines.clear();
+        if let Err(e) = source.poll(&mut lines, Duration::from_millis(250)) {
+            crate::log!(LOG_FILTER, Level::ERROR, "[{}] {e}", settings.name);
+        }
+        // Settings may be changed from the control socket; a copy per batch is lock-free per line.
+        settings = relock(&shared.settings).clone();
+        fm.set_max_retry(settings.maxretry);
+        fm.set_max_time(settings.findtime);
+        fm.set_max_matches(settings.maxmatches);
+        let t_now = now();
+        for line in &lines {
+            found.clear();
+            filter.process(line, t_now, &mut found);
+            for f in found.drain(..) {
+                let Some(time) = check_time(&settings, line, f.time, t_now, &mut warn_old, &mut warn_skew) else {
+                    continue;
+                };
+                if let Some(source) = relock(&shared.ignore).ignored_by(&f.id) {
+                    crate::log!(LOG_FILTER, Level::INFO, "[{}] Ignore {} by {}", settings.name, f.id, source);
+                    continue;
+                }
+                crate::log!(LOG_FILTER, Level::INFO, "[{}] Found {} - {}", settings.name, f.id, time2str(time));
+                let data = TicketData { failures: 0, matches: f.matches, captures: f.captures };
+                let id = f.id;
+                let attempts = fm.add_failure(FailTicket::with_data(id.clone(), time, data), 1);
+                if attempts >= settings.maxretry {
+                    if let Some(t) = fm.to_ban(Some(&id)) {
+                        let _ = jobs.send(Job::Ban(t));
+                    }
+                }
+            }
+        }
+        fm.cleanup(t_now);
+        shared.stats.currently_failed.store(fm.size(), Ordering::Relaxed);
+        shared.stats.total_failed.store(fm.fail_total(), Ordering::Relaxed);
+        if t_now - last_save > 10.0 {
+            source.save_position();
+            last_save = t_now;
+            *relock(&shared.source_status) = source.status();
+        }
+    }
+    source.save_position();
+}
+
+/// fail2ban's time rules for a failure: never in the future; while reading old content, drop
+/// entries older than findtime; once live, treat an entry more than a minute off the clock as
+/// happening now (a timezone or latency problem), warning once a day.
+fn check_time(
+    s: &JailSettings,
+    line: &SourceLine,
+    time: f64,
+    now: f64,
+    warn_old: &mut WarnOnce,
+    warn_skew: &mut WarnOnce,
+) -> Option<f64> {
+    if line.live {
+        let delta = (time - now).trunc();
+        if delta.abs() > 60.0 {
+            if warn_skew.due(now) {
+                let kind = if (-3300.0..0.0).contains(&delta) { "latency" } else { "timezone" };
+                crate::log!(
+                    LOG_FILTER,
+                    Level::WARNING,
+                    "[{}] Detected a log entry {} {} the current time in operation mode. This looks like a {kind} problem. Treating such entries as if they just happened.",
+                    s.name,
+                    seconds2str(delta.abs()),
+                    if delta < 0.0 { "before" } else { "after" }
+                );
+                crate::log!(LOG_FILTER, Level::WARNING, "[{}] Please check a jail for a timing issue. Line with odd timestamp: {}", s.name, line.text);
+            }
+            return Some(now);
+        }
+    } else if time < now - s.findtime {
+        if warn_old.due(now) {
+            crate::log!(
+                LOG_FILTER,
+                Level::WARNING,
+                "[{}] Ignoring all log entries older than {}s; these are probably messages generated while fail2ban was not running.",
+                s.name,
+                s.findtime as i64
+            );
+            crate::log!(LOG_FILTER, Level::WARNING, "[{}] Please check a jail for a timing issue. Line with odd timestamp: {}", s.name, line.text);
+        }
+        return None;
+    }
+    Some(time.min(now))
+}
+
+/// A duration as fail2ban words it in warnings (`1d 2h 3m 4s`, biggest units first).
+pub fn seconds2str(secs: f64) -> String {
+    let mut s = secs.round() as i64;
+    let mut out = Vec::new();
+    for (unit, len) in [("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)] {
+        if s >= len {
+            out.push(format!("{}{unit}", s / len));
+            s %= len;
+        }
+    }
+    if s > 0 || out.is_empty() {
+        out.push(format!("{s}s"));
+    }
+    out.join(" ")
+}
+
+fn action_worker(
+    name: &str,
+    shared: &Shared,
+    mut actions: Box<dyn ActionSet>,
+    store: Option<Arc<dyn BanStore>>,
+    restore: Vec<BanTicket>,
+    jobs: Receiver<Job>,
+) {
+    for mut t in restore {
+        t.set_restored(true);
+        do_ban(name, shared, actions.as_mut(), None, t);
+    }
+    loop {
+        let wait = {
+            let bm = relock(&shared.bans);
+            Duration::from_secs_f64((bm.next_unban_time() - now()).clamp(0.0, 1.0) + 0.001)
+        };
+        match jobs.recv_timeout(wait) {
+            Ok(Job::Ban(t)) => {
+                do_ban(name, shared, actions.as_mut(), store.as_deref(), t);
+            }
+            Ok(Job::BanManual(ips, reply)) => {
+                let mut n = 0;
+                for ip in ips {
+                    let mut t = BanTicket::new(ip.clone(), now());
+                    t.set_capture("ip", ip);
+                    if do_ban(name, shared, actions.as_mut(), store.as_deref(), t) {
+                        n += 1;
+                    }
+                }
+                let _ = reply.send(n);
+            }
+            Ok(Job::Unban(ips, reply)) => {
+                let mut n = 0;
+                for ip in ips {
+                    let t = relock(&shared.bans).remove(&ip);
+                    if let Some(t) = t {
+                        do_unban(name, actions.as_mut(), &t);
+                        if let Some(st) = &store {
+                            st.del_ban(name, t.id());
+                        }
+                        n += 1;
+                    }
+                }
+                let _ = reply.send(n);
+            }
+            Ok(Job::UnbanAll(reply)) => {
+                let all = relock(&shared.bans).flush();
+                for t in &all {
+                    do_unban(name, actions.as_mut(), t);
+                    if let Some(st) = &store {
+                        st.del_ban(name, t.id());
+                    }
+                }
+                let _ = reply.send(all.len());
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let expired = relock(&shared.bans).unban_list(now(), usize::MAX);
+        for t in &expired {
+            do_unban(name, actions.as_mut(), t);
+        }
+    }
+    // At stop every ticket is unbanned: actions with an actionflush flush once, the others
+    // unban ticket by ticket; then actionstop runs (what fail2ban does on jail stop).
+    let tickets = relock(&shared.bans).flush();
+    let mut flushed = Vec::new();
+    for act in actions.flushable() {
+        crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] Flush ticket(s) with {act}");
+        match actions.flush(&act) {
+            Ok(()) => flushed.push(act),
+            Err(err) => {
+                crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to flush bans in jail '{name}' action '{act}': {err}");
+                crate::log!(LOG_ACTIONS, Level::INFO, "No flush occurred, do consistency check");
+            }
+        }
+    }
+    for t in &tickets {
+        do_unban_except(name, actions.as_mut(), t, &flushed);
+    }
+    for (act, err) in actions.stop() {
+        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to stop jail '{name}' action '{act}': {err}");
+    }
+}
+
+/// Ban one ticket: record it in the ban manager, log, run every action's ban. Returns whether
+/// the ticket was newly banned.
+fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, store: Option<&dyn BanStore>, t: BanTicket) -> bool {
+    let id = t.id().to_string();
+    let outcome = relock(&shared.bans).add_ban_ticket(t.clone(), now());
+    let t = match outcome {
+        AddBan::Added(t) => t,
+        AddBan::Expired => {
+            crate::log!(LOG_ACTIONS, Level::INFO, "[{name}] Ignore {id}, expired bantime");
+            return false;
+        }
+        AddBan::AlreadyBanned { ticket, .. } => {
+            // fail2ban grades this message by how long after the ban the failure came.
+            let diff = t.time() - ticket.time();
+            let level = if diff < 3.0 {
+                Level::DEBUG
+            } else if diff < 60.0 {
+                Level::NOTICE
+            } else {
+                Level::WARNING
+            };
+            crate::log!(LOG_ACTIONS, level, "[{name}] {id} already banned");
+            return false;
+        }
+    };
+    if let (Some(st), false) = (store, t.restored()) {
+        st.add_ban(name, &t);
+    }
+    crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] {}Ban {id}", if t.restored() { "Restore " } else { "" });
+    for (act, err) in actions.ban(&t) {
+        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}", info_repr(&t));
+    }
+    if let Some(stored) = relock(&shared.bans).get_mut(&id) {
+        stored.set_banned(true);
+    }
+    true
+}
+
+fn do_unban(name: &str, actions: &mut dyn ActionSet, t: &BanTicket) {
+    do_unban_except(name, actions, t, &[]);
+}
+
+fn do_unban_except(name: &str, actions: &mut dyn ActionSet, t: &BanTicket, skip: &[String]) {
+    crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] Unban {}", t.id());
+    for (act, err) in actions.unban(t, skip) {
+        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute unban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
+    }
+}
+
+/// The short description of a ticket used in action error messages.
+fn info_repr(t: &BanTicket) -> String {
+    format!("ActionInfo({{'ip': '{}', 'time': {}, 'failures': {}}})", t.id(), t.time(), t.attempt())
+}
+
+/// Whether `s` is an IP address (v4 or v6), as fail2ban's `banip` requires for manual bans.
+pub fn is_ip(s: &str) -> bool {
+    s.parse::<IpAddr>().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_words() {
+        assert_eq!(seconds2str(3725.0), "1h 2m 5s");
+        assert_eq!(seconds2str(0.0), "0s");
+        assert_eq!(seconds2str(86400.0 * 8.0), "1w 1d");
+    }
+
+    #[test]
+    fn time_rules() {
+        let s = JailSettings { name: "j".into(), maxretry: 3, findtime: 600.0, bantime: BanTime::Seconds(600.0), maxmatches: 5 };
+        let (mut a, mut b) = (WarnOnce::default(), WarnOnce::default());
+        let old = SourceLine { text: "x".into(), time: None, live: false };
+        let live = SourceLine { live: true, ..old.clone() };
+        assert_eq!(check_time(&s, &old, 1000.0, 2000.0, &mut a, &mut b), None);
+        assert_eq!(check_time(&s, &old, 1500.0, 2000.0, &mut a, &mut b), Some(1500.0));
+        assert_eq!(check_time(&s, &old, 2500.0, 2000.0, &mut a, &mut b), Some(2000.0));
+        assert_eq!(check_time(&s, &live, 1000.0, 2000.0, &mut a, &mut b), Some(2000.0));
+        assert_eq!(check_time(&s, &live, 1990.0, 2000.0, &mut a, &mut b), Some(1990.0));
+    }
+}
