@@ -10,3 +10,4 @@ pub mod logging;
 pub mod banmanager;
 pub mod failmanager;
 pub mod ticket;
+pub mod database;
