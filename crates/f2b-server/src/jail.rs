@@ -135,9 +135,8 @@ fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Jail {
     name: String,
     shared: Arc<Shared>,
-    jobs: Sender<Job>,
-    reader: Option<JoinHandle<()>>,
-    worker: Option<JoinHandle<()>>,
+    jobs: Mutex<Option<Sender<Job>>>,
+    threads: Mutex<(Option<JoinHandle<()>>, Option<JoinHandle<()>>)>,
 }
 
 /// The parts a jail is built from.
@@ -205,31 +204,46 @@ impl Jail {
                 .spawn(move || reader_loop(&shared, source, filter, tx, fail_total))?
         };
         crate::log!(LOG_JAIL, Level::INFO, "Jail '{name}' started");
-        Ok(Jail { name, shared, jobs: tx, reader: Some(reader), worker: Some(worker) })
+        Ok(Jail { name, shared, jobs: Mutex::new(Some(tx)), threads: Mutex::new((Some(reader), Some(worker))) })
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Stop reading, run actionstop (after unbanning as the actions' stop does), and wait.
-    pub fn stop(mut self) -> u64 {
-        self.shutdown();
-        self.shared.stats.total_failed.load(Ordering::Relaxed)
-    }
-
-    fn shutdown(&mut self) {
+    /// Stop reading, unban everything through the actions, run actionstop, and wait. Returns
+    /// the failure total (carried into the jail that replaces this one on reload). Idempotent.
+    pub fn stop(&self) -> u64 {
+        let (reader, worker) = {
+            let mut th = relock(&self.threads);
+            (th.0.take(), th.1.take())
+        };
+        if reader.is_none() && worker.is_none() {
+            return self.shared.stats.total_failed.load(Ordering::Relaxed);
+        }
         self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(r) = self.reader.take() {
+        if let Some(r) = reader {
             let _ = r.join();
         }
-        // Closing our sender ends the worker once the reader's clone is gone too.
-        let (dead, _) = mpsc::channel();
-        self.jobs = dead;
-        if let Some(w) = self.worker.take() {
+        // Dropping our sender ends the worker (the reader's clone is gone with the reader).
+        relock(&self.jobs).take();
+        if let Some(w) = worker {
             let _ = w.join();
         }
         crate::log!(LOG_JAIL, Level::INFO, "Jail '{}' stopped", self.name);
+        self.shared.stats.total_failed.load(Ordering::Relaxed)
+    }
+
+    /// The current ban tickets, in ban order (to carry bans over a reload).
+    pub fn tickets(&self) -> Vec<BanTicket> {
+        relock(&self.shared.bans).tickets()
+    }
+
+    fn send(&self, job: Job) -> bool {
+        match relock(&self.jobs).as_ref() {
+            Some(tx) => tx.send(job).is_ok(),
+            None => false,
+        }
     }
 
     pub fn status(&self) -> JailStatus {
@@ -285,7 +299,7 @@ impl Jail {
     /// Ban `ips` now through the worker; returns how many were newly banned.
     pub fn ban_ips(&self, ips: Vec<String>) -> usize {
         let (tx, rx) = mpsc::channel();
-        if self.jobs.send(Job::BanManual(ips, tx)).is_err() {
+        if !self.send(Job::BanManual(ips, tx)) {
             return 0;
         }
         rx.recv().unwrap_or(0)
@@ -294,7 +308,7 @@ impl Jail {
     /// Unban `ips`; returns how many were banned here.
     pub fn unban_ips(&self, ips: Vec<String>) -> usize {
         let (tx, rx) = mpsc::channel();
-        if self.jobs.send(Job::Unban(ips, tx)).is_err() {
+        if !self.send(Job::Unban(ips, tx)) {
             return 0;
         }
         rx.recv().unwrap_or(0)
@@ -302,7 +316,7 @@ impl Jail {
 
     pub fn unban_all(&self) -> usize {
         let (tx, rx) = mpsc::channel();
-        if self.jobs.send(Job::UnbanAll(tx)).is_err() {
+        if !self.send(Job::UnbanAll(tx)) {
             return 0;
         }
         rx.recv().unwrap_or(0)
@@ -311,9 +325,7 @@ impl Jail {
 
 impl Drop for Jail {
     fn drop(&mut self) {
-        if self.reader.is_some() || self.worker.is_some() {
-            self.shutdown();
-        }
+        self.stop();
     }
 }
 

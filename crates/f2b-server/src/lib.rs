@@ -7,6 +7,8 @@ pub mod daemon;
 pub mod ignore;
 pub mod jail;
 pub mod logging;
+pub mod server;
+pub mod transmitter;
 pub mod banmanager;
 pub mod failmanager;
 pub mod ticket;
