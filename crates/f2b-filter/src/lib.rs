@@ -5,3 +5,14 @@
 //! DNS lookups go through a caller-supplied [`ipdns::Resolver`].
 pub mod date;
 pub mod pyre;
+pub mod faildata;
+pub mod failregex;
+pub mod filter;
+pub mod ipdns;
+pub mod mlfid;
+pub mod tags;
+
+pub use faildata::{FailData, Value};
+pub use filter::{Failure, Filter, FilterError, FilterOptions, LineOutcome};
+pub use ipdns::{IpAddr, Resolver};
+pub use tags::UseDns;

@@ -1,0 +1,203 @@
+//! One compiled fail2ban regex: tags expanded, Python syntax translated, compiled with the `regex`
+//! crate when possible (DFA speed, literal prefilters) and with `fancy-regex` otherwise.
+
+use crate::pyre;
+use crate::tags::{self, UseDns};
+
+/// Why a regex cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegexError {
+    #[error("Cannot add empty regex")]
+    Empty,
+    #[error("Unable to compile regular expression '{regex}':\n{reason}")]
+    Compile { regex: String, reason: String },
+    #[error("No failure-id group in '{0}'")]
+    NoFailureId(String),
+}
+
+enum Engine {
+    Fast(regex::Regex, regex::CaptureLocations),
+    Fancy(fancy_regex::Regex),
+}
+
+/// A compiled regex with the last search's capture positions (fail2ban's "match cache").
+pub struct Regex {
+    /// The regex as configured (tags not expanded), for reports.
+    pub source: String,
+    /// The regex after tag expansion (Python syntax), as fail2ban shows it in errors.
+    pub expanded: String,
+    engine: Engine,
+    /// Named groups in definition order with their capture index.
+    names: Vec<(String, usize)>,
+    slots: Vec<Option<(usize, usize)>>,
+    matched: bool,
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Regex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Regex").field("source", &self.source).finish()
+    }
+}
+
+impl Regex {
+    /// Compiles a fail2ban regex (tags allowed). `multiline` is fail2ban's `maxlines > 1` mode.
+    pub fn new(source: &str, multiline: bool, usedns: UseDns) -> Result<Regex, RegexError> {
+        let expanded = tags::expand(source, usedns);
+        if expanded.trim_start().is_empty() {
+            return Err(RegexError::Empty);
+        }
+        let expanded = tags::glob_to_local_flags(&expanded);
+        Self::compile_python(source, expanded, multiline)
+    }
+
+    /// Compiles a plain Python-syntax regex (no tag expansion).
+    pub fn compile_python(source: &str, expanded: String, multiline: bool) -> Result<Regex, RegexError> {
+        let tr = pyre::translate_full(&expanded)
+            .map_err(|e| RegexError::Compile { regex: expanded.clone(), reason: e.to_string() })?;
+        let pattern = if multiline { format!("(?m){}", tr.pattern) } else { tr.pattern };
+        let (engine, names) = match regex::Regex::new(&pattern) {
+            Ok(re) => {
+                let names = re
+                    .capture_names()
+                    .enumerate()
+                    .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
+                    .collect();
+                let locs = re.capture_locations();
+                (Engine::Fast(re, locs), names)
+            }
+            Err(_) => {
+                let re = fancy_regex::RegexBuilder::new(&pattern)
+                    .backtrack_limit(10_000_000)
+                    .build()
+                    .map_err(|e| RegexError::Compile { regex: expanded.clone(), reason: e.to_string() })?;
+                let names = re
+                    .capture_names()
+                    .enumerate()
+                    .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
+                    .collect();
+                (Engine::Fancy(re), names)
+            }
+        };
+        Ok(Regex {
+            source: source.to_string(),
+            expanded,
+            engine,
+            names,
+            slots: Vec::new(),
+            matched: false,
+            warnings: tr.warnings,
+        })
+    }
+
+    pub fn is_fancy(&self) -> bool {
+        matches!(self.engine, Engine::Fancy(_))
+    }
+
+    pub fn has_group(&self, name: &str) -> bool {
+        self.names.iter().any(|(n, _)| n == name)
+    }
+
+    /// Named groups in definition order.
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Searches `hay`; on success the capture positions are kept for [`Regex::group`].
+    pub fn search(&mut self, hay: &str) -> bool {
+        self.matched = false;
+        match &mut self.engine {
+            Engine::Fast(re, locs) => {
+                if re.captures_read(locs, hay).is_some() {
+                    self.slots.clear();
+                    for i in 0..locs.len() {
+                        self.slots.push(locs.get(i));
+                    }
+                    self.matched = true;
+                }
+            }
+            Engine::Fancy(re) => {
+                // A backtracking-limit error counts as no match, as a timeout would in fail2ban.
+                if let Ok(Some(caps)) = re.captures(hay) {
+                    self.slots.clear();
+                    for i in 0..caps.len() {
+                        self.slots.push(caps.get(i).map(|m| (m.start(), m.end())));
+                    }
+                    self.matched = true;
+                }
+            }
+        }
+        self.matched
+    }
+
+    /// Only tells whether `hay` matches (no capture work).
+    pub fn is_match(&self, hay: &str) -> bool {
+        match &self.engine {
+            Engine::Fast(re, _) => re.is_match(hay),
+            Engine::Fancy(re) => re.is_match(hay).unwrap_or(false),
+        }
+    }
+
+    pub fn matched(&self) -> bool {
+        self.matched
+    }
+
+    /// Span of the whole last match.
+    pub fn span(&self) -> Option<(usize, usize)> {
+        if self.matched {
+            self.slots.first().copied().flatten()
+        } else {
+            None
+        }
+    }
+
+    /// Position of a named group in the last match.
+    pub fn group_span(&self, name: &str) -> Option<(usize, usize)> {
+        if !self.matched {
+            return None;
+        }
+        let idx = self.names.iter().find(|(n, _)| n == name)?.1;
+        self.slots.get(idx).copied().flatten()
+    }
+
+    /// Named groups of the last match in definition order (None when a group did not take part).
+    pub fn groups<'h>(&self, hay: &'h str) -> Vec<(String, Option<&'h str>)> {
+        self.names
+            .iter()
+            .map(|(n, i)| (n.clone(), self.slots.get(*i).copied().flatten().map(|(s, e)| &hay[s..e])))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_regexes_use_the_fast_engine() {
+        let re = Regex::new(r"^Failed \S+ for .* from <HOST>( port \d+)?$", false, UseDns::Warn).unwrap();
+        assert!(!re.is_fancy());
+        let re = Regex::new(r"(?P<a>x)(?P=a)", false, UseDns::Warn).unwrap();
+        assert!(re.is_fancy());
+    }
+
+    #[test]
+    fn groups_in_definition_order() {
+        let mut re = Regex::new(r"user <F-USER>\S+</F-USER> from <HOST>$", false, UseDns::Warn).unwrap();
+        let hay = "user bob from 10.0.0.1\n";
+        assert!(re.search(hay));
+        let g = re.groups(hay);
+        let names: Vec<&str> = g.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["user", "ip4", "ip6", "dns"]);
+        assert_eq!(g[0].1, Some("bob"));
+        assert_eq!(g[1].1, Some("10.0.0.1"));
+        assert_eq!(g[2].1, None);
+    }
+
+    #[test]
+    fn compile_errors_name_the_expanded_regex() {
+        let e = Regex::new("foo(", false, UseDns::Warn).unwrap_err();
+        assert!(e.to_string().starts_with("Unable to compile regular expression 'foo(':"));
+        assert_eq!(Regex::new("  ", false, UseDns::Warn).unwrap_err(), RegexError::Empty);
+    }
+}

@@ -1,0 +1,727 @@
+//! The filter: date cut-out, prefregex, failregex/ignoreregex, multi-line buffer, mlfid merging,
+//! failure-id normalisation. One `Filter` per jail (or per fail2ban-regex run); it keeps the state
+//! fail2ban keeps between lines (last date, line buffer, mlfid cache).
+
+use crate::date::{DateDetector, DateError};
+use crate::faildata::{FailData, Value};
+use crate::failregex::{Regex, RegexError};
+use crate::ipdns::{self, Cidr, IpAddr, NoResolver, Resolver};
+use crate::mlfid::{MlfidCache, Pending};
+use crate::tags::UseDns;
+use std::collections::BTreeMap;
+
+/// Everything a filter is built from.
+#[derive(Debug, Clone)]
+pub struct FilterOptions {
+    pub prefregex: Option<String>,
+    pub failregex: Vec<String>,
+    pub ignoreregex: Vec<String>,
+    /// Multi-line buffer size (fail2ban's `maxlines`), at least 1.
+    pub maxlines: usize,
+    pub datepattern: Option<String>,
+    pub logtimezone: Option<String>,
+    pub usedns: UseDns,
+    /// fail2ban-regex `-r`: ids are not resolved, host names stay as they are.
+    pub raw_hosts: bool,
+    /// Evaluate every failregex on each line (fail2ban-regex report mode) instead of stopping at
+    /// the first hit.
+    pub check_all_regex: bool,
+    /// Drop failures that have no id yet (mlfid pending) instead of reporting them.
+    pub ignore_pending: bool,
+    /// Server mode: a date more than 60 s away from now is replaced by now (fail2ban's
+    /// "in operation" rule).
+    pub in_operation: bool,
+}
+
+impl Default for FilterOptions {
+    fn default() -> Self {
+        FilterOptions {
+            prefregex: None,
+            failregex: Vec::new(),
+            ignoreregex: Vec::new(),
+            maxlines: 1,
+            datepattern: None,
+            logtimezone: None,
+            usedns: UseDns::Warn,
+            raw_hosts: false,
+            check_all_regex: false,
+            ignore_pending: true,
+            in_operation: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    #[error("{0}")]
+    Regex(#[from] RegexError),
+    #[error("{0}")]
+    Date(#[from] DateError),
+    #[error("maxlines must be integer greater than zero")]
+    MaxLines,
+}
+
+/// One failure found on a line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// Index of the failregex that produced it.
+    pub regex_index: usize,
+    /// The failure id as text: normalised IP, raw host, or any `<F-ID>` value. Empty when the
+    /// failure is still pending (no id yet; only reported when `ignore_pending` is off).
+    pub fid: String,
+    /// The parsed id (None when pending).
+    pub ip: Option<IpAddr>,
+    pub time: f64,
+    /// The log lines that make up this failure, each with its date text.
+    pub matches: Vec<String>,
+    /// Captured `F-*` groups and the other values fail2ban keeps (user, ip4, ip6, dns, mlfid,
+    /// `ip` for complex ids...), None-valued ones left out.
+    pub groups: BTreeMap<String, String>,
+    /// Users seen on the connection (`users` set, insertion order).
+    pub users: Vec<String>,
+    /// A no-failure hit (`<F-NOFAIL>`): counted in reports, never banned.
+    pub nofail: bool,
+    /// The full ordered data (Python dict order), for `-o row`.
+    pub data: FailData,
+}
+
+/// What one line did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineOutcome {
+    pub failures: Vec<Failure>,
+    /// Indices of the ignoreregexes that matched.
+    pub ignored_by: Vec<usize>,
+    pub pref_matched: bool,
+    /// Multi-line mode: earlier buffered lines that became part of a match on this line.
+    pub consumed_previous: Vec<String>,
+    /// The line text the regexes saw (date cut out), for `--debuggex` style listings.
+    pub stripped: String,
+}
+
+impl LineOutcome {
+    /// fail2ban-regex counts a line "ignored" when an ignoreregex or a no-failure hit took it.
+    pub fn is_ignored(&self) -> bool {
+        !self.ignored_by.is_empty() || self.failures.iter().any(|f| f.nofail)
+    }
+    pub fn is_matched(&self) -> bool {
+        self.failures.iter().any(|f| !f.nofail)
+    }
+    /// Failures to act upon (no-failure hits and pending ones left out).
+    pub fn actionable(&self) -> impl Iterator<Item = &Failure> {
+        self.failures.iter().filter(|f| !f.nofail && f.ip.is_some())
+    }
+}
+
+/// A line split around its date: the regexes see `text` (pre + post), matches show `full`.
+#[derive(Debug, Clone, PartialEq)]
+struct TLine {
+    full: String,
+    text: String,
+}
+
+fn tuple_buf(lines: &[TLine]) -> String {
+    let mut s = String::with_capacity(lines.iter().map(|l| l.text.len() + 1).sum());
+    for l in lines {
+        s.push_str(&l.text);
+        s.push('\n');
+    }
+    s
+}
+
+/// Where a failregex hit sits in a multi-line buffer.
+struct MatchLines {
+    matched: Vec<TLine>,
+    unmatched: Vec<TLine>,
+}
+
+fn split_lines(re: &Regex, buf: &str, org: &[TLine]) -> MatchLines {
+    if org.len() <= 1 {
+        return MatchLines { matched: org.to_vec(), unmatched: Vec::new() };
+    }
+    let (s, e) = re.span().unwrap_or((0, 0));
+    let b = buf.as_bytes();
+    let upto = (s + 1).min(b.len());
+    let line_start = memchr::memrchr(b'\n', &b[..upto]).map_or(0, |p| p + 1);
+    let from = e.saturating_sub(1).min(b.len());
+    let line_end = memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |p| from + p + 1);
+    let lc1 = memchr::memchr_iter(b'\n', &b[..line_start]).count().min(org.len());
+    let lc2 = memchr::memchr_iter(b'\n', &b[..line_end]).count().min(org.len()).max(lc1);
+    let mut matched: Vec<TLine> = org[lc1..lc2].to_vec();
+    let mut unmatched: Vec<TLine> = org[..lc1].to_vec();
+    // lines swallowed by <SKIPLINES> are not part of the failure
+    let mut skipped = String::new();
+    let mut n = 0;
+    while let Some(sp) = re.group_span(&format!("skiplines{n}")).map(Some).or_else(|| {
+        if re.has_group(&format!("skiplines{n}")) {
+            Some(None)
+        } else {
+            None
+        }
+    }) {
+        if let Some((a, z)) = sp {
+            skipped.push_str(&buf[a..z]);
+        }
+        n += 1;
+    }
+    let mut pos = 0;
+    for sk in skipped.lines() {
+        if let Some(m) = matched[pos.min(matched.len())..].iter().position(|l| l.text == sk) {
+            unmatched.push(matched.remove(pos + m));
+            pos += m;
+        }
+    }
+    unmatched.extend_from_slice(&org[lc2..]);
+    MatchLines { matched, unmatched }
+}
+
+/// One failure candidate while fail2ban's per-regex logic runs.
+struct Fail {
+    data: FailData,
+    matches: Option<Vec<String>>,
+    nofail_matches: Option<Vec<String>>,
+}
+
+impl From<Pending> for Fail {
+    fn from(p: Pending) -> Fail {
+        Fail { data: p.data, matches: p.matches, nofail_matches: p.nofail_matches }
+    }
+}
+
+impl Fail {
+    fn to_pending(&self) -> Pending {
+        Pending { data: self.data.clone(), matches: self.matches.clone(), nofail_matches: self.nofail_matches.clone() }
+    }
+}
+
+/// The filter engine.
+pub struct Filter {
+    prefregex: Option<Regex>,
+    failregex: Vec<Regex>,
+    ignoreregex: Vec<Regex>,
+    maxlines: usize,
+    usedns: UseDns,
+    raw_hosts: bool,
+    check_all: bool,
+    ignore_pending: bool,
+    in_operation: bool,
+    date: Option<DateDetector>,
+    last_time_text: String,
+    last_date: Option<f64>,
+    line_buffer: Vec<TLine>,
+    mlfid: MlfidCache,
+    resolver: Box<dyn Resolver + Send>,
+    scratch: String,
+    /// Warnings met while compiling (mid-pattern global flags...).
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter").field("failregex", &self.failregex).field("maxlines", &self.maxlines).finish()
+    }
+}
+
+fn failure_id_present(re: &Regex) -> bool {
+    ["fid", "ip4", "ip6", "dns", "mlfid"].iter().any(|g| re.has_group(g))
+}
+
+impl Filter {
+    pub fn new(opts: FilterOptions) -> Result<Filter, FilterError> {
+        if opts.maxlines == 0 {
+            return Err(FilterError::MaxLines);
+        }
+        let multiline = opts.maxlines > 1;
+        let mut warnings = Vec::new();
+        let prefregex = match opts.prefregex.as_deref().filter(|p| !p.is_empty()) {
+            Some(p) => Some(Regex::new(p, multiline, opts.usedns)?),
+            None => None,
+        };
+        let mut failregex = Vec::new();
+        for r in &opts.failregex {
+            let re = Regex::new(r, multiline, opts.usedns)?;
+            if !failure_id_present(&re) && !prefregex.as_ref().is_some_and(failure_id_present) {
+                return Err(RegexError::NoFailureId(re.expanded.clone()).into());
+            }
+            warnings.extend(re.warnings.iter().cloned());
+            failregex.push(re);
+        }
+        let mut ignoreregex = Vec::new();
+        for r in &opts.ignoreregex {
+            let re = Regex::new(r, multiline, opts.usedns)?;
+            warnings.extend(re.warnings.iter().cloned());
+            ignoreregex.push(re);
+        }
+        if let Some(p) = &prefregex {
+            warnings.extend(p.warnings.iter().cloned());
+        }
+        let date = Some(DateDetector::new(opts.datepattern.as_deref(), opts.logtimezone.as_deref())?);
+        Ok(Filter {
+            prefregex,
+            failregex,
+            ignoreregex,
+            maxlines: opts.maxlines,
+            usedns: opts.usedns,
+            raw_hosts: opts.raw_hosts,
+            check_all: opts.check_all_regex,
+            ignore_pending: opts.ignore_pending,
+            in_operation: opts.in_operation,
+            date,
+            last_time_text: String::new(),
+            last_date: None,
+            line_buffer: Vec::new(),
+            mlfid: MlfidCache::default(),
+            resolver: Box::new(NoResolver),
+            scratch: String::new(),
+            warnings,
+        })
+    }
+
+    /// Sets the DNS resolver used for host names when `usedns` is yes or warn.
+    pub fn set_resolver(&mut self, r: Box<dyn Resolver + Send>) {
+        self.resolver = r;
+    }
+
+    pub fn maxlines(&self) -> usize {
+        self.maxlines
+    }
+
+    pub fn failregex_sources(&self) -> Vec<&str> {
+        self.failregex.iter().map(|r| r.source.as_str()).collect()
+    }
+
+    pub fn ignoreregex_sources(&self) -> Vec<&str> {
+        self.ignoreregex.iter().map(|r| r.source.as_str()).collect()
+    }
+
+    pub fn prefregex_source(&self) -> Option<&str> {
+        self.prefregex.as_ref().map(|r| r.source.as_str())
+    }
+
+    /// The prefregex after tag expansion (as fail2ban-regex shows it).
+    pub fn prefregex_expanded(&self) -> Option<&str> {
+        self.prefregex.as_ref().map(|r| r.expanded.as_str())
+    }
+
+    pub fn date_detector(&self) -> Option<&DateDetector> {
+        self.date.as_ref()
+    }
+
+    /// A line from a file: its date is found by the date detector.
+    pub fn process_line(&mut self, line: &str, now: f64) -> LineOutcome {
+        let is_none = self.date.as_ref().is_some_and(|d| d.is_none());
+        let found = if is_none {
+            Some((0..0, now))
+        } else {
+            self.date.as_mut().and_then(|d| d.find(line, now)).map(|m| (m.span, m.time))
+        };
+        let (pre_end, post_start, mut date, reuse_last, no_date) = match found {
+            Some((span, t)) if span.start < span.end && span.end <= line.len() && line.is_char_boundary(span.start) && line.is_char_boundary(span.end) => {
+                self.last_time_text.clear();
+                self.last_time_text.push_str(&line[span.clone()]);
+                self.last_date = Some(t);
+                (span.start, span.end, Some(t), false, false)
+            }
+            Some((span, _)) if span.start <= line.len() && span.end <= line.len() && line.is_char_boundary(span.start) && line.is_char_boundary(span.end) => {
+                // optional date, absent: last date when recent, else now
+                if self.last_date.is_some_and(|d| d > now - 60.0) {
+                    (0, 0, self.last_date, true, false)
+                } else {
+                    (span.start, span.end, Some(now), false, false)
+                }
+            }
+            _ => {
+                if self.last_date.is_some_and(|d| d > now - 60.0) {
+                    (0, 0, self.last_date, true, true)
+                } else {
+                    (0, 0, None, false, true)
+                }
+            }
+        };
+        if self.in_operation {
+            if let Some(d) = date {
+                if (d - now).abs() > 60.0 {
+                    date = Some(now);
+                    self.last_date = Some(now);
+                }
+            }
+        }
+        let pre = &line[..pre_end];
+        let post = &line[post_start..];
+        if let Some(o) = self.quick_miss(pre, post) {
+            return o;
+        }
+        let text = format!("{pre}{post}");
+        let full = if reuse_last { format!("{}{}", self.last_time_text, line) } else { line.to_string() };
+        self.find_failure(TLine { full, text }, date, no_date, now)
+    }
+
+    /// A journal entry: the caller gives its time, the whole line is the message. `time_text` is
+    /// what fail2ban puts before the message in matches (the ISO time and a space).
+    pub fn process_journal_line(&mut self, line: &str, time: f64, time_text: &str) -> LineOutcome {
+        self.last_time_text.clear();
+        self.last_time_text.push_str(time_text);
+        self.last_date = Some(time);
+        if let Some(o) = self.quick_miss(line, "") {
+            return o;
+        }
+        let full = format!("{time_text}{line}");
+        self.find_failure(TLine { full, text: line.to_string() }, Some(time), false, time)
+    }
+
+    /// Single-line mode: decides a certain miss without allocating (prefregex and failregexes
+    /// searched on a reused buffer). Returns None when the full evaluation is needed.
+    fn quick_miss(&mut self, pre: &str, post: &str) -> Option<LineOutcome> {
+        if self.maxlines > 1 || self.early_ignore() {
+            return None;
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        buf.push_str(pre);
+        buf.push_str(post);
+        buf.push('\n');
+        let mut pref_matched = false;
+        let mut range = 0..buf.len();
+        if let Some(p) = self.prefregex.as_mut() {
+            if !p.search(&buf) {
+                self.scratch = buf;
+                return Some(LineOutcome::default());
+            }
+            pref_matched = true;
+            if let Some((s, e)) = p.group_span("content") {
+                if s < e {
+                    // the failregexes see the content plus the newline fail2ban appends
+                    if e + 1 == buf.len() {
+                        range = s..e + 1;
+                    } else {
+                        self.scratch = buf;
+                        return None;
+                    }
+                }
+            }
+        }
+        let hay = &buf[range];
+        let any = self.failregex.iter().any(|r| r.is_match(hay));
+        self.scratch = buf;
+        if any {
+            None
+        } else {
+            Some(LineOutcome { pref_matched, ..LineOutcome::default() })
+        }
+    }
+
+    /// fail2ban checks ignoreregexes before everything else when there are clearly fewer of them
+    /// than failregexes.
+    fn early_ignore(&self) -> bool {
+        !self.ignoreregex.is_empty() && (self.ignoreregex.len() as isize) < self.failregex.len() as isize - 2
+    }
+
+    fn ignore_line(&mut self, buf: &str, hit: Option<&MatchLines>, out: &mut LineOutcome) -> Option<usize> {
+        let own;
+        let buf = match hit {
+            Some(h) if self.maxlines > 1 => {
+                own = tuple_buf(&h.matched);
+                own.as_str()
+            }
+            _ => buf,
+        };
+        let mut found = None;
+        for i in 0..self.ignoreregex.len() {
+            if self.ignoreregex[i].search(buf) {
+                found = Some(i);
+                out.ignored_by.push(i);
+                if !self.check_all || self.maxlines > 1 {
+                    if let Some(h) = hit {
+                        self.line_buffer = h.unmatched.clone();
+                    }
+                }
+                if !self.check_all {
+                    break;
+                }
+            }
+        }
+        found
+    }
+
+    fn find_failure(&mut self, tline: TLine, date: Option<f64>, _no_date: bool, now: f64) -> LineOutcome {
+        let mut out = LineOutcome { stripped: tline.text.clone(), ..LineOutcome::default() };
+        let before: Vec<TLine> = if self.maxlines > 1 { self.line_buffer.clone() } else { Vec::new() };
+        let org: Vec<TLine> = if self.maxlines > 1 {
+            self.line_buffer.push(tline);
+            let n = self.line_buffer.len();
+            if n > self.maxlines {
+                self.line_buffer.drain(..n - self.maxlines);
+            }
+            self.line_buffer.clone()
+        } else {
+            self.line_buffer = vec![tline];
+            self.line_buffer.clone()
+        };
+        self.find_failure_in(&org, date, now, &mut out);
+        if self.maxlines > 1 {
+            let full = before.len() >= self.maxlines;
+            for b in before.iter().skip(usize::from(full)) {
+                if !self.line_buffer.contains(b) {
+                    out.consumed_previous.push(b.full.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn find_failure_in(&mut self, org: &[TLine], date: Option<f64>, now: f64, out: &mut LineOutcome) {
+        let raw_default = self.usedns == UseDns::Raw || self.raw_hosts;
+        let def_cidr = if raw_default { Cidr::Raw } else { Cidr::Unspec };
+        let mut buf: Option<String> = Some(tuple_buf(org));
+
+        if self.early_ignore() {
+            let b = buf.clone().unwrap_or_default();
+            if self.ignore_line(&b, None, out).is_some() {
+                return;
+            }
+        }
+
+        let mut pre_groups = FailData::new();
+        if let Some(p) = self.prefregex.as_mut() {
+            let b = buf.as_deref().unwrap_or_default();
+            if !p.search(b) {
+                return;
+            }
+            out.pref_matched = true;
+            for (k, v) in p.groups(b) {
+                pre_groups.set(&k, v.map(|s| Value::Str(s.to_string())));
+            }
+            if let Some(Value::Str(repl)) = pre_groups.pop("content") {
+                if !repl.is_empty() {
+                    self.line_buffer = vec![TLine { full: repl.clone(), text: repl }];
+                    buf = None;
+                }
+            }
+        }
+
+        for idx in 0..self.failregex.len() {
+            let b = match buf.take() {
+                Some(b) => b,
+                None => tuple_buf(&self.line_buffer),
+            };
+            if !self.failregex[idx].search(&b) {
+                buf = Some(b);
+                continue;
+            }
+            let re = &self.failregex[idx];
+            let mut fail = Fail { data: FailData::new(), matches: None, nofail_matches: None };
+            for (k, v) in re.groups(&b) {
+                fail.data.set(&k, v.map(|s| Value::Str(s.to_string())));
+            }
+            let hit = split_lines(re, &b, org);
+            if !self.ignoreregex.is_empty() && self.ignore_line(&b, Some(&hit), out).is_some() {
+                buf = None;
+                if !self.check_all {
+                    break;
+                }
+                continue;
+            }
+            if !self.check_all || self.maxlines > 1 {
+                self.line_buffer = hit.unmatched.clone();
+                buf = None;
+            } else {
+                buf = Some(b);
+            }
+            let matched_full: Vec<String> = hit.matched.iter().map(|l| l.full.clone()).collect();
+
+            if !pre_groups.iter().next().is_none() {
+                let mut merged = pre_groups.clone();
+                for (k, v) in fail.data.iter() {
+                    // A failregex group that did not take part keeps the prefregex value.
+                    if v.is_none() && merged.get(k).is_some() {
+                        continue;
+                    }
+                    merged.set(k, v.cloned());
+                }
+                fail.data = merged;
+            }
+
+            let mlfid = fail.data.get_str("mlfid").map(str::to_string);
+            let mut cached = false;
+            if let Some(id) = &mlfid {
+                let (merged, c) = self.merge_failure(id, fail, &matched_full, now);
+                fail = merged;
+                cached = c;
+                if fail.data.truthy("nofail") && !self.check_all {
+                    if cached {
+                        self.mlfid.update(id, fail.to_pending());
+                    }
+                    return;
+                }
+            } else {
+                let mut m = fail.matches.take().unwrap_or_default();
+                m.extend(matched_full);
+                fail.matches = Some(m);
+            }
+
+            let mut fid = fail.data.get_str("fid").map(str::to_string);
+            let mut cidr = def_cidr;
+            let mut raw = raw_default;
+            let cidr_of = |d: &FailData, fam: Cidr| match d.get_str("cidr").filter(|s| !s.is_empty()) {
+                Some(c) => c.trim().parse::<u32>().map(Cidr::Plen).unwrap_or(fam),
+                None => fam,
+            };
+            let ip: Option<String> = if let Some(ip4) = fail.data.get_str("ip4") {
+                cidr = cidr_of(&fail.data, Cidr::V4);
+                raw = true;
+                Some(ip4.to_string())
+            } else if let Some(ip6) = fail.data.get_str("ip6") {
+                cidr = cidr_of(&fail.data, Cidr::V6);
+                raw = true;
+                Some(ip6.to_string())
+            } else if let Some(dns) = fail.data.get_str("dns") {
+                Some(dns.to_string())
+            } else {
+                if fid.is_none() && mlfid.is_none() {
+                    // a failregex without any id group matched: nothing to report
+                    continue;
+                }
+                raw = true;
+                fid.clone()
+            };
+
+            let mut ids: Vec<Option<IpAddr>> = Vec::new();
+            match ip {
+                None => {
+                    fail.data.set("mlfpending", Some(Value::Int(1)));
+                    if let (Some(id), true) = (&mlfid, cached) {
+                        self.mlfid.update(id, fail.to_pending());
+                    }
+                    if !self.check_all && self.ignore_pending {
+                        return;
+                    }
+                    ids.push(None);
+                }
+                Some(ip) if raw => {
+                    if fid.is_none() || fid.as_deref() == Some(ip.as_str()) {
+                        ids.push(Some(IpAddr::new(&ip, cidr)));
+                    } else {
+                        let addr = IpAddr::new(&ip, cidr);
+                        fail.data.set("ip", Some(Value::Str(addr.to_string())));
+                        ids.push(Some(IpAddr::new(fid.as_deref().unwrap_or_default(), def_cidr)));
+                    }
+                }
+                Some(ip) => {
+                    let resolve = matches!(self.usedns, UseDns::Yes | UseDns::Warn);
+                    for a in ipdns::text_to_ips(&ip, resolve, self.resolver.as_ref()) {
+                        ids.push(Some(a));
+                    }
+                }
+            }
+            if let (Some(id), true) = (&mlfid, cached) {
+                if self.mlfid.contains(id) {
+                    self.mlfid.update(id, fail.to_pending());
+                }
+            }
+            fid = None;
+            let _ = fid;
+            let nofail = fail.data.truthy("nofail");
+            let users = match fail.data.get("users") {
+                Some(Value::Set(u)) => u.clone(),
+                _ => Vec::new(),
+            };
+            for id in ids {
+                out.failures.push(Failure {
+                    regex_index: idx,
+                    fid: id.as_ref().map(|i| i.to_string()).unwrap_or_default(),
+                    ip: id,
+                    time: date.unwrap_or(now),
+                    matches: fail.matches.clone().unwrap_or_default(),
+                    groups: fail.data.to_map(),
+                    users: users.clone(),
+                    nofail,
+                    data: fail.data.clone(),
+                });
+            }
+            if !self.check_all {
+                break;
+            }
+        }
+    }
+
+    /// Merges this hit with what is known about the connection `id` (fail2ban's mlfid logic:
+    /// nofail / mlfgained / mlfforget flags, users set, pending failures, collected lines).
+    /// Returns the merged failure and whether it is (still) held in the cache.
+    fn merge_failure(&mut self, id: &str, mut fail: Fail, matched: &[String], now: f64) -> (Fail, bool) {
+        const NOFAIL: u8 = 1;
+        const FORGET: u8 = 2;
+        const PREV_NOFAIL: u8 = 4;
+        const GAINED: u8 = 8;
+        let entry = self.mlfid.get(id, now);
+        let mut fl: u8 = 0;
+        if fail.data.truthy("mlfgained") {
+            fl |= GAINED | NOFAIL;
+            if !fail.data.truthy("nofail") {
+                let g = fail.data.get("mlfgained").cloned();
+                fail.data.set("nofail", g);
+            }
+        } else if fail.data.truthy("nofail") {
+            fl |= NOFAIL;
+        }
+        if fail.data.pop("mlfforget").is_some_and(|v| v.truthy()) {
+            fl |= FORGET;
+        }
+        let user = fail.data.get_str("user").filter(|u| !u.is_empty()).map(str::to_string);
+        let mut users_len = 0;
+        let mut cached = false;
+        if let Some(prev) = entry {
+            let mut m: Fail = prev.into();
+            users_len = match &user {
+                Some(u) => m.data.add_user(u),
+                None => m.data.users_len(),
+            };
+            if m.data.pop("nofail").is_some_and(|v| v.truthy()) {
+                fl |= PREV_NOFAIL;
+            }
+            if m.data.pop("mlfgained").is_some_and(|v| v.truthy()) {
+                fl |= PREV_NOFAIL;
+            }
+            if fl & GAINED != 0 {
+                m.data.pop("mlfpending");
+            }
+            if fl & PREV_NOFAIL == 0 && !m.data.truthy("mlfpending") {
+                m.matches = None;
+            }
+            m.data.update_non_none(&fail.data);
+            fail = m;
+            if fl & FORGET != 0 {
+                self.mlfid.unset(id);
+            } else {
+                cached = true;
+            }
+        } else if fl & FORGET == 0 {
+            users_len = match &user {
+                Some(u) => fail.data.add_user(u),
+                None => fail.data.users_len(),
+            };
+            self.mlfid.set(id, fail.to_pending(), now);
+            cached = true;
+        }
+        let pending = fail.data.pop("mlfpending").is_some_and(|v| v.truthy());
+        if pending || users_len > 1 {
+            fail.data.pop("nofail");
+            fail.data.pop("mlfgained");
+            fl &= !(GAINED | NOFAIL);
+        }
+        if fl & NOFAIL == 0 {
+            let mut m = fail.nofail_matches.take().unwrap_or_default();
+            m.extend(fail.matches.take().unwrap_or_default());
+            if fl & GAINED == 0 {
+                m.extend(matched.iter().cloned());
+            }
+            fail.matches = Some(m);
+        } else if fl & (NOFAIL | FORGET) == NOFAIL {
+            let mut m = fail.nofail_matches.take().unwrap_or_default();
+            m.extend(matched.iter().cloned());
+            fail.nofail_matches = Some(m);
+        }
+        if cached {
+            self.mlfid.update(id, fail.to_pending());
+        }
+        (fail, cached)
+    }
+}
