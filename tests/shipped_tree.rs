@@ -1,0 +1,510 @@
+//! Our shipped configuration tree (fail2ban.conf, jail.conf, filter.d/, action.d/, jail.d/) held
+//! against the reference fail2ban installed on the machine:
+//!
+//! 1. fail2ban-client loads it with every jail enabled, without an error or a warning, and the
+//!    jails that also exist in the stock tree or the users' seeds resolve to the same regexes,
+//!    settings and action commands;
+//! 2. fail2ban-regex with our filters finds the same failures (same IDs, same captured fields) as
+//!    with the stock or seed filters, on the conformance sample logs and on generated logs;
+//! 3. every seed deployment laid over our tree resolves exactly as it does over the stock tree;
+//! 4. the demo of docs/demo/ bans with the reference server.
+//!
+//! Everything here needs fail2ban (Debian's package) and python3; the tests skip with a printed
+//! reason when they are absent, and the ones that need ../shared skip without it.
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use f2b::{have, repo_root, shared_dir, skip};
+
+/// The stock tree of Debian's fail2ban package.
+const STOCK: &str = "/etc/fail2ban";
+
+/// fail2ban's clock for the fail2ban-regex runs (2024-08-18), so year-less dates resolve the same
+/// way every time.
+const FIXED_NOW: &str = "1724013600";
+
+/// The parts of the repository that make up the shipped tree.
+const TREE_FILES: [&str; 2] = ["fail2ban.conf", "jail.conf"];
+const TREE_DIRS: [&str; 3] = ["filter.d", "action.d", "jail.d"];
+
+/// Flattens a `fail2ban-client -d` dump (one Python list literal per line) into one record per
+/// setting, so tests can select and compare them: `set<TAB>target<TAB>option<TAB>value` for
+/// (multi-)set lines, `action<TAB>jail<TAB>action<TAB>option<TAB>value` for every option of an
+/// action, and the command with its arguments otherwise. Values are Python reprs, compared as
+/// text.
+const NORMALIZE_DUMP: &str = r#"
+import ast, sys
+for line in sys.stdin:
+    line = line.strip()
+    if not line.startswith('['):
+        continue
+    cmd = ast.literal_eval(line)
+    if cmd[0] == 'multi-set' and len(cmd) == 5 and cmd[2] == 'action':
+        for opt, val in cmd[4]:
+            print('\t'.join(['action', cmd[1], cmd[3], opt, repr(val)]))
+    elif cmd[0] in ('set', 'multi-set') and len(cmd) >= 3:
+        print('\t'.join(['set', str(cmd[1]), str(cmd[2]), repr(cmd[3:])]))
+    else:
+        print('\t'.join([str(cmd[0])] + [repr(x) for x in cmd[1:]]))
+"#;
+
+/// What the reference needs: fail2ban's two commands, python3 and the stock tree.
+fn reference_present(test: &str) -> bool {
+    for program in ["fail2ban-client", "fail2ban-regex", "python3"] {
+        if !have(program) {
+            skip(test, &format!("{program} is not installed (apt-get install fail2ban)"));
+            return false;
+        }
+    }
+    if !Path::new(STOCK).join("jail.conf").is_file() {
+        skip(test, "no stock tree at /etc/fail2ban (apt-get install fail2ban)");
+        return false;
+    }
+    true
+}
+
+/// `../shared`, or a printed skip.
+fn shared(test: &str) -> Option<PathBuf> {
+    let dir = shared_dir();
+    if dir.is_none() {
+        skip(test, "../shared (seeds, sample logs, generator) is not beside the repository");
+    }
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap_or_else(|e| panic!("mkdir {}: {e}", to.display()));
+    let entries = fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+    for entry in entries {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target)
+                .unwrap_or_else(|e| panic!("copy {} -> {}: {e}", entry.path().display(), target.display()));
+        }
+    }
+}
+
+/// A copy of our shipped tree at `to`.
+fn our_tree(to: &Path) {
+    let root = repo_root();
+    fs::create_dir_all(to).expect("mkdir tree");
+    for f in TREE_FILES {
+        fs::copy(root.join(f), to.join(f)).unwrap_or_else(|e| panic!("copy {f}: {e}"));
+    }
+    for d in TREE_DIRS {
+        copy_dir(&root.join(d), &to.join(d));
+    }
+}
+
+/// A copy of the stock tree at `to`.
+fn stock_tree(to: &Path) {
+    copy_dir(Path::new(STOCK), to);
+}
+
+/// Lay a seed deployment over a tree the way its users do: jail.d/ emptied, then the seed's
+/// files copied on top.
+fn overlay_seed(tree: &Path, seed: &Path) {
+    clear_jail_d(tree);
+    copy_dir(seed, tree);
+}
+
+/// Remove the files of a tree's jail.d/ (the stock one enables sshd).
+fn clear_jail_d(tree: &Path) {
+    if let Ok(entries) = fs::read_dir(tree.join("jail.d")) {
+        for entry in entries {
+            let path = entry.expect("jail.d entry").path();
+            if path.is_file() {
+                fs::remove_file(&path).expect("remove jail.d file");
+            }
+        }
+    }
+}
+
+/// The jail sections of a jail.conf.
+fn jail_names(jail_conf: &Path) -> Vec<String> {
+    let text = fs::read_to_string(jail_conf).expect("read jail.conf");
+    text.lines()
+        .filter_map(|l| l.strip_prefix('[').and_then(|l| l.split_once(']')).map(|(name, _)| name.to_string()))
+        .filter(|name| name != "INCLUDES" && name != "DEFAULT")
+        .collect()
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The result of `fail2ban-client -c TREE -d`.
+struct Dump {
+    records: Vec<String>,
+    stderr: String,
+}
+
+impl Dump {
+    fn of(tree: &Path) -> Dump {
+        let out = run(Command::new("fail2ban-client").arg("-c").arg(tree).arg("-d"));
+        let mut py = Command::new("python3")
+            .args(["-c", NORMALIZE_DUMP])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run python3");
+        {
+            use std::io::Write;
+            let mut stdin = py.stdin.take().expect("python stdin");
+            stdin.write_all(&out.stdout).expect("feed dump to python3");
+        }
+        let flat = py.wait_with_output().expect("python3 output");
+        assert!(flat.status.success(), "normalising the dump failed: {}", String::from_utf8_lossy(&flat.stderr));
+        Dump {
+            records: String::from_utf8_lossy(&flat.stdout).lines().map(str::to_string).collect(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Records of one jail whose option (third field) is one of `options`, or all of the jail's
+    /// settings when `options` is empty.
+    fn settings(&self, jail: &str, options: &[&str]) -> Vec<String> {
+        self.records
+            .iter()
+            .filter(|r| {
+                let f: Vec<&str> = r.split('\t').collect();
+                f.len() >= 4 && f[0] == "set" && f[1] == jail && (options.is_empty() || options.contains(&f[2]))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The shell commands of a jail's actions: `action<TAB>jail<TAB>act<TAB>action*<TAB>value`.
+    fn action_commands(&self, jail: &str) -> Vec<String> {
+        self.records
+            .iter()
+            .filter(|r| {
+                let f: Vec<&str> = r.split('\t').collect();
+                f.len() == 5 && f[0] == "action" && f[1] == jail && f[3].starts_with("action")
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Every record naming this jail, whatever the command.
+    fn jail_records(&self, jail: &str) -> Vec<String> {
+        let quoted = format!("'{jail}'");
+        self.records
+            .iter()
+            .filter(|r| {
+                let f: Vec<&str> = r.split('\t').collect();
+                f.get(1).is_some_and(|j| *j == jail || *j == quoted)
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn started(&self) -> BTreeSet<String> {
+        self.records
+            .iter()
+            .filter_map(|r| r.strip_prefix("start\t'").and_then(|r| r.strip_suffix('\'')).map(str::to_string))
+            .collect()
+    }
+}
+
+/// Options that hold a filter's resolved regexes.
+const FILTER_OPTIONS: [&str; 6] = ["prefregex", "addfailregex", "addignoreregex", "datepattern", "maxlines", "addjournalmatch"];
+
+/// Jail settings that do not come from the filter.
+const JAIL_OPTIONS: [&str; 8] = ["maxretry", "maxmatches", "findtime", "bantime", "usedns", "ignorecommand", "logencoding", "addaction"];
+
+/// Our tree, every jail of jail.conf enabled, log locations moved to empty files in `dir` through
+/// the paths-overrides.local hook.
+fn our_tree_all_enabled(dir: &Path) -> (PathBuf, Vec<String>) {
+    let tree = dir.join("ours");
+    our_tree(&tree);
+    let logs = dir.join("logs");
+    fs::create_dir_all(&logs).expect("mkdir logs");
+    let mut overrides = String::from("[DEFAULT]\n");
+    for (var, file) in [("syslog_authpriv", "auth.log"), ("syslog_kernel", "messages"), ("fail2ban_log", "fail2ban.log")] {
+        fs::write(logs.join(file), "").expect("create log");
+        overrides.push_str(&format!("{var} = {}\n", logs.join(file).display()));
+    }
+    fs::write(tree.join("paths-overrides.local"), overrides).expect("write paths-overrides.local");
+    let jails = jail_names(&tree.join("jail.conf"));
+    let local: String = jails.iter().map(|j| format!("[{j}]\nenabled = true\n\n")).collect();
+    fs::write(tree.join("jail.local"), local).expect("write jail.local");
+    (tree, jails)
+}
+
+#[test]
+fn every_shipped_jail_loads_in_fail2ban() {
+    let test = "every_shipped_jail_loads_in_fail2ban";
+    if !reference_present(test) {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (tree, jails) = our_tree_all_enabled(tmp.path());
+    for expected in ["sshd", "portscan", "tor-netscan", "recidive"] {
+        assert!(jails.iter().any(|j| j == expected), "jail.conf lacks the {expected} jail");
+    }
+
+    let dump = Dump::of(&tree);
+    let complaints: Vec<&str> =
+        dump.stderr.lines().filter(|l| l.contains("ERROR") || l.contains("WARNING")).collect();
+    assert!(complaints.is_empty(), "fail2ban-client complains about our tree:\n{}", complaints.join("\n"));
+    let wanted: BTreeSet<String> = jails.iter().cloned().collect();
+    assert_eq!(dump.started(), wanted, "not every jail of jail.conf starts");
+    for jail in &jails {
+        assert!(!dump.settings(jail, &["addfailregex"]).is_empty(), "jail {jail} has no failregex");
+        assert!(!dump.action_commands(jail).is_empty(), "jail {jail} has no action");
+    }
+
+    // The log locations come from the overridable path names, not from literal paths.
+    let logs = tmp.path().join("logs");
+    for (jail, file) in [("sshd", "auth.log"), ("portscan", "messages"), ("recidive", "fail2ban.log")] {
+        let expected = format!("{:?}", vec![logs.join(file).display().to_string(), "head".to_string()]);
+        assert_eq!(
+            dump.settings(jail, &["addlogpath"]),
+            vec![format!("set\t{jail}\taddlogpath\t{}", expected.replace('"', "'"))],
+            "logpath of {jail}"
+        );
+    }
+    // Defaults as fail2ban's: the server settings, and an untouched jail's ban policy.
+    for (option, value) in [("loglevel", "INFO"), ("logtarget", "/var/log/fail2ban.log"), ("dbpurgeage", "1d"), ("dbmaxmatches", "10")] {
+        assert!(
+            dump.records.iter().any(|r| *r == format!("set\t{option}\t{value}\t[]")),
+            "fail2ban.conf: {option} is not {value}"
+        );
+    }
+    assert_eq!(
+        dump.settings("sshd", &["maxretry", "findtime", "bantime"]),
+        vec!["set\tsshd\tmaxretry\t[5]", "set\tsshd\tfindtime\t['10m']", "set\tsshd\tbantime\t['10m']"]
+    );
+}
+
+#[test]
+fn shipped_jails_resolve_like_stock_and_seed_trees() {
+    let test = "shipped_jails_resolve_like_stock_and_seed_trees";
+    if !reference_present(test) {
+        return;
+    }
+    let Some(shared) = shared(test) else { return };
+    let seeds = shared.join("seeds");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (tree, _) = our_tree_all_enabled(tmp.path());
+    let ours = Dump::of(&tree);
+
+    let seed_dump = |name: &str| {
+        let t = tmp.path().join(format!("stock+{name}"));
+        stock_tree(&t);
+        overlay_seed(&t, &seeds.join(name));
+        Dump::of(&t)
+    };
+
+    // tor-netscan: the whole jail, from filter regexes to the ufw commands, as the users' seed.
+    let tor = seed_dump("tor-netscan");
+    let reference = tor.jail_records("tor-netscan");
+    assert!(reference.len() > 10, "the tor-netscan seed did not resolve: {reference:?}");
+    assert_eq!(ours.jail_records("tor-netscan"), reference, "tor-netscan jail differs from stock + seed");
+
+    // portscan: the filter of the `portscan` seed, the all-ports iptables action of `portscan-ufw`.
+    let portscan = seed_dump("portscan");
+    let filter_ref = portscan.settings("portscan", &FILTER_OPTIONS);
+    assert!(!filter_ref.is_empty());
+    assert_eq!(ours.settings("portscan", &FILTER_OPTIONS), filter_ref, "portscan filter differs from the seed's");
+    assert_eq!(ours.settings("portscan", &["maxretry"]), portscan.settings("portscan", &["maxretry"]));
+    let allports = seed_dump("portscan-ufw");
+    let actions_ref = allports.action_commands("portscan");
+    assert!(actions_ref.len() >= 5, "portscan-ufw seed actions: {actions_ref:?}");
+    assert_eq!(ours.action_commands("portscan"), actions_ref, "portscan action differs from iptables-allports");
+
+    // sshd and recidive: settings and iptables commands as in the stock tree (their filters are
+    // compared by behaviour in filters_match_the_same_lines_as_the_reference).
+    let stock = {
+        let t = tmp.path().join("stock");
+        stock_tree(&t);
+        clear_jail_d(&t);
+        fs::write(t.join("jail.local"), "[sshd]\nenabled = true\n\n[recidive]\nenabled = true\n").expect("jail.local");
+        Dump::of(&t)
+    };
+    for jail in ["sshd", "recidive"] {
+        let reference = stock.action_commands(jail);
+        assert!(reference.len() >= 5, "stock {jail} actions: {reference:?}");
+        assert_eq!(ours.action_commands(jail), reference, "{jail} action commands differ from stock");
+        assert_eq!(ours.settings(jail, &JAIL_OPTIONS), stock.settings(jail, &JAIL_OPTIONS), "{jail} settings");
+        assert_eq!(
+            ours.settings(jail, &["datepattern", "maxlines"]),
+            stock.settings(jail, &["datepattern", "maxlines"]),
+            "{jail} filter options"
+        );
+    }
+}
+
+#[test]
+fn seeds_over_our_tree_resolve_as_over_stock() {
+    let test = "seeds_over_our_tree_resolve_as_over_stock";
+    if !reference_present(test) {
+        return;
+    }
+    let Some(shared) = shared(test) else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut seeds: Vec<PathBuf> = fs::read_dir(shared.join("seeds"))
+        .expect("read seeds")
+        .map(|e| e.expect("seed").path())
+        .filter(|p| p.join("jail.local").is_file())
+        .collect();
+    seeds.sort();
+    assert!(seeds.len() >= 4, "expected the four seeds, found {seeds:?}");
+    for seed in &seeds {
+        let name = seed.file_name().expect("seed name").to_string_lossy().into_owned();
+        let ours = tmp.path().join(format!("ours+{name}"));
+        our_tree(&ours);
+        overlay_seed(&ours, seed);
+        let stock = tmp.path().join(format!("stock+{name}"));
+        stock_tree(&stock);
+        overlay_seed(&stock, seed);
+
+        let over_ours = Dump::of(&ours);
+        let errors: Vec<&str> = over_ours.stderr.lines().filter(|l| l.contains("ERROR")).collect();
+        assert!(errors.is_empty(), "seed {name} over our tree:\n{}", errors.join("\n"));
+        assert!(!over_ours.started().is_empty(), "seed {name}: no jail starts");
+        let over_stock = Dump::of(&stock);
+        assert_eq!(over_ours.records, over_stock.records, "seed {name}: our tree resolves differently from stock");
+    }
+}
+
+/// The Python that runs fail2ban (the one in fail2ban-regex's `#!` line), which can import the
+/// `fail2ban` package; a `python3` found first on PATH may be another installation.
+fn fail2ban_python() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("fail2ban-regex")).find(|p| p.is_file()));
+    on_path
+        .and_then(|script| fs::read_to_string(script).ok())
+        .and_then(|text| {
+            let first = text.lines().next()?.strip_prefix("#!")?.trim().to_string();
+            // "#!/usr/bin/env python3" names the interpreter in its second word.
+            let mut words = first.split_whitespace();
+            let program = words.next()?;
+            Some(if program.ends_with("/env") { PathBuf::from(words.next()?) } else { PathBuf::from(program) })
+        })
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+/// `fail2ban-regex -r -o row LOG FILTER` with fail2ban's clock pinned, one row per failure with
+/// its ID, time and captured fields.
+fn failure_rows(shared: &Path, log: &Path, filter: &str) -> Vec<String> {
+    let out = run(Command::new(fail2ban_python())
+        .arg(shared.join("compat/tools/fail2ban-regex-fixednow"))
+        .args(["-r", "-o", "row"])
+        .arg(log)
+        .arg(filter)
+        .env("F2B_NOW", FIXED_NOW)
+        .env("TZ", "UTC")
+        .env("PYTHONHASHSEED", "0")
+        .env("LC_ALL", "C.UTF-8"));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+fn generate(shared: &Path, kind: &str, lines: u32, seed: u32, extra: &[&str], to: &Path) {
+    run(Command::new("python3")
+        .arg(shared.join("bench/gen.py"))
+        .args([kind, &lines.to_string(), &seed.to_string(), "0.2"])
+        .args(extra)
+        .arg("-o")
+        .arg(to)
+        .stderr(Stdio::null()));
+}
+
+#[test]
+fn filters_match_the_same_lines_as_the_reference() {
+    let test = "filters_match_the_same_lines_as_the_reference";
+    if !reference_present(test) {
+        return;
+    }
+    let Some(shared) = shared(test) else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ours = tmp.path().join("ours");
+    our_tree(&ours);
+    let our_filter = |name: &str| ours.join("filter.d").join(format!("{name}.conf")).display().to_string();
+    // The seed filters need the stock common.conf beside them.
+    let seed_filters = tmp.path().join("seed/filter.d");
+    fs::create_dir_all(&seed_filters).expect("mkdir");
+    fs::copy(Path::new(STOCK).join("filter.d/common.conf"), seed_filters.join("common.conf")).expect("common.conf");
+    for (seed, filter) in [("tor-netscan", "tor-netscan"), ("portscan", "portscan")] {
+        let from = shared.join("seeds").join(seed).join("filter.d").join(format!("{filter}.conf"));
+        fs::copy(from, seed_filters.join(format!("{filter}.conf"))).expect("seed filter");
+    }
+    let seed_filter = |name: &str| seed_filters.join(format!("{name}.conf")).display().to_string();
+    let stock_filter = |name: &str| format!("{STOCK}/filter.d/{name}.conf");
+
+    let compare = |what: &str, log: &Path, ours: String, reference: String, at_least: usize| {
+        let expected = failure_rows(&shared, log, &reference);
+        assert!(expected.len() >= at_least, "{what}: reference found only {} failures", expected.len());
+        let got = failure_rows(&shared, log, &ours);
+        if got != expected {
+            let first = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
+            panic!(
+                "{what}: {} failures with ours, {} with the reference; first difference at row {first}:\n ours: {:?}\n  ref: {:?}",
+                got.len(),
+                expected.len(),
+                got.get(first),
+                expected.get(first)
+            );
+        }
+    };
+
+    // sshd on the conformance sample, in every mode and public-key policy.
+    let sample = shared.join("compat/dev/logs/sshd");
+    for mode in ["normal", "ddos", "extra", "aggressive"] {
+        for publickey in ["nofail", "invalid", "any", "ignore"] {
+            let args = format!("[mode={mode}, publickey={publickey}]");
+            compare(
+                &format!("sshd {args}"),
+                &sample,
+                format!("{}{args}", our_filter("sshd")),
+                format!("{}{args}", stock_filter("sshd")),
+                50,
+            );
+        }
+    }
+    // sshd on a generated auth.log.
+    let authlog = tmp.path().join("auth.log");
+    generate(&shared, "sshd-authlog", 3000, 7, &[], &authlog);
+    compare("sshd on generated auth.log", &authlog, our_filter("sshd"), stock_filter("sshd"), 300);
+
+    // recidive on its sample.
+    let recidive = shared.join("compat/dev/logs/recidive");
+    compare("recidive", &recidive, our_filter("recidive"), stock_filter("recidive"), 3);
+
+    // portscan against the users' seed filter.
+    let messages = tmp.path().join("messages");
+    generate(&shared, "portscan-syslog", 3000, 7, &[], &messages);
+    compare("portscan", &messages, our_filter("portscan"), seed_filter("portscan"), 300);
+
+    // tor-netscan against the seed filter with the seed jail's port list; the generated log mixes
+    // uptimes above and below 10000 s (padded stamps, missed by both).
+    let ufw = tmp.path().join("ufw.log");
+    generate(&shared, "ufw-syslog", 3000, 7, &[], &ufw);
+    let padded = tmp.path().join("ufw-padded.log");
+    generate(&shared, "ufw-syslog", 500, 8, &["--uptime", "500"], &padded);
+    let mut both = fs::read(&ufw).expect("read ufw.log");
+    both.extend(fs::read(&padded).expect("read ufw-padded.log"));
+    fs::write(&ufw, both).expect("write ufw.log");
+    compare(
+        "tor-netscan",
+        &ufw,
+        our_filter("tor-netscan"),
+        format!("{}[DPT=(?:20|21|22|23|389|636|989|990|992)]", seed_filter("tor-netscan")),
+        300,
+    );
+}
