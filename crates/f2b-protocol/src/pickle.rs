@@ -268,8 +268,8 @@ fn write_tuple(items: &[Value], out: &mut Vec<u8>) {
     out.push(MEMOIZE);
 }
 
-/// Lists and dicts are filled in batches of 1000: one element alone uses the single-item
-/// opcode, more use MARK ... multi-item opcode.
+/// Lists and dicts are filled in batches of 1000 with MARK ... multi-item opcode; a
+/// container of exactly one element uses the single-item opcode (as CPython's C pickler).
 fn write_batched<'a, T: 'a>(
     items: impl ExactSizeIterator<Item = &'a T>,
     out: &mut Vec<u8>,
@@ -278,11 +278,13 @@ fn write_batched<'a, T: 'a>(
     write: impl Fn(&T, &mut Vec<u8>),
 ) {
     let items: Vec<&T> = items.collect();
+    if items.len() == 1 {
+        write(items[0], out);
+        out.push(one);
+        return;
+    }
     for chunk in items.chunks(1000) {
-        if chunk.len() == 1 {
-            write(chunk[0], out);
-            out.push(one);
-        } else {
+        {
             out.push(MARK);
             for item in chunk {
                 write(item, out);
