@@ -19,8 +19,8 @@ pub enum JournalStart {
     Head,
     /// Only entries written from now on.
     Tail,
-    /// The first entry at or after this time (seconds since the epoch). fail2ban starts at
-    /// `max(saved time, now - findtime)`; the entry at exactly the saved time is read again.
+    /// The first entry after this time (seconds since the epoch, turned into microseconds by
+    /// truncation as fail2ban does). fail2ban starts at `max(saved time, now - findtime)`.
     Time(f64),
     /// The entry after this cursor (or, if that entry is gone, the closest one after it).
     Cursor(String),
