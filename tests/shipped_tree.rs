@@ -508,3 +508,23 @@ fn filters_match_the_same_lines_as_the_reference() {
         300,
     );
 }
+
+#[test]
+fn demo_bans_with_the_reference_server() {
+    let test = "demo_bans_with_the_reference_server";
+    if !reference_present(test) {
+        return;
+    }
+    if !have("fail2ban-server") {
+        skip(test, "fail2ban-server is not installed");
+        return;
+    }
+    let out = run(Command::new(repo_root().join("docs/demo/run.sh"))
+        .env("SERVER", "fail2ban-server")
+        .env("CLIENT", "fail2ban-client"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Three failures from 192.0.2.10 ban it; one from 198.51.100.7 and a login do not.
+    assert!(text.lines().any(|l| l == "+192.0.2.10"), "no ban in the demo output:\n{text}");
+    assert!(!text.contains("+198.51.100.7") && !text.contains("+203.0.113.5"), "a wrong ban:\n{text}");
+    assert!(text.contains("Banned IP list:\t192.0.2.10"), "status does not list the ban:\n{text}");
+}
