@@ -33,9 +33,9 @@ pub fn now() -> f64 {
 
 
 /// One line from a backend.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceLine {
-    pub text: String,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceLine<'a> {
+    pub text: &'a str,
     /// The entry's own time when the backend knows it (journal); files leave it to the filter.
     pub time: Option<f64>,
     /// False while the backend reads what was already there at start (fail2ban's
@@ -43,11 +43,11 @@ pub struct SourceLine {
     pub live: bool,
 }
 
-/// A backend as the reader thread sees it.
-pub trait LineSource: Send {
-    /// Wait up to `timeout` for lines and append them to `out`. An `Err` is logged and the
-    /// reader carries on (a log file that vanished may come back).
-    fn poll(&mut self, out: &mut Vec<SourceLine>, timeout: Duration) -> Result<(), String>;
+/// A backend as the reader thread sees it (it lives on that thread only).
+pub trait LineSource {
+    /// Wait up to `timeout` for lines and hand each to `sink`. Errors are returned for the
+    /// log and the reader carries on (a log file that vanished may come back).
+    fn poll(&mut self, timeout: Duration, sink: &mut dyn FnMut(SourceLine<'_>)) -> Vec<String>;
     /// `status JAIL` rows that describe the source ("File list" or "Journal matches").
     fn status(&self) -> (&'static str, Vec<String>);
     /// Persist positions (files) or the last entry time (journal); called periodically and at stop.
@@ -67,7 +67,7 @@ pub struct Found {
 /// A filter as the reader thread sees it.
 pub trait LineFilter: Send {
     /// Evaluate one line read at `now`; push its failures into `out`.
-    fn process(&mut self, line: &SourceLine, now: f64, out: &mut Vec<Found>);
+    fn process(&mut self, line: &SourceLine<'_>, now: f64, out: &mut Vec<Found>);
 }
 
 /// A jail's actions as the action worker sees them. Errors are (action name, message).
@@ -87,7 +87,8 @@ pub trait ActionSet: Send {
 
 /// Where bans are persisted (the fail2ban database); all no-ops without one.
 pub trait BanStore: Send + Sync {
-    fn add_ban(&self, jail: &str, ticket: &BanTicket);
+    /// `default`: the jail's ban time, for a ticket without its own.
+    fn add_ban(&self, jail: &str, ticket: &BanTicket, default: BanTime);
     fn del_ban(&self, jail: &str, ip: &str);
 }
 
@@ -140,9 +141,14 @@ pub struct Jail {
 }
 
 /// The parts a jail is built from.
+/// Opens the jail's source on its reader thread (a journal handle may not cross threads).
+pub type SourceFactory = Box<dyn FnOnce() -> Result<Box<dyn LineSource>, String> + Send>;
+
 pub struct JailParts {
     pub settings: JailSettings,
-    pub source: Box<dyn LineSource>,
+    pub source: SourceFactory,
+    /// `status` rows of the source until the reader publishes its own.
+    pub source_status: (&'static str, Vec<String>),
     pub filter: Box<dyn LineFilter>,
     pub actions: Box<dyn ActionSet>,
     pub ignore: IgnoreList,
@@ -171,7 +177,7 @@ const LOG_JAIL: &str = "fail2ban.jail";
 impl Jail {
     /// Start the jail: actionstart, restored bans, then the reader.
     pub fn start(parts: JailParts) -> std::io::Result<Jail> {
-        let JailParts { settings, source, filter, mut actions, ignore, store, restore, fail_total } = parts;
+        let JailParts { settings, source, source_status, filter, mut actions, ignore, store, restore, fail_total } = parts;
         let name = settings.name.clone();
         let mut bm = BanManager::new();
         bm.set_ban_time(settings.bantime);
@@ -181,7 +187,7 @@ impl Jail {
             stats: ReaderStats::default(),
             bans: Mutex::new(bm),
             ignore: Mutex::new(ignore),
-            source_status: Mutex::new(source.status()),
+            source_status: Mutex::new(source_status),
             action_names: Mutex::new(actions.names()),
         });
         shared.stats.total_failed.store(fail_total, Ordering::Relaxed);
@@ -347,35 +353,44 @@ impl WarnOnce {
 
 fn reader_loop(
     shared: &Shared,
-    mut source: Box<dyn LineSource>,
+    source: SourceFactory,
     mut filter: Box<dyn LineFilter>,
     jobs: Sender<Job>,
     fail_total: u64,
 ) {
+    let name = relock(&shared.settings).name.clone();
+    let mut source = match source() {
+        Ok(s) => s,
+        Err(e) => {
+            crate::log!(LOG_FILTER, Level::ERROR, "[{name}] {e}");
+            return;
+        }
+    };
+    *relock(&shared.source_status) = source.status();
     let mut fm = FailManager::new();
     fm.set_fail_total(fail_total);
-    let mut lines = Vec::with_capacity(1024);
     let mut found = Vec::new();
     let mut warn_old = WarnOnce::default();
     let mut warn_skew = WarnOnce::default();
     let mut last_save = now();
-    let mut settings = relock(&shared.settings).clone();
+    let mut lines_seen: u64 = 0;
     while !shared.stop.load(Ordering::Relaxed) {
-        lines.clear();
-        if let Err(e) = source.poll(&mut lines, Duration::from_millis(250)) {
-            crate::log!(LOG_FILTER, Level::ERROR, "[{}] {e}", settings.name);
-        }
         // Settings may be changed from the control socket; a copy per batch is lock-free per line.
-        settings = relock(&shared.settings).clone();
+        let settings = relock(&shared.settings).clone();
         fm.set_max_retry(settings.maxretry);
         fm.set_max_time(settings.findtime);
         fm.set_max_matches(settings.maxmatches);
-        let t_now = now();
-        for line in &lines {
+        let mut t_now = now();
+        let errors = source.poll(Duration::from_millis(250), &mut |line| {
+            lines_seen += 1;
+            // A long initial read must still see the clock move.
+            if lines_seen % 4096 == 0 {
+                t_now = now();
+            }
             found.clear();
-            filter.process(line, t_now, &mut found);
+            filter.process(&line, t_now, &mut found);
             for f in found.drain(..) {
-                let Some(time) = check_time(&settings, line, f.time, t_now, &mut warn_old, &mut warn_skew) else {
+                let Some(time) = check_time(&settings, &line, f.time, t_now, &mut warn_old, &mut warn_skew) else {
                     continue;
                 };
                 if let Some(source) = relock(&shared.ignore).ignored_by(&f.id) {
@@ -391,8 +406,13 @@ fn reader_loop(
                         let _ = jobs.send(Job::Ban(t));
                     }
                 }
+                shared.stats.total_failed.store(fm.fail_total(), Ordering::Relaxed);
             }
+        });
+        for e in errors {
+            crate::log!(LOG_FILTER, Level::ERROR, "[{}] {e}", settings.name);
         }
+        let t_now = now();
         fm.cleanup(t_now);
         shared.stats.currently_failed.store(fm.size(), Ordering::Relaxed);
         shared.stats.total_failed.store(fm.fail_total(), Ordering::Relaxed);
@@ -555,7 +575,10 @@ fn action_worker(
 /// the ticket was newly banned.
 fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, store: Option<&dyn BanStore>, t: BanTicket) -> bool {
     let id = t.id().to_string();
-    let outcome = relock(&shared.bans).add_ban_ticket(t.clone(), now());
+    let (outcome, default_bantime) = {
+        let mut bm = relock(&shared.bans);
+        (bm.add_ban_ticket(t.clone(), now()), bm.ban_time())
+    };
     let t = match outcome {
         AddBan::Added(t) => t,
         AddBan::Expired => {
@@ -577,7 +600,7 @@ fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, store: Optio
         }
     };
     if let (Some(st), false) = (store, t.restored()) {
-        st.add_ban(name, &t);
+        st.add_ban(name, &t, default_bantime);
     }
     crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] {}Ban {id}", if t.restored() { "Restore " } else { "" });
     for (act, err) in actions.ban(&t) {
@@ -625,8 +648,8 @@ mod tests {
     fn time_rules() {
         let s = JailSettings { name: "j".into(), maxretry: 3, findtime: 600.0, bantime: BanTime::Seconds(600.0), maxmatches: 5 };
         let (mut a, mut b) = (WarnOnce::default(), WarnOnce::default());
-        let old = SourceLine { text: "x".into(), time: None, live: false };
-        let live = SourceLine { live: true, ..old.clone() };
+        let old = SourceLine { text: "x", time: None, live: false };
+        let live = SourceLine { live: true, ..old };
         assert_eq!(check_time(&s, &old, 1000.0, 2000.0, &mut a, &mut b), None);
         assert_eq!(check_time(&s, &old, 1500.0, 2000.0, &mut a, &mut b), Some(1500.0));
         assert_eq!(check_time(&s, &old, 2500.0, 2000.0, &mut a, &mut b), Some(2000.0));

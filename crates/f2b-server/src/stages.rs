@@ -1,0 +1,391 @@
+//! The real stages of a jail, built from its `JailSpec`: the file or journal backend
+//! (f2b-backend), the filter (f2b-filter), the shell actions and the database.
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use f2b_backend::{
+    first_line_md5, BackendSpec, FileBackend, FileTailer, FileWatcher, JournalOptions, JournalReader, JournalStart,
+    LogEncoding, StartPos,
+};
+use f2b_config::JailSpec;
+use f2b_filter::{Filter, FilterOptions};
+
+use crate::database::Database;
+use crate::ignore::IgnoreList;
+use crate::jail::{now, BanStore, Found, JailParts, JailSettings, LineFilter, LineSource, SourceLine};
+use crate::logging::Level;
+use crate::server::JailBuilder;
+use crate::ticket::{BanTicket, BanTime};
+
+const LOG_FILTER: &str = "fail2ban.filter";
+
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The shared database handle (rusqlite connections are used from one thread at a time).
+pub type SharedDb = Arc<Mutex<Database>>;
+
+/// Log files of a jail, tailed with inotify (or polling).
+struct FileSource {
+    jail: String,
+    watcher: FileWatcher,
+    /// Paths not openable yet (a log that appears later is picked up).
+    pending: Vec<(PathBuf, bool)>,
+    last_retry: Instant,
+    initial_done: bool,
+    encoding: LogEncoding,
+    db: Option<SharedDb>,
+}
+
+impl FileSource {
+    fn open_one(&mut self, path: &PathBuf, tail: bool, log_missing: bool) -> bool {
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                if log_missing {
+                    crate::log!(LOG_FILTER, Level::ERROR, "Unable to open {}: {e}", path.display());
+                }
+                return false;
+            }
+        };
+        let md5 = first_line_md5(&file).unwrap_or_default();
+        let mut start = if tail { StartPos::Tail } else { StartPos::Head };
+        if let Some(db) = &self.db {
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let initial = if tail { size } else { 0 };
+            match relock(db).add_log(&self.jail, &path.to_string_lossy(), initial, Some(&md5)) {
+                // fail2ban resumes a known file from its saved position unless told to tail it.
+                Ok(Some(pos)) if !tail => start = StartPos::At { pos, first_line_md5: md5.clone() },
+                Ok(_) => {}
+                Err(e) => crate::log!("fail2ban.database", Level::ERROR, "{e}"),
+            }
+        }
+        match FileTailer::open(path.clone(), start, self.encoding.clone()) {
+            Ok(t) => {
+                let pos = t.position().pos;
+                if let Err(e) = self.watcher.add(t) {
+                    crate::log!(LOG_FILTER, Level::ERROR, "Unable to watch {}: {e}", path.display());
+                    return false;
+                }
+                crate::log!(LOG_FILTER, Level::INFO, "Added logfile: '{}' (pos = {pos}, hash = {md5})", path.display());
+                true
+            }
+            Err(e) => {
+                crate::log!(LOG_FILTER, Level::ERROR, "Unable to open {}: {e}", path.display());
+                false
+            }
+        }
+    }
+}
+
+impl LineSource for FileSource {
+    fn poll(&mut self, timeout: Duration, sink: &mut dyn FnMut(SourceLine<'_>)) -> Vec<String> {
+        if !self.pending.is_empty() && self.last_retry.elapsed() > Duration::from_secs(5) {
+            self.last_retry = Instant::now();
+            let pending = std::mem::take(&mut self.pending);
+            for (p, tail) in pending {
+                if !self.open_one(&p, tail, false) {
+                    self.pending.push((p, tail));
+                }
+            }
+        }
+        let live = self.initial_done;
+        let mut on_line = |_: &std::path::Path, text: &str| sink(SourceLine { text, time: None, live });
+        let outcome = if self.initial_done {
+            self.watcher.wait_and_read(timeout, &mut on_line)
+        } else {
+            self.initial_done = true;
+            self.watcher.read_all(&mut on_line)
+        };
+        outcome.errors.into_iter().map(|(p, e)| format!("Unable to read {}: {e}", p.display())).collect()
+    }
+
+    fn status(&self) -> (&'static str, Vec<String>) {
+        let mut paths: Vec<String> = self.watcher.paths().iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        paths.extend(self.pending.iter().map(|(p, _)| p.to_string_lossy().into_owned()));
+        ("File list", paths)
+    }
+
+    fn save_position(&mut self) {
+        let Some(db) = &self.db else { return };
+        let db = relock(db);
+        for t in self.watcher.tailers() {
+            let p = t.position();
+            if let Err(e) = db.update_log(&self.jail, &t.path().to_string_lossy(), p.pos, Some(&p.first_line_md5)) {
+                crate::log!("fail2ban.database", Level::ERROR, "{e}");
+            }
+        }
+    }
+}
+
+/// The systemd journal, read through `journalmatch`.
+struct JournalSource {
+    jail: String,
+    reader: JournalReader,
+    matches_text: String,
+    initial_done: bool,
+    last_time: Option<f64>,
+    db: Option<SharedDb>,
+}
+
+impl LineSource for JournalSource {
+    fn poll(&mut self, timeout: Duration, sink: &mut dyn FnMut(SourceLine<'_>)) -> Vec<String> {
+        let mut errors = Vec::new();
+        let live = self.initial_done;
+        let mut n = 0usize;
+        loop {
+            match self.reader.next_line() {
+                Ok(Some((line, time))) => {
+                    self.last_time = Some(time);
+                    sink(SourceLine { text: &line, time: Some(time), live });
+                    n += 1;
+                    // Let the reader loop look at its stop flag during a long backlog.
+                    if n >= 65536 {
+                        return errors;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    break;
+                }
+            }
+        }
+        self.initial_done = true;
+        if let Err(e) = self.reader.wait(timeout) {
+            errors.push(e.to_string());
+            std::thread::sleep(timeout);
+        }
+        errors
+    }
+
+    fn status(&self) -> (&'static str, Vec<String>) {
+        ("Journal matches", vec![self.matches_text.clone()])
+    }
+
+    fn save_position(&mut self) {
+        let (Some(db), Some(t)) = (&self.db, self.last_time) else { return };
+        let iso = crate::banmanager::time2str(t);
+        if let Err(e) = relock(db).update_journal(&self.jail, "systemd-journal", t, Some(&iso)) {
+            crate::log!("fail2ban.database", Level::ERROR, "{e}");
+        }
+    }
+}
+
+/// The filter of a jail.
+struct FilterStage {
+    filter: Filter,
+}
+
+/// Python's `datetime.isoformat()` of a local time, as fail2ban prefixes journal matches.
+fn iso_local(t: f64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64) else { return String::new() };
+    let z = ts.to_zoned(jiff::tz::TimeZone::system());
+    if z.subsec_nanosecond() / 1000 == 0 {
+        z.strftime("%Y-%m-%dT%H:%M:%S").to_string()
+    } else {
+        format!("{}.{:06}", z.strftime("%Y-%m-%dT%H:%M:%S"), z.subsec_nanosecond() / 1000)
+    }
+}
+
+impl LineFilter for FilterStage {
+    fn process(&mut self, line: &SourceLine<'_>, now: f64, out: &mut Vec<Found>) {
+        let outcome = match line.time {
+            Some(t) => self.filter.process_journal_line(line.text, t, &format!("{} ", iso_local(t))),
+            None => self.filter.process_line(line.text, now),
+        };
+        for f in outcome.actionable() {
+            let mut captures = f.groups.clone();
+            captures.entry("ip".to_string()).or_insert_with(|| f.fid.clone());
+            out.push(Found { id: f.fid.clone(), time: f.time, matches: f.matches.clone(), captures });
+        }
+    }
+}
+
+/// Bans recorded in fail2ban's database.
+struct DbStore {
+    db: SharedDb,
+}
+
+impl BanStore for DbStore {
+    fn add_ban(&self, jail: &str, ticket: &BanTicket, default: BanTime) {
+        if let Err(e) = relock(&self.db).add_ban(jail, ticket, default) {
+            crate::log!("fail2ban.database", Level::ERROR, "{e}");
+        }
+    }
+
+    fn del_ban(&self, jail: &str, ip: &str) {
+        if let Err(e) = relock(&self.db).del_ban(jail, &[ip]) {
+            crate::log!("fail2ban.database", Level::ERROR, "{e}");
+        }
+    }
+}
+
+fn usedns(u: f2b_config::UseDns) -> f2b_filter::UseDns {
+    match u {
+        f2b_config::UseDns::Yes => f2b_filter::UseDns::Yes,
+        f2b_config::UseDns::Warn => f2b_filter::UseDns::Warn,
+        f2b_config::UseDns::No => f2b_filter::UseDns::No,
+        f2b_config::UseDns::Raw => f2b_filter::UseDns::Raw,
+    }
+}
+
+/// Builds jails from specs with the real backends, filter, actions and database.
+pub struct Builder {
+    pub db: Option<SharedDb>,
+    pub actions: Box<dyn Fn(&JailSpec) -> Result<Box<dyn crate::jail::ActionSet>, String> + Send + Sync>,
+}
+
+impl Builder {
+    fn filter(&self, spec: &JailSpec) -> Result<Filter, String> {
+        let opts = FilterOptions {
+            prefregex: spec.prefregex.clone(),
+            failregex: spec.failregex.clone(),
+            ignoreregex: spec.ignoreregex.clone(),
+            maxlines: spec.maxlines.unwrap_or(1).max(1),
+            datepattern: spec.datepattern.clone(),
+            logtimezone: spec.logtimezone.clone(),
+            usedns: usedns(spec.usedns),
+            raw_hosts: false,
+            check_all_regex: false,
+            ignore_pending: true,
+            in_operation: false,
+        };
+        Filter::new(opts).map_err(|e| e.to_string())
+    }
+}
+
+/// Split journalmatch tokens into alternatives at `+`.
+fn match_groups(tokens: &[String]) -> Vec<Vec<String>> {
+    let mut out = vec![Vec::new()];
+    for t in tokens {
+        if t == "+" {
+            out.push(Vec::new());
+        } else if let Some(last) = out.last_mut() {
+            last.push(t.clone());
+        }
+    }
+    out.retain(|g| !g.is_empty());
+    out
+}
+
+impl JailBuilder for Builder {
+    fn build(&self, spec: &JailSpec, restore: Vec<BanTicket>, fail_total: u64) -> Result<JailParts, String> {
+        let name = spec.name.clone();
+        let bantime = BanTime::from_secs(spec.bantime);
+        let filter = self.filter(spec)?;
+        let encoding = match spec.logencoding.as_deref() {
+            None | Some("auto") => LogEncoding::from_locale(),
+            Some(e) => LogEncoding::parse(e).map_err(|e| e.to_string())?,
+        };
+        let backend = BackendSpec::from_parts(&spec.backend.kind, &spec.backend.options).map_err(|e| e.to_string())?;
+        crate::log!("fail2ban.jail", Level::INFO, "Jail '{name}' uses {}", match &backend {
+            BackendSpec::Files(FileBackend::Inotify) => "pyinotify {}",
+            BackendSpec::Files(FileBackend::Polling) => "poller {}",
+            BackendSpec::Systemd(_) => "systemd {}",
+        });
+        let db = self.db.clone();
+        let (source, source_status): (crate::jail::SourceFactory, _) = match backend {
+            BackendSpec::Files(kind) => {
+                let logpaths = spec.logpaths.clone();
+                let jail = name.clone();
+                let status = ("File list", logpaths.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect());
+                (
+                    Box::new(move || {
+                        let mut src = FileSource {
+                            jail,
+                            watcher: FileWatcher::new(kind),
+                            pending: Vec::new(),
+                            last_retry: Instant::now(),
+                            initial_done: false,
+                            encoding,
+                            db,
+                        };
+                        for (p, tail) in logpaths {
+                            if !src.open_one(&p, tail, true) {
+                                src.pending.push((p, tail));
+                            }
+                        }
+                        Ok(Box::new(src) as Box<dyn LineSource>)
+                    }),
+                    status,
+                )
+            }
+            BackendSpec::Systemd(opts) => {
+                let groups = match_groups(&spec.journalmatch);
+                let text = groups.iter().map(|g| g.join(" ")).collect::<Vec<_>>().join(" + ");
+                let findtime = spec.findtime;
+                let jail = name.clone();
+                let matches_text = text.clone();
+                let opts: JournalOptions = opts;
+                (
+                    Box::new(move || {
+                        // fail2ban starts reading the journal findtime ago, or where it stopped
+                        // last time when that is later.
+                        let mut start = now() - findtime;
+                        if let Some(db) = &db {
+                            let iso = crate::banmanager::time2str(start);
+                            if let Ok(Some(saved)) = relock(db).journal_pos(&jail, "systemd-journal", start, Some(&iso)) {
+                                start = start.max(saved);
+                            }
+                        }
+                        let reader = JournalReader::open(&opts, &groups, JournalStart::Time(start), encoding)
+                            .map_err(|e| e.to_string())?;
+                        Ok(Box::new(JournalSource { jail, reader, matches_text, initial_done: false, last_time: None, db })
+                            as Box<dyn LineSource>)
+                    }),
+                    ("Journal matches", vec![text]),
+                )
+            }
+        };
+        let actions = (self.actions)(spec)?;
+        let mut ignore = IgnoreList::new(spec.ignoreself);
+        for ip in &spec.ignoreip {
+            ignore.add(ip);
+        }
+        if spec.ignorecommand.as_deref().is_some_and(|c| !c.trim().is_empty()) {
+            crate::log!(LOG_FILTER, Level::WARNING, "[{name}] ignorecommand is not supported yet and is not run");
+        }
+        let mut restore = restore;
+        if restore.is_empty() {
+            if let Some(db) = &self.db {
+                let db = relock(db);
+                let _ = db.add_jail(&name);
+                let max_time = spec.bantime_increment.as_ref().map(|i| i.maxtime.unwrap_or(-1.0));
+                match db.restore_bans(&name, bantime, max_time, spec.maxmatches as usize, now()) {
+                    Ok(tickets) => restore = tickets.into_iter().map(BanTicket::from).collect(),
+                    Err(e) => crate::log!("fail2ban.database", Level::ERROR, "Restore bans failed: {e}"),
+                }
+            }
+        }
+        crate::log!(LOG_FILTER, Level::INFO, "  maxLines: {}", spec.maxlines.unwrap_or(1));
+        crate::log!(LOG_FILTER, Level::INFO, "  maxRetry: {}", spec.maxretry);
+        crate::log!(LOG_FILTER, Level::INFO, "  findtime: {}", spec.findtime as i64);
+        crate::log!("fail2ban.actions", Level::INFO, "  banTime: {}", spec.bantime as i64);
+        Ok(JailParts {
+            settings: JailSettings {
+                name: name.clone(),
+                maxretry: spec.maxretry,
+                findtime: spec.findtime,
+                bantime,
+                maxmatches: spec.maxmatches as usize,
+            },
+            source,
+            source_status,
+            filter: Box::new(FilterStage { filter }),
+            actions,
+            ignore,
+            store: self.db.clone().map(|db| Arc::new(DbStore { db }) as Arc<dyn BanStore>),
+            restore,
+            fail_total,
+        })
+    }
+
+    fn forget(&self, jail: &str) {
+        if let Some(db) = &self.db {
+            let _ = relock(db).del_jail(jail);
+        }
+    }
+}
