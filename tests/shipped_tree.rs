@@ -528,3 +528,78 @@ fn demo_bans_with_the_reference_server() {
     assert!(!text.contains("+198.51.100.7") && !text.contains("+203.0.113.5"), "a wrong ban:\n{text}");
     assert!(text.contains("Banned IP list:\t192.0.2.10"), "status does not list the ban:\n{text}");
 }
+
+#[test]
+fn install_script_places_files_and_keeps_an_existing_tree() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    // Stand-ins for the built programs: the script only copies them.
+    let from = root.join("built");
+    fs::create_dir_all(&from).expect("mkdir");
+    for p in ["f2b-server", "f2b-client", "f2b-regex"] {
+        fs::write(from.join(p), format!("#!/bin/sh\necho {p}\n")).expect("write program");
+        run(Command::new("chmod").arg("0755").arg(from.join(p)));
+    }
+    let prefix = root.join("usr");
+    let confdir = root.join("etc/fail2ban");
+    let unitdir = root.join("units");
+    let install = || {
+        run(Command::new("sh")
+            .arg(repo_root().join("dist/install.sh"))
+            .arg("--from")
+            .arg(&from)
+            .arg("--prefix")
+            .arg(&prefix)
+            .arg("--confdir")
+            .arg(&confdir)
+            .arg("--unitdir")
+            .arg(&unitdir)
+            .arg("--compat-links")
+            .env_remove("DESTDIR"))
+    };
+
+    // A real program where a compatibility link would go is left alone.
+    fs::create_dir_all(prefix.join("bin")).expect("mkdir bin");
+    fs::write(prefix.join("bin/fail2ban-regex"), "#!/bin/sh\n").expect("write fail2ban-regex");
+    install();
+    for p in ["f2b-server", "f2b-client", "f2b-regex"] {
+        let installed = fs::read_to_string(prefix.join("bin").join(p)).expect("installed program");
+        assert!(installed.contains(&format!("echo {p}")), "{p} not installed");
+    }
+    for p in ["server", "client"] {
+        let link = fs::read_link(prefix.join(format!("bin/fail2ban-{p}"))).expect("compat link");
+        assert_eq!(link, PathBuf::from(format!("f2b-{p}")));
+    }
+    assert!(fs::read_link(prefix.join("bin/fail2ban-regex")).is_err(), "a real fail2ban-regex was replaced");
+
+    // The unit runs the installed server.
+    let unit = fs::read_to_string(unitdir.join("f2b.service")).expect("unit installed");
+    let server = prefix.join("bin/f2b-server");
+    assert!(unit.contains(&format!("ExecStart={} -xf start", server.display())), "unit:\n{unit}");
+    if have("systemd-analyze") {
+        let out = Command::new("systemd-analyze").arg("verify").arg(unitdir.join("f2b.service")).output();
+        if let Ok(out) = out {
+            let text = String::from_utf8_lossy(&out.stderr);
+            let ours: Vec<&str> = text.lines().filter(|l| l.contains("f2b.service")).collect();
+            assert!(ours.is_empty(), "systemd-analyze verify:\n{}", ours.join("\n"));
+        }
+    } else {
+        skip("install_script (unit check)", "systemd-analyze is not installed");
+    }
+
+    // The shipped tree goes in when there is none ...
+    let root_repo = repo_root();
+    for f in ["jail.conf", "fail2ban.conf", "filter.d/sshd.conf", "action.d/iptables.conf", "jail.d/tor-netscan.conf"] {
+        assert_eq!(
+            fs::read(confdir.join(f)).unwrap_or_default(),
+            fs::read(root_repo.join(f)).expect("repo file"),
+            "{f} not installed as shipped"
+        );
+    }
+    // ... and an existing one is never touched.
+    fs::write(confdir.join("jail.conf"), "# the admin's own\n").expect("edit jail.conf");
+    fs::remove_file(confdir.join("filter.d/sshd.conf")).expect("remove a filter");
+    install();
+    assert_eq!(fs::read_to_string(confdir.join("jail.conf")).expect("jail.conf"), "# the admin's own\n");
+    assert!(!confdir.join("filter.d/sshd.conf").exists(), "install.sh rewrote an existing tree");
+}
