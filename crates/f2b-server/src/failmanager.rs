@@ -111,9 +111,11 @@ impl FailManager {
 
     /// Adds retries for an ID the ban-time increment knows as bad (fail2ban's observer path):
     /// only an ID still counted gets them (one already banned is left alone); no lines are
-    /// added again. Returns the ID's retry count, or `None` when it is not counted.
-    pub fn add_observed(&mut self, fid: &str, time: f64, count: u32) -> Option<u32> {
+    /// added again; the ticket remembers `ban_count` earlier bans. Returns the ID's retry
+    /// count, or `None` when it is not counted.
+    pub fn add_observed(&mut self, fid: &str, time: f64, count: u32, ban_count: u32) -> Option<u32> {
         let known = self.list.get_mut(fid)?;
+        known.set_ban_count(ban_count);
         known.adjust_time(time, self.max_time);
         known.inc(None, 1, count);
         truncate_matches(&mut known.data.matches, self.max_matches);
@@ -279,9 +281,10 @@ mod tests {
     fn observed_retries_only_for_counted_ids() {
         let mut fm = FailManager::new();
         fm.set_max_retry(5);
-        assert_eq!(fm.add_observed("x", 1.0, 3), None);
+        assert_eq!(fm.add_observed("x", 1.0, 3, 2), None);
         fm.add_failure(fail("x", 1.0, "a"), 1);
-        assert_eq!(fm.add_observed("x", 1.0, 3), Some(4));
+        assert_eq!(fm.add_observed("x", 1.0, 3, 2), Some(4));
+        assert_eq!(fm.get("x").map(|t| t.ban_count()), Some(2));
         assert_eq!(fm.get("x").map(|t| t.matches().len()), Some(1));
         assert!(fm.to_ban(Some("x")).is_none());
         fm.add_failure(fail("x", 2.0, "b"), 1);
