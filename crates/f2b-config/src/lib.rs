@@ -11,8 +11,16 @@
 //! It deliberately does no I/O beyond reading config files and checking which log files exist
 //! (fail2ban expands logpath globs when reading), compiles no regex and runs no command.
 
+mod config;
 pub mod error;
+mod glob;
+mod ini;
+mod options;
+mod optval;
+mod ordmap;
+mod readers;
 pub mod spec;
+mod tags;
 pub mod time;
 pub mod value;
 
@@ -61,10 +69,76 @@ pub struct FilterDef {
     pub options: BTreeMap<String, String>,
 }
 
-/// Read the configuration under `confdir` and resolve it to the `-d` command stream.
+/// How [`load_with`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Accept jails whose logpath matches no file (what `-d` does). When false, such a jail
+    /// makes the whole configuration fail, as it does when fail2ban starts.
+    pub allow_no_files: bool,
+    /// Treat every jail as enabled.
+    pub force_enable: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { allow_no_files: true, force_enable: false }
+    }
+}
+
+impl JailStream {
+    /// The message of a jail skipped for its definition (its stream is one `config-error`).
+    pub fn config_error(&self) -> Option<&str> {
+        match self.commands.first() {
+            Some(c) if c.str_at(0) == Some("config-error") => c.str_at(1),
+            _ => None,
+        }
+    }
+}
+
+/// Read the configuration under `confdir` and resolve it to the command stream `-d` prints.
+///
+/// `Err` when fail2ban itself would stop (a syntax error in a file, a broken `%(...)s`, a
+/// self-referencing `<tag>`, ...). A jail whose filter or action cannot be found or parsed is
+/// reported in `errors` and kept in `jails` as a lone `config-error` command, as fail2ban does.
 pub fn load(confdir: &Path) -> Result<LoadedConfig, ConfigError> {
-    let _ = confdir;
-    Err(ConfigError::NotImplemented("load"))
+    load_with(confdir, LoadOptions::default())
+}
+
+/// [`load`] with options.
+pub fn load_with(confdir: &Path, opts: LoadOptions) -> Result<LoadedConfig, ConfigError> {
+    if !confdir.exists() {
+        return Err(ConfigError::Dir {
+            msg: format!("Base configuration directory {} does not exist", confdir.display()),
+        });
+    }
+    let mut loader = readers::Loader::new(confdir);
+    let server = readers::read_fail2ban(&mut loader)?;
+    let basedir = loader.basedir.clone();
+    let (mut jcfg, _) = config::Config::read(&mut loader.files, &basedir, "jail")?;
+    let sections: Vec<String> =
+        jcfg.sections.keys().filter(|s| !s.starts_with("KNOWN/") && *s != "INCLUDES").cloned().collect();
+    let mut jails = Vec::new();
+    for sec in &sections {
+        if let Some(j) = readers::JailReader::read(&mut loader, &mut jcfg, sec, opts.force_enable)? {
+            jails.push(j);
+        }
+    }
+    let mut out = LoadedConfig {
+        server: server.commands,
+        socket: server.socket.into(),
+        pidfile: server.pidfile.into(),
+        jails: Vec::new(),
+        errors: Vec::new(),
+    };
+    for j in jails.iter_mut() {
+        let commands = j.convert(opts.allow_no_files)?;
+        if let Some(e) = &j.error {
+            out.errors.push(ConfigError::Jail { jail: j.name.clone(), msg: e.clone() });
+        }
+        out.jails.push(JailStream { name: j.name.clone(), commands });
+    }
+    out.errors.splice(0..0, loader.files.notes.drain(..));
+    Ok(out)
 }
 
 /// The lines `fail2ban-client -d` prints for `cfg` (without its log lines).
@@ -74,14 +148,119 @@ pub fn dump_lines(cfg: &LoadedConfig) -> Vec<String> {
         out.extend(j.commands.iter().map(Command::to_python_repr));
     }
     for j in &cfg.jails {
-        out.push(Command::strs(["start", j.name.as_str()]).to_python_repr());
+        if j.config_error().is_none() {
+            out.push(Command::strs(["start", j.name.as_str()]).to_python_repr());
+        }
     }
     out
 }
 
-/// Resolve a filter given as `name[k=v]` (looked up in `confdir/filter.d`) or as a path to a
-/// filter file, with jail options `jail_opts` taking part in the interpolation.
+/// Resolve a filter given as `name[k=v]` (looked up in `confdir/filter.d` as `name`,
+/// `name.conf`, `name.local`) or as a path to a filter file, the way fail2ban-regex does.
+/// `jail_opts` act as jail options (interpolation variables); a `backend` among them selects
+/// the `logtype` (`journal` for `systemd*`). [`ConfigError::NotFound`] when no file matches, so
+/// the caller can treat the argument as a literal regex.
 pub fn load_filter(confdir: &Path, spec: &str, jail_opts: &[(String, String)]) -> Result<FilterDef, ConfigError> {
-    let _ = (confdir, spec, jail_opts);
-    Err(ConfigError::NotImplemented("load_filter"))
+    let (name, fopts) = options::extract_options(spec)
+        .map_err(|e| ConfigError::Definition { kind: "filter", name: spec.to_string(), msg: e })?;
+    let conf = confdir.to_string_lossy().to_string();
+    let tail: String = name.chars().rev().take(6).collect();
+    let tries: Vec<String> = if tail.contains('.') {
+        vec![name.clone()]
+    } else {
+        vec![name.clone(), format!("{name}.conf"), format!("{name}.local")]
+    };
+    let mut basedir = conf.clone();
+    let mut found: Option<String> = None;
+    for t in &tries {
+        let f = if !t.contains('/') {
+            if Path::new(&basedir).file_name().is_some_and(|b| b == "filter.d") {
+                config::join(Path::new(&basedir), t)
+            } else {
+                config::join(&config::join(Path::new(&basedir), "filter.d"), t)
+            }
+        } else {
+            basedir = Path::new(t).parent().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
+            std::path::PathBuf::from(t)
+        };
+        if f.is_file() {
+            found = Some(f.to_string_lossy().to_string());
+            break;
+        }
+    }
+    let Some(file) = found else {
+        return Err(ConfigError::NotFound { kind: "filter", name: name.clone(), tried: tries.join(", ") });
+    };
+    let bd = Path::new(&basedir);
+    let standard = basedir == conf
+        || bd.file_name().is_some_and(|b| b == "filter.d")
+        || (!tail.contains('.') && !name.contains('/'));
+    let popts: ordmap::OrdMap<optval::OptVal> =
+        jail_opts.iter().map(|(k, v)| (k.clone(), optval::OptVal::Str(v.clone()))).collect();
+    let backend = jail_opts.iter().find(|(k, _)| k == "backend").map(|(_, v)| v.clone()).unwrap_or_default();
+    let mut loader;
+    let display_name;
+    let mut reader = if standard {
+        let base = if bd.file_name().is_some_and(|b| b == "filter.d") {
+            bd.parent().map(Path::to_path_buf).unwrap_or_default()
+        } else {
+            bd.to_path_buf()
+        };
+        let stem = Path::new(&name).file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let stem = match stem.rfind('.') {
+            Some(i) if i > 0 => stem[..i].to_string(),
+            _ => stem,
+        };
+        display_name = stem.clone();
+        loader = readers::Loader::new(&base);
+        readers::DefReader::open(&mut loader, readers::DefKind::Filter, &stem, "fail2ban-regex-jail", fopts)?
+            .ok_or_else(|| ConfigError::NotFound { kind: "filter", name: stem.clone(), tried: String::new() })?
+    } else {
+        // A file outside any filter.d: read it alone (with its includes and .local).
+        display_name = name.clone();
+        loader = readers::Loader::new(Path::new("/etc/fail2ban"));
+        let abs = std::path::PathBuf::from(&file);
+        let all = loader.files.includes(&[abs], &[])?;
+        let mut cfg = config::Config { basedir: loader.basedir.clone(), ..Default::default() };
+        for f in &all {
+            if let Some(p) = loader.files.parse(f)? {
+                cfg.merge(&p);
+            }
+        }
+        readers::DefReader::from_config(readers::DefKind::Filter, &file, "fail2ban-regex-jail", std::rc::Rc::new(cfg), fopts)
+    };
+    reader.apply_auto_options(&backend);
+    reader.get_options(&popts, false)?;
+    let comb = reader.combined()?;
+    let text = |k: &str| comb.get(k).and_then(optval::OptVal::as_var);
+    let lines = |k: &str| -> Vec<String> {
+        text(k).map(|t| t.split('\n').filter(|l| !l.is_empty()).map(str::to_string).collect()).unwrap_or_default()
+    };
+    let mut options = BTreeMap::new();
+    for (k, v) in comb.iter() {
+        if let Some(s) = v.as_var() {
+            options.insert(k.clone(), s);
+        }
+    }
+    // Other [Definition] values, when they resolve on their own.
+    for k in reader.cfg.options_with_defaults("Definition") {
+        if !options.contains_key(&k) {
+            if let Ok(v) = reader.cfg.get("Definition", &k, None) {
+                options.insert(k, v);
+            }
+        }
+    }
+    Ok(FilterDef {
+        name: display_name,
+        prefregex: text("prefregex"),
+        failregex: lines("failregex"),
+        ignoreregex: lines("ignoreregex"),
+        maxlines: match comb.get("maxlines") {
+            Some(optval::OptVal::Int(i)) => usize::try_from(*i).ok(),
+            _ => None,
+        },
+        datepattern: text("datepattern"),
+        journalmatch: lines("journalmatch"),
+        options,
+    })
 }

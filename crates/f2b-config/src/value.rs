@@ -11,6 +11,8 @@ pub enum Value {
     Bool(bool),
     None,
     List(Vec<Value>),
+    /// A Python dict (only `['set', 'thread', {'stacksize': N}]` uses one).
+    Dict(Vec<(String, Value)>),
 }
 
 impl Value {
@@ -47,6 +49,18 @@ impl Value {
                     v.write_repr(out);
                 }
                 out.push(']');
+            }
+            Value::Dict(items) => {
+                out.push('{');
+                for (i, (k, v)) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_str_repr(out, k);
+                    out.push_str(": ");
+                    v.write_repr(out);
+                }
+                out.push('}');
             }
         }
     }
