@@ -266,6 +266,155 @@ pub fn install_signals(tx: Sender<Event>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Default socket and pidfile of fail2ban-server, used when neither the command line nor
+/// fail2ban.conf names one.
+const DEFAULT_SOCKET: &str = "/var/run/fail2ban/fail2ban.sock";
+const DEFAULT_PIDFILE: &str = "/var/run/fail2ban/fail2ban.pid";
+
+/// What `run` needs besides the options: how to build a jail's actions.
+pub type ActionsFactory =
+    Box<dyn Fn(&f2b_config::JailSpec) -> Result<Box<dyn crate::jail::ActionSet>, String> + Send + Sync>;
+
+/// Run the daemon until it is told to stop; returns the process exit code.
+pub fn run(opts: Options, actions: ActionsFactory) -> i32 {
+    use crate::logging::{self, Level};
+    const LOG: &str = "fail2ban.server";
+    let cfg = match crate::server::load_config(&opts.conf) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ERROR  Failed during configuration: {e}");
+            return 255;
+        }
+    };
+    let spec = cfg.server.clone();
+    let level = opts.loglevel.clone().or_else(|| spec.as_ref().map(|s| s.loglevel.clone())).unwrap_or_else(|| "INFO".into());
+    if let Err(e) = logging::set_level(&level) {
+        eprintln!("ERROR  {e}");
+        return 255;
+    }
+    if let Some(sock) = opts.syslogsocket.clone().or_else(|| spec.as_ref().map(|s| s.syslogsocket.clone())) {
+        let _ = logging::set_syslog_socket(&sock);
+    }
+    let target = opts.logtarget.clone().or_else(|| spec.as_ref().map(|s| s.logtarget.clone())).unwrap_or_else(|| "STDERR".into());
+    let nonempty = |p: &Path| !p.as_os_str().is_empty();
+    let socket = opts
+        .socket
+        .clone()
+        .or_else(|| spec.as_ref().map(|s| s.socket.clone()).filter(|p| nonempty(p)))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
+    let pidfile = opts
+        .pidfile
+        .clone()
+        .or_else(|| spec.as_ref().map(|s| s.pidfile.clone()).filter(|p| nonempty(p)))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PIDFILE));
+    if opts.test {
+        for e in &cfg.errors {
+            eprintln!("ERROR  {e}");
+        }
+        if cfg.errors.is_empty() {
+            println!("OK: configuration test is successful");
+            return 0;
+        }
+        return 255;
+    }
+    if let Some(dir) = socket.parent() {
+        let _ = fs::create_dir_all(dir);
+    }
+    // Bind before going to the background, so "already running" reaches the caller's terminal.
+    let listener = match f2b_protocol::server::Listener::bind(
+        &socket,
+        f2b_protocol::server::Options { force: opts.force, ..Default::default() },
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ERROR  {e}");
+            if matches!(e, f2b_protocol::server::ServerError::AlreadyRunning(_)) {
+                eprintln!("ERROR  Socket {} exists: is f2b-server (or fail2ban-server) running? Use -x to remove a stale socket.", socket.display());
+            }
+            return 255;
+        }
+    };
+    if opts.background {
+        if let Err(e) = daemonize() {
+            eprintln!("ERROR  Unable to go to the background: {e}");
+            return 255;
+        }
+        logging::refresh_pid();
+    }
+    if let Err(e) = logging::set_target(&target) {
+        eprintln!("ERROR  {e}");
+        let _ = logging::set_target("STDERR");
+    }
+    crate::log!(LOG, Level::INFO, "--------------------------------------------------");
+    crate::log!(LOG, Level::INFO, "Starting Fail2ban v{} (f2b)", crate::transmitter::VERSION);
+    if opts.background {
+        crate::log!(LOG, Level::INFO, "Daemon started");
+    }
+    let _pid = match PidFile::create(&pidfile) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            crate::log!(LOG, Level::ERROR, "Unable to create PID file: {e}");
+            None
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Err(e) = install_signals(tx.clone()) {
+        crate::log!(LOG, Level::ERROR, "Unable to install signal handlers: {e}");
+    }
+    let mut db_settings = crate::server::DbSettings { file: None, purgeage: 86400.0, maxmatches: None };
+    let mut db = None;
+    if let Some(s) = &spec {
+        db_settings.purgeage = s.dbpurgeage;
+        db_settings.maxmatches = s.dbmaxmatches;
+        if let Some(file) = &s.dbfile {
+            if let Some(dir) = file.parent() {
+                let _ = fs::create_dir_all(dir);
+            }
+            match crate::database::Database::open(&file.to_string_lossy()) {
+                Ok(mut d) => {
+                    crate::log!("fail2ban.database", Level::INFO, "Connected to fail2ban persistent database '{}'", file.display());
+                    d.set_purge_age(s.dbpurgeage);
+                    if let Some(m) = s.dbmaxmatches {
+                        d.set_max_matches(m as usize);
+                    }
+                    if let Err(e) = d.purge(crate::jail::now()) {
+                        crate::log!("fail2ban.database", Level::ERROR, "{e}");
+                    }
+                    db_settings.file = Some(file.clone());
+                    db = Some(std::sync::Arc::new(std::sync::Mutex::new(d)));
+                }
+                Err(e) => crate::log!("fail2ban.database", Level::ERROR, "Unable to open database '{}': {e}", file.display()),
+            }
+        }
+    }
+    let builder = crate::stages::Builder { db, actions };
+    let server = std::sync::Arc::new(crate::server::Server::new(opts.conf.clone(), Box::new(builder), tx, db_settings));
+    server.start_all(cfg);
+    let stop_socket = listener.shutdown_handle();
+    let transmitter = std::sync::Arc::new(crate::transmitter::Transmitter::new(std::sync::Arc::clone(&server)));
+    let serving = std::thread::Builder::new().name("f2b-socket".into()).spawn(move || listener.serve(transmitter));
+    for ev in rx.iter() {
+        match ev {
+            Event::Stop => break,
+            Event::Reload => {
+                let _ = server.reload(None);
+            }
+            Event::ReopenLogs => {
+                logging::flush();
+            }
+        }
+    }
+    crate::log!(LOG, Level::INFO, "Shutdown in progress...");
+    stop_socket.shutdown();
+    server.stop_all();
+    if let Ok(h) = serving {
+        let _ = h.join();
+    }
+    let _ = fs::remove_file(&socket);
+    crate::log!(LOG, Level::INFO, "Exiting Fail2ban");
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

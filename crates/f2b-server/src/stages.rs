@@ -389,3 +389,41 @@ impl JailBuilder for Builder {
         }
     }
 }
+
+/// How jails get their shell actions.
+pub fn shell_actions() -> crate::daemon::ActionsFactory {
+    Box::new(|spec: &JailSpec| {
+        if spec.actions.is_empty() {
+            Ok(Box::new(NoActions) as Box<dyn crate::jail::ActionSet>)
+        } else {
+            Err("shell actions are not wired yet".to_string())
+        }
+    })
+}
+
+/// A jail without actions (`action =` left empty): bans are only recorded.
+struct NoActions;
+
+impl crate::jail::ActionSet for NoActions {
+    fn start(&mut self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn stop(&mut self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn ban(&mut self, _: &BanTicket) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn unban(&mut self, _: &BanTicket, _: &[String]) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn flushable(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn flush(&mut self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
