@@ -345,7 +345,9 @@ impl FileTailer {
                 let known = (m.dev() == new.dev && m.ino() == new.ino)
                     || self.retired.iter().any(|g| g.same_file(m));
                 let born = m.created().ok();
-                !known && born.is_some_and(|b| b > old_born && b < new_born)
+                // Birth times have the filesystem clock's granularity (a few ms on ext4):
+                // generations created within one tick compare equal.
+                !known && born.is_some_and(|b| b >= old_born && b <= new_born)
             })
             .filter_map(|(p, m)| Some((m.created().ok()?, p)))
             .collect();

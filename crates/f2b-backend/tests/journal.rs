@@ -252,7 +252,7 @@ fn lines_match_fail2ban_exactly() {
         assert_eq!(ours.len(), entries.len());
         assert_eq!(ours[1].0, "relay01 kernel: [123456.000977] [UFW BLOCK] IN= OUT=eth0 SRC=198.51.100.7 DST=203.0.113.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=7 PROTO=TCP SPT=40001 DPT=80 WINDOW=42340 RES=0x00 SYN URGP=0");
         assert_eq!(ours[0].0, "relay01 sshd[4000]: Failed password for invalid user u0 from 192.0.2.0 port 30000 ssh2");
-        assert_eq!(ours[0].1, 1_713_931_199.99975);
+        assert_eq!(ours[0].1, 1_713_931_199.999_75);
         let Some(py) = python() else {
             eprintln!("SKIP differential part: python3 with systemd.journal and fail2ban not available");
             continue;
