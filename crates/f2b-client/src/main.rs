@@ -1,4 +1,512 @@
+//! f2b-client: fail2ban-client's command line, messages and exit codes, over the control
+//! socket of f2b-server (or of fail2ban-server: the protocol is the same).
+//!
+//! It holds no daemon logic: it parses the command line, reads the configuration only where
+//! fail2ban-client does (`-d`, `-t`, `start`, `reload`, and for the socket path), talks to
+//! the server and prints replies through the beautifier of `f2b-protocol`.
+
+mod cli;
+mod log;
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use f2b_config::{ConfigError, LoadedConfig};
+use f2b_protocol::beautifier::{beautify_error, try_beautify};
+use f2b_protocol::client::{ClientError, Connection};
+use f2b_protocol::value::py_float_repr;
+use f2b_protocol::Value;
+
+use cli::Cli;
+use log::Logger;
+
+/// The fail2ban release whose client this one reproduces (`-V`, `--version`).
+const FAIL2BAN_VERSION: &str = "1.0.2";
+const DEFAULT_CONF: &str = "/etc/fail2ban";
+const DEFAULT_SOCKET: &str = "/var/run/fail2ban/fail2ban.sock";
+const DEFAULT_PIDFILE: &str = "/var/run/fail2ban/fail2ban.pid";
+/// How long `start`/`restart` wait for the server by default (`--timeout`).
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+/// fail2ban-client's usage text after its first line.
+const USAGE: &str = include_str!("usage.txt");
+
+/// Exit status of every failure, as fail2ban-client.
+const FAILURE: i32 = 255;
+
 fn main() {
-    eprintln!("f2b-client: not yet implemented");
-    std::process::exit(1);
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let code = run(&args);
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
+}
+
+/// Prints one line on stdout; a closed pipe is not an error (fail2ban ignores EPIPE too).
+fn output(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.write_all(b"\n");
+}
+
+fn usage(caller: &str) {
+    output(&format!("Usage: {caller} [OPTIONS] <COMMAND>"));
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(USAGE.as_bytes());
+}
+
+fn run(args: &[String]) -> i32 {
+    let caller = args
+        .first()
+        .map(|a| Path::new(a).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .unwrap_or_else(|| "f2b-client".into());
+    let cli = match Cli::try_parse_from(args) {
+        // Options end at the first plain word; a word starting with '-' before it is an
+        // option we do not know.
+        Ok(c) if !c.command.first().is_some_and(|w| w.starts_with('-') && w.len() > 1) => c,
+        // A bad option: fail2ban prints its usage on stdout and fails.
+        _ => {
+            usage(&caller);
+            // Logging is not set up yet at this point in fail2ban-client: the bare message.
+            eprintln!("Init of command line failed");
+            return FAILURE;
+        }
+    };
+    if cli.help {
+        usage(&caller);
+        return 0;
+    }
+    if cli.short_version {
+        output(FAIL2BAN_VERSION);
+        return 0;
+    }
+    if cli.long_version {
+        output(&format!("Fail2Ban v{FAIL2BAN_VERSION}"));
+        return 0;
+    }
+    if let Some(s) = &cli.str2sec {
+        return match f2b_config::parse_time(s) {
+            Ok(secs) if secs.fract() == 0.0 && secs.abs() < 1e18 => {
+                output(&format!("{}", secs as i64));
+                0
+            }
+            Ok(secs) => {
+                output(&py_float_repr(secs));
+                0
+            }
+            Err(e) => {
+                output(&format!("ERROR: {e}"));
+                FAILURE
+            }
+        };
+    }
+    let log = Logger { verbose: cli.verbosity() };
+    let conf = cli.conf.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONF));
+    if !conf.is_dir() {
+        output(&format!("ERROR: Base configuration directory {} does not exist ", conf.display()));
+        log.error("Init of command line failed");
+        return FAILURE;
+    }
+    let timeout = match cli.timeout.as_deref().map(f2b_config::parse_time) {
+        None => DEFAULT_WAIT,
+        Some(Ok(secs)) if secs.is_finite() && secs >= 0.0 => Duration::from_secs_f64(secs),
+        Some(_) => {
+            output("ERROR: invalid --timeout value");
+            return FAILURE;
+        }
+    };
+    let mut client = Client {
+        conf,
+        socket: cli.socket.clone().unwrap_or_default(),
+        pidfile: cli.pidfile.clone().unwrap_or_default(),
+        force: cli.force,
+        foreground: cli.foreground,
+        timeout,
+        log,
+        config: None,
+    };
+    if cli.socket.is_none() || cli.pidfile.is_none() {
+        client.early_options(cli.socket.is_none(), cli.pidfile.is_none());
+    }
+    log.info(&format!("Using socket file {}", client.socket.display()));
+
+    if cli.dump || cli.dump_pretty {
+        let ok = client.dump();
+        if !cli.test {
+            return if ok { 0 } else { FAILURE };
+        }
+    }
+    if cli.test {
+        if !client.test_config() {
+            log.error("ERROR: test configuration failed");
+            return FAILURE;
+        }
+        if cli.command.is_empty() {
+            output("OK: configuration test is successful");
+            return 0;
+        }
+    }
+    if cli.interactive {
+        log.error("Interactive mode is not supported by f2b-client");
+        return FAILURE;
+    }
+    if cli.command.is_empty() {
+        usage(&caller);
+        return FAILURE;
+    }
+    if client.process_command(cli.command.clone()) {
+        0
+    } else {
+        FAILURE
+    }
+}
+
+struct Client {
+    conf: PathBuf,
+    socket: PathBuf,
+    pidfile: PathBuf,
+    force: bool,
+    foreground: bool,
+    timeout: Duration,
+    log: Logger,
+    config: Option<Result<LoadedConfig, ConfigError>>,
+}
+
+fn words(cmd: &[String]) -> Vec<Value> {
+    Value::words(cmd)
+}
+
+/// How Python prints an OSError: `[Errno 111] Connection refused`; a socket timeout is
+/// "timed out".
+fn py_os_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => "timed out".into(),
+        _ => match e.raw_os_error() {
+            Some(code) => format!("[Errno {code}] {}", nix::errno::Errno::from_raw(code).desc()),
+            None => e.to_string(),
+        },
+    }
+}
+
+impl Client {
+    fn load_config(&mut self) -> &Result<LoadedConfig, ConfigError> {
+        if self.config.is_none() {
+            self.config = Some(f2b_config::load(&self.conf));
+        }
+        self.config.get_or_insert_with(|| Err(ConfigError::NotImplemented("load")))
+    }
+
+    /// The socket and pid file from fail2ban.conf when the command line does not give them.
+    fn early_options(&mut self, socket: bool, pidfile: bool) {
+        let (s, p) = match self.load_config() {
+            Ok(cfg) => (cfg.socket.clone(), cfg.pidfile.clone()),
+            Err(_) => (PathBuf::new(), PathBuf::new()),
+        };
+        if socket {
+            self.socket = if s.as_os_str().is_empty() { PathBuf::from(DEFAULT_SOCKET) } else { s };
+        }
+        if pidfile {
+            self.pidfile = if p.as_os_str().is_empty() { PathBuf::from(DEFAULT_PIDFILE) } else { p };
+        }
+    }
+
+    /// Reads the configuration as fail2ban-client does before sending it: fatal errors fail,
+    /// broken jails are reported and skipped. `strict` (`-t`) fails on broken jails too.
+    fn read_config(&mut self, strict: bool) -> Option<LoadedConfig> {
+        let log = self.log;
+        match self.load_config() {
+            Ok(cfg) => {
+                for e in &cfg.errors {
+                    log.error(&e.to_string());
+                }
+                if strict && !cfg.errors.is_empty() {
+                    return None;
+                }
+                Some(cfg.clone())
+            }
+            Err(e) => {
+                log.error(&format!("Failed during configuration: {e}"));
+                None
+            }
+        }
+    }
+
+    fn dump(&mut self) -> bool {
+        match self.read_config(false) {
+            Some(cfg) => {
+                for line in f2b_config::dump_lines(&cfg) {
+                    output(&line);
+                }
+                true
+            }
+            None => {
+                output("ERROR: The configuration stream failed because of the invalid syntax.");
+                false
+            }
+        }
+    }
+
+    fn test_config(&mut self) -> bool {
+        self.read_config(true).is_some()
+    }
+
+    fn process_command(&mut self, cmd: Vec<String>) -> bool {
+        let first = cmd.first().map(String::as_str).unwrap_or("");
+        match first {
+            "start" if cmd.len() == 1 => self.start_server(),
+            "restart" if cmd.len() > 1 => {
+                let mut c = vec!["reload".to_owned(), "--restart".to_owned()];
+                c.extend_from_slice(&cmd[1..]);
+                self.process_command(c)
+            }
+            "restart" => {
+                self.process_command(vec!["stop".into()]);
+                if self.wait_on_server(false, None).is_err() {
+                    self.log.error("Could not stop server");
+                    return false;
+                }
+                self.start_server()
+            }
+            "reload" => self.reload(cmd),
+            "ping" if cmd.len() > 1 => match cmd[1].trim().parse::<f64>() {
+                Ok(t) if t.is_finite() && t >= 0.0 => {
+                    self.process_cmd(&[words(&cmd)], true, Some(Duration::from_secs_f64(t)))
+                }
+                _ => {
+                    self.log.error(&format!("could not convert string to float: {}", f2b_protocol::value::py_repr_str(&cmd[1])));
+                    false
+                }
+            },
+            _ => self.process_cmd(&[words(&cmd)], true, None),
+        }
+    }
+
+    fn reload(&mut self, mut cmd: Vec<String>) -> bool {
+        let mut opts = Vec::new();
+        while cmd.len() >= 2 {
+            if matches!(cmd[1].as_str(), "--restart" | "--unban" | "--if-exists") {
+                opts.push(Value::Str(cmd.remove(1)));
+            } else {
+                if cmd.len() > 2 {
+                    let rest = Value::List(words(&cmd[1..]));
+                    self.log.error(&format!("Unexpected argument(s) for reload: {}", rest.py_repr()));
+                    return false;
+                }
+                break;
+            }
+        }
+        if !self.ping(None) {
+            self.log.error("Could not find server");
+            return false;
+        }
+        let jail = if cmd.len() == 1 || cmd[1] == "--all" { "--all".to_owned() } else { cmd[1].clone() };
+        if self.read_config(false).is_none() {
+            return false;
+        }
+        // The server rereads the configuration itself: the stream fail2ban-client would send
+        // along is left empty.
+        let req = vec![Value::str("reload"), Value::Str(jail), Value::List(opts), Value::List(vec![])];
+        self.process_cmd(&[req], true, None)
+    }
+
+    fn ping(&mut self, timeout: Option<Duration>) -> bool {
+        let mut cmd = vec![Value::str("ping")];
+        if let Some(t) = timeout {
+            cmd.push(Value::Float(t.as_secs_f64()));
+        }
+        self.process_cmd(&[cmd], false, timeout)
+    }
+
+    /// Sends commands over one connection; prints replies when `show` (and always for
+    /// `echo`/`server-status`, as fail2ban-client). False on any failure.
+    fn process_cmd(&mut self, cmds: &[Vec<Value>], show: bool, timeout: Option<Duration>) -> bool {
+        let mut conn: Option<Connection> = None;
+        let mut ok = true;
+        for c in cmds {
+            let head = c.first().and_then(Value::as_str).unwrap_or("");
+            let always = matches!(head, "echo" | "server-status");
+            let sock_err = |this: &Client, e: &ClientError| {
+                if show || this.log.verbose > 1 {
+                    if show || head != "ping" {
+                        this.log_socket_error(e, head == "ping");
+                    }
+                }
+            };
+            if conn.is_none() {
+                match Connection::connect(&self.socket, timeout) {
+                    Ok(c) => conn = Some(c),
+                    Err(e) => {
+                        sock_err(self, &e);
+                        return false;
+                    }
+                }
+            }
+            let Some(connection) = conn.as_mut() else { return false };
+            match connection.send(c) {
+                Ok(reply) if reply.is_ok() => {
+                    if show || always {
+                        let words: Vec<String> = c.iter().map(Value::py_str).collect();
+                        match try_beautify(&words, &reply.value) {
+                            Ok(text) => output(&text),
+                            Err(fallback) => {
+                                self.log.warning("Beautifier error. Please report the error");
+                                self.log.error(&format!(
+                                    "Beautify {} with {} failed",
+                                    reply.value.py_repr(),
+                                    Value::List(c.clone()).py_repr()
+                                ));
+                                output(&fallback);
+                            }
+                        }
+                    }
+                }
+                Ok(reply) => {
+                    let args = match &reply.value {
+                        Value::Exception { message, .. } => Value::Tuple(vec![Value::Str(message.clone())]).py_repr(),
+                        other => other.py_repr(),
+                    };
+                    self.log.error(&format!("NOK: {args}"));
+                    if show {
+                        output(&beautify_error(&reply.value));
+                    }
+                    ok = false;
+                }
+                Err(e) if e.is_socket_error() => {
+                    sock_err(self, &e);
+                    return false;
+                }
+                Err(e) => {
+                    if show || self.log.verbose > 1 {
+                        self.log.error(&e.to_string());
+                    }
+                    return false;
+                }
+            }
+        }
+        if let Some(c) = conn {
+            c.close();
+        }
+        let _ = std::io::stdout().flush();
+        ok
+    }
+
+    /// fail2ban-client's diagnosis of a socket failure.
+    fn log_socket_error(&self, e: &ClientError, error_only: bool) {
+        let prev = match e {
+            ClientError::Connect(io) | ClientError::Io(io) => py_os_error(io),
+            other => other.to_string(),
+        };
+        let path = &self.socket;
+        if path.symlink_metadata().is_ok() {
+            if nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).is_ok() {
+                if error_only {
+                    self.log.error(&prev);
+                } else {
+                    self.log.error(&format!("[{prev}] Unable to contact server. Is it running?"));
+                }
+            } else {
+                self.log.error(&format!("Permission denied to socket: {}, (you must be root)", path.display()));
+            }
+        } else {
+            self.log.error(&format!("Failed to access socket path: {}. Is fail2ban running?", path.display()));
+        }
+    }
+
+    /// Waits until the server answers (`alive`) or is gone (`!alive`), at most `--timeout`.
+    /// A server process that fails while we wait ends the wait at once.
+    fn wait_on_server(&mut self, alive: bool, mut child: Option<&mut Child>) -> Result<(), ()> {
+        let start = Instant::now();
+        let mut sleep = Duration::from_secs_f64(0.0125 / 2.0);
+        loop {
+            let up = self.socket.exists() && self.ping(Some(sleep));
+            if up == alive {
+                return Ok(());
+            }
+            if let Some(c) = child.as_deref_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    if !status.success() {
+                        return Err(());
+                    }
+                }
+            }
+            let waited = start.elapsed();
+            if waited >= self.timeout {
+                return Err(());
+            }
+            let cap = if waited > Duration::from_millis(200) { 0.5 } else { 0.1 };
+            sleep = Duration::from_secs_f64((sleep.as_secs_f64() * 2.0).min(cap));
+            std::thread::sleep(sleep);
+        }
+    }
+
+    /// `f2b-server` beside this executable, else the one on PATH.
+    fn server_exe() -> PathBuf {
+        if let Ok(me) = std::env::current_exe() {
+            if let Some(dir) = me.parent() {
+                let cand = dir.join("f2b-server");
+                if cand.is_file() {
+                    return cand;
+                }
+            }
+        }
+        PathBuf::from("f2b-server")
+    }
+
+    fn start_server(&mut self) -> bool {
+        if self.ping(Some(Duration::from_millis(100))) {
+            self.log.error("Server already running");
+            return false;
+        }
+        if self.read_config(false).is_none() {
+            return false;
+        }
+        if !self.force && self.socket.symlink_metadata().is_ok() {
+            self.log.error("Fail2ban seems to be in unexpected state (not running but the socket exists)");
+            return false;
+        }
+        let mut cmd = Command::new(Self::server_exe());
+        cmd.arg("-c").arg(&self.conf).arg("-s").arg(&self.socket).arg("-p").arg(&self.pidfile);
+        if self.force {
+            cmd.arg("-x");
+        }
+        if self.foreground {
+            // Foreground: the server takes over this process, as fail2ban-client -f runs the
+            // server in its own process.
+            cmd.arg("-f").arg("start");
+            let err = cmd.exec();
+            self.log.error("Exception while starting server foreground");
+            self.log.error(&err.to_string());
+            return false;
+        }
+        cmd.arg("start").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        // A session of its own, so the daemon survives the terminal that started it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                output("");
+                self.log.error("Exception while starting server background");
+                self.log.error(&e.to_string());
+                return false;
+            }
+        };
+        if self.wait_on_server(true, Some(&mut child)).is_err() {
+            self.log.error(&format!(
+                "Could not start server. Maybe an old socket file is still present. Try to remove {}. \
+                 If you used fail2ban-client to start the server, adding the -x option will do it",
+                self.socket.display()
+            ));
+            return false;
+        }
+        // Reap the launcher if it already exited (a daemonizing server forks away).
+        let _ = child.try_wait();
+        self.process_cmd(&[vec![Value::str("server-status")]], false, None)
+    }
 }
