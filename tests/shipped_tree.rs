@@ -603,3 +603,55 @@ fn install_script_places_files_and_keeps_an_existing_tree() {
     assert_eq!(fs::read_to_string(confdir.join("jail.conf")).expect("jail.conf"), "# the admin's own\n");
     assert!(!confdir.join("filter.d/sshd.conf").exists(), "install.sh rewrote an existing tree");
 }
+
+#[test]
+fn shipped_actions_resolve_like_stock_ones() {
+    let test = "shipped_actions_resolve_like_stock_ones";
+    if !reference_present(test) {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let log = tmp.path().join("x.log");
+    fs::write(&log, "").expect("log");
+    // One jail per shipped action, with its defaults and with typical arguments; the filter does
+    // not matter here.
+    let uses = [
+        "iptables",
+        "iptables[name=web, port=http, protocol=tcp, chain=FORWARD, blocktype=DROP]",
+        "iptables-multiport[port=\"ssh,smtp\", protocol=\"tcp,udp\"]",
+        "iptables-allports[lockingopt=, returntype=DROP]",
+        "nftables",
+        "nftables-multiport[port=\"http,https\"]",
+        "nftables-allports[blocktype=drop, table_family=ip]",
+        "ufw",
+        "ufw[application=OpenSSH, kill-mode=ss]",
+        "dummy[target=/tmp/bans.txt]",
+    ];
+    let mut local = String::new();
+    for (i, action) in uses.iter().enumerate() {
+        local.push_str(&format!(
+            "[t{i}]\nenabled = true\nfilter = portscan\nlogpath = {}\naction = {action}\n\n",
+            log.display()
+        ));
+    }
+    let dump = |base: &str, make: &dyn Fn(&Path)| {
+        let t = tmp.path().join(base);
+        make(&t);
+        clear_jail_d(&t);
+        // The stock tree has no portscan filter: give both trees the same one.
+        fs::write(t.join("filter.d/portscan.conf"), "[Definition]\nfailregex = ^x <HOST>$\n").expect("filter");
+        fs::write(t.join("jail.local"), &local).expect("jail.local");
+        Dump::of(&t)
+    };
+    let ours = dump("ours", &our_tree);
+    let stock = dump("stock", &stock_tree);
+    for (i, action) in uses.iter().enumerate() {
+        let jail = format!("t{i}");
+        let action_records = |d: &Dump| -> Vec<String> {
+            d.records.iter().filter(|r| r.starts_with(&format!("action\t{jail}\t"))).cloned().collect()
+        };
+        let reference = action_records(&stock);
+        assert!(reference.len() >= 5, "stock {action}: {reference:?}");
+        assert_eq!(action_records(&ours), reference, "action {action} resolves differently");
+    }
+}
