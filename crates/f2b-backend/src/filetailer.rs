@@ -76,6 +76,8 @@ struct Generation {
     skipping: bool,
     first_line_md5: String,
     size_seen: u64,
+    /// Modification time (ns) at the last look: a same-size rewrite still changes it.
+    mtime_seen: i128,
     last_data: Instant,
 }
 
@@ -98,6 +100,7 @@ impl Generation {
             skipping: false,
             first_line_md5,
             size_seen: meta.len(),
+            mtime_seen: mtime_ns(&meta),
             file,
             last_data: Instant::now(),
         })
@@ -235,7 +238,13 @@ impl FileTailer {
             Err(_) => false,
         };
         if replaced {
-            count += reader.drain(&mut cur, &mut self.buf, sink)?;
+            match reader.drain(&mut cur, &mut self.buf, sink) {
+                Ok(n) => count += n,
+                Err(e) => {
+                    self.current = Some(cur);
+                    return Err(e);
+                }
+            }
             let old_born = cur.born;
             self.retire(cur);
             match Generation::open(&self.path) {
@@ -244,32 +253,44 @@ impl FileTailer {
                     count += self.recover_intermediates(old_born, &gen, &reader, sink);
                     self.current = Some(gen);
                 }
+                // Gone again already: the next read opens whatever is there then.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(count),
                 Err(e) => return Err(e),
             }
         } else {
-            let meta = cur.file.metadata()?;
-            let size = meta.len();
-            let mut truncated = size < cur.read_pos;
-            if !truncated && size != cur.size_seen {
-                // Truncated and written again past our offset: only the first line tells.
-                let md5 = first_line_md5(&cur.file)?;
-                if !cur.first_line_md5.is_empty() && md5 != cur.first_line_md5 {
-                    truncated = true;
-                } else {
-                    cur.first_line_md5 = md5;
-                }
-            }
-            if truncated {
-                self.rotations += 1;
-                count += self.recover_from_copy(&cur, &reader, sink);
-                cur.seek_to(0);
-                cur.first_line_md5 = first_line_md5(&cur.file)?;
-            }
-            cur.size_seen = size;
+            let checked = self.check_truncated(&mut cur, &reader, sink);
             self.current = Some(cur);
+            count += checked?;
         }
         Ok(count + self.read_current(&reader, sink)?)
+    }
+
+    /// Detects a truncation of the current generation (copytruncate) and restarts it from its
+    /// first byte after taking the unread tail from the copy; returns the lines recovered.
+    fn check_truncated(&mut self, cur: &mut Generation, reader: &LineReader, sink: &mut dyn FnMut(&str)) -> io::Result<usize> {
+        let meta = cur.file.metadata()?;
+        let size = meta.len();
+        let mtime = mtime_ns(&meta);
+        let mut truncated = size < cur.read_pos;
+        if !truncated && (size != cur.size_seen || mtime != cur.mtime_seen) {
+            // Truncated and written again past our offset: only the first line tells.
+            let md5 = first_line_md5(&cur.file)?;
+            if !cur.first_line_md5.is_empty() && md5 != cur.first_line_md5 {
+                truncated = true;
+            } else {
+                cur.first_line_md5 = md5;
+            }
+        }
+        let mut count = 0;
+        if truncated {
+            self.rotations += 1;
+            count = self.recover_from_copy(cur, reader, sink);
+            cur.seek_to(0);
+            cur.first_line_md5 = first_line_md5(&cur.file)?;
+        }
+        cur.size_seen = size;
+        cur.mtime_seen = mtime;
+        Ok(count)
     }
 
     fn read_current(&mut self, reader: &LineReader, sink: &mut dyn FnMut(&str)) -> io::Result<usize> {
@@ -277,9 +298,6 @@ impl FileTailer {
         let n = reader.drain(cur, &mut self.buf, sink)?;
         if cur.first_line_md5.is_empty() && cur.read_pos > 0 {
             cur.first_line_md5 = first_line_md5(&cur.file)?;
-        }
-        if let Ok(meta) = cur.file.metadata() {
-            cur.size_seen = meta.len();
         }
         Ok(n)
     }
@@ -466,6 +484,10 @@ impl LineReader {
         }
         Ok(count)
     }
+}
+
+fn mtime_ns(meta: &fs::Metadata) -> i128 {
+    i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec())
 }
 
 /// The byte just before `pos`.

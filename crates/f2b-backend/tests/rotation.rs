@@ -279,3 +279,20 @@ fn copytruncate_between_two_reads() {
     let want: Vec<String> = (0..1000).map(|i| format!("line {i}")).collect();
     assert_eq!(got, want);
 }
+
+/// Truncated and rewritten to exactly the same size between two reads: the modification time
+/// and the first line give it away.
+#[test]
+fn same_size_rewrite_is_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("app.log");
+    fs::write(&p, "aaaa 1\nbbbb 2\n").unwrap();
+    let mut t = FileTailer::open(&p, StartPos::Head, LogEncoding::Utf8).unwrap();
+    let mut got = Vec::new();
+    t.read_available(&mut got).unwrap();
+    // Timestamps tick coarsely: make sure the rewrite lands on a later tick.
+    thread::sleep(Duration::from_millis(30));
+    fs::write(&p, "cccc 3\ndddd 4\n").unwrap();
+    t.read_available(&mut got).unwrap();
+    assert_eq!(got, ["aaaa 1", "bbbb 2", "cccc 3", "dddd 4"]);
+}
