@@ -127,8 +127,9 @@ fn run(args: &[String]) -> i32 {
         log,
         config: None,
     };
-    if cli.socket.is_none() || cli.pidfile.is_none() {
-        client.early_options(cli.socket.is_none(), cli.pidfile.is_none());
+    // The pid file only matters to `start`, which resolves it then.
+    if cli.socket.is_none() {
+        client.early_options(true, false);
     }
     log.info(&format!("Using socket file {}", client.socket.display()));
 
@@ -465,6 +466,9 @@ impl Client {
         if !self.force && self.socket.symlink_metadata().is_ok() {
             self.log.error("Fail2ban seems to be in unexpected state (not running but the socket exists)");
             return false;
+        }
+        if self.pidfile.as_os_str().is_empty() {
+            self.early_options(false, true);
         }
         let mut cmd = Command::new(Self::server_exe());
         cmd.arg("-c").arg(&self.conf).arg("-s").arg(&self.socket).arg("-p").arg(&self.pidfile);
