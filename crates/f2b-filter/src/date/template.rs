@@ -104,6 +104,11 @@ impl Template {
         Scratch { fast: self.engine.as_ref().and_then(|e| e.fast.as_ref()).map(|f| f.re.capture_locations()), slow: Vec::new() }
     }
 
+    #[cfg(test)]
+    pub fn has_fast_engine(&self) -> bool {
+        self.engine.as_ref().is_some_and(|e| e.fast.is_some())
+    }
+
     pub fn is_anchored(&self) -> bool {
         self.flags & (LINE_BEGIN | LINE_END) != 0
     }
