@@ -655,3 +655,119 @@ fn shipped_actions_resolve_like_stock_ones() {
         assert_eq!(action_records(&ours), reference, "action {action} resolves differently");
     }
 }
+
+/// Inside a private network namespace: start a server on a tree, feed it failures from an IPv4
+/// and an IPv6 address, print the firewall state once both are banned (`== banned ==`), stop the
+/// server and print it again (`== stopped ==`). Arguments: tree, log file, server, client.
+const FIREWALL_SCENARIO: &str = r#"
+set -u
+tree=$1 log=$2 server=$3 client=$4
+state() {
+    iptables -w -S; ip6tables -w -S
+    nft list ruleset
+}
+"$server" -xf -c "$tree" start > "$tree/server.out" 2>&1 &
+pid=$!
+n=0
+until "$client" -c "$tree" ping >/dev/null 2>&1; do
+    n=$((n + 1)); [ $n -gt 150 ] && { echo "server did not start"; cat "$tree/server.out"; exit 1; }
+    sleep 0.1
+done
+now=$(date '+%b %e %H:%M:%S')
+for i in 1 2 3; do
+    echo "$now fw sshd[10$i]: Failed password for root from 192.0.2.10 port 4000$i ssh2" >> "$log"
+    echo "$now fw sshd[20$i]: Failed password for root from 2001:db8::10 port 5000$i ssh2" >> "$log"
+done
+n=0
+until [ "$(nft list set inet f2b-table addr6-set-nft 2>/dev/null | grep -c 2001:db8::10)" = 1 ] &&
+      ip6tables -w -S f2b-ipt 2>/dev/null | grep -q 2001:db8::10 &&
+      iptables -w -S f2b-allp 2>/dev/null | grep -q 192.0.2.10; do
+    n=$((n + 1)); [ $n -gt 150 ] && { echo "no bans"; cat "$tree/server.log"; state; "$client" -c "$tree" stop; exit 1; }
+    sleep 0.1
+done
+echo "== banned =="
+state
+"$client" -c "$tree" stop > /dev/null
+wait $pid
+echo "== stopped =="
+state
+"#;
+
+#[test]
+fn shipped_firewall_actions_ban_in_a_network_namespace() {
+    let test = "shipped_firewall_actions_ban_in_a_network_namespace";
+    if !reference_present(test) {
+        return;
+    }
+    for program in ["fail2ban-server", "unshare", "iptables", "ip6tables", "nft"] {
+        if !have(program) {
+            skip(test, &format!("{program} is not installed"));
+            return;
+        }
+    }
+    // Never touch this machine's firewall: everything below runs in a new network namespace.
+    if !Command::new("unshare").args(["-n", "true"]).status().is_ok_and(|s| s.success()) {
+        skip(test, "cannot create a network namespace here (needs root / CAP_SYS_ADMIN)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tree = tmp.path().join("tree");
+    our_tree(&tree);
+    clear_jail_d(&tree);
+    let log = tmp.path().join("auth.log");
+    fs::write(&log, "").expect("log");
+    let t = tree.display();
+    fs::write(
+        tree.join("fail2ban.local"),
+        format!("[DEFAULT]\nlogtarget = {t}/server.log\nsocket = {t}/f2b.sock\npidfile = {t}/f2b.pid\ndbfile = {t}/f2b.sqlite3\n"),
+    )
+    .expect("fail2ban.local");
+    let jail = |name: &str, action: &str| {
+        format!(
+            "[{name}]\nenabled = true\nfilter = sshd\nlogpath = {}\nbackend = polling\nusedns = no\nmaxretry = 3\naction = {action}\n\n",
+            log.display()
+        )
+    };
+    let local = [
+        jail("ipt", "iptables-multiport[name=ipt, port=\"ssh,http\"]"),
+        jail("allp", "iptables-allports[name=allp, protocol=\"tcp,udp\"]"),
+        jail("nft", "nftables-multiport[name=nft, port=ssh]"),
+    ]
+    .concat();
+    fs::write(tree.join("jail.local"), local).expect("jail.local");
+
+    let out = run(Command::new("unshare")
+        .args(["-n", "sh", "-c", FIREWALL_SCENARIO, "scenario"])
+        .arg(&tree)
+        .arg(&log)
+        .args(["fail2ban-server", "fail2ban-client"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (banned, stopped) = text
+        .split_once("== stopped ==")
+        .unwrap_or_else(|| panic!("scenario did not finish:\n{text}"));
+    let banned = banned.split_once("== banned ==").map_or(banned, |(_, b)| b);
+    for expected in [
+        // iptables-multiport: the hook for both named ports, the v4 and v6 ban rules.
+        "-A INPUT -p tcp -m multiport --dports 22,80 -j f2b-ipt",
+        "-A f2b-ipt -s 192.0.2.10/32 -j REJECT --reject-with icmp-port-unreachable",
+        "-A f2b-ipt -s 2001:db8::10/128 -j REJECT --reject-with icmp6-port-unreachable",
+        "-A f2b-ipt -j RETURN",
+        // iptables-allports: one hook per protocol.
+        "-A INPUT -p tcp -j f2b-allp",
+        "-A INPUT -p udp -j f2b-allp",
+        "-A f2b-allp -s 192.0.2.10/32 -j REJECT --reject-with icmp-port-unreachable",
+        // nftables-multiport: named sets per family, a rule for each.
+        "set addr-set-nft",
+        "set addr6-set-nft",
+        "192.0.2.10",
+        "2001:db8::10",
+        "ip saddr @addr-set-nft reject",
+        "ip6 saddr @addr6-set-nft reject",
+    ] {
+        assert!(banned.contains(expected), "after the bans, missing `{expected}` in:\n{banned}");
+    }
+    // Stopping removes every trace: chains, hooks, sets and the table.
+    for gone in ["f2b-", "addr-set", "addr6-set"] {
+        assert!(!stopped.contains(gone), "after stop, `{gone}` is still there:\n{stopped}");
+    }
+}
