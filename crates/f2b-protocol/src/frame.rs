@@ -2,8 +2,9 @@
 //!
 //! Each message is one pickle followed by the terminator `<F2B_END_COMMAND>`; a client ends
 //! its session with `<F2B_CLOSE_COMMAND><F2B_END_COMMAND>`. fail2ban cuts at the first
-//! terminator, which breaks on arguments that contain it; we cut there only when what
-//! precedes is a complete pickle, and keep reading otherwise.
+//! terminator, which breaks on arguments that contain it; we read on when what precedes the
+//! terminator is a pickle whose declared frame or string length runs past it, and cut
+//! otherwise (garbage gets its error reply at once).
 
 use std::io::Read;
 
@@ -70,8 +71,9 @@ impl FrameReader {
                 Some(Incoming::Close)
             } else {
                 match pickle::loads(payload, self.mode) {
-                    // The terminator was part of a string: the pickle goes on.
-                    Err(DecodeError::Truncated) => None,
+                    // The terminator was part of a string (the pickle announced more
+                    // bytes than precede it): the message goes on.
+                    Err(DecodeError::Incomplete) => None,
                     other => Some(Incoming::Message(other)),
                 }
             };

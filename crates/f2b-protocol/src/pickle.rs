@@ -90,6 +90,10 @@ pub const MAX_CONTENT_BYTES: usize = 64 << 20;
 pub enum DecodeError {
     #[error("pickle data is truncated")]
     Truncated,
+    /// Truncated inside a length-prefixed part (a frame, a string): the sender announced
+    /// more bytes than were given.
+    #[error("pickle data is truncated (declared length runs past the end)")]
+    Incomplete,
     #[error("pickle of {len} bytes exceeds the limit of {max} bytes")]
     TooLong { len: usize, max: usize },
     #[error("unsupported pickle opcode 0x{opcode:02x} at offset {offset}")]
@@ -370,6 +374,11 @@ impl<'a> Machine<'a> {
         Ok(s)
     }
 
+    /// Takes `n` bytes whose length the pickle itself declared.
+    fn take_declared(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        self.take(n).map_err(|_| DecodeError::Incomplete)
+    }
+
     fn byte(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }
@@ -462,7 +471,7 @@ impl<'a> Machine<'a> {
                 FRAME => {
                     let n = self.len64()?;
                     if n > self.data.len() - self.pos {
-                        return Err(DecodeError::Truncated);
+                        return Err(DecodeError::Incomplete);
                     }
                 }
                 STOP => {
@@ -539,7 +548,7 @@ impl<'a> Machine<'a> {
                         BINUNICODE | BINSTRING => self.u32le()? as usize,
                         _ => self.len64()?,
                     };
-                    let b = self.take(n)?;
+                    let b = self.take_declared(n)?;
                     let s = self.text(b, at)?;
                     self.push(Node::Str(s));
                 }
@@ -549,7 +558,7 @@ impl<'a> Machine<'a> {
                         BINBYTES => self.u32le()? as usize,
                         _ => self.len64()?,
                     };
-                    let b = self.take(n)?.to_vec();
+                    let b = self.take_declared(n)?.to_vec();
                     self.push(Node::Bytes(b));
                 }
                 EMPTY_LIST => self.push(Node::List(Vec::new())),
