@@ -30,8 +30,6 @@ pub enum ConfigError {
     /// A command of the stream that the typed specs do not understand.
     #[error("command {cmd}: {msg}")]
     Command { cmd: String, msg: String },
-    #[error("not implemented yet: {0}")]
-    NotImplemented(&'static str),
     /// No file for a filter or action name.
     #[error("{kind} '{name}' not found{}", if tried.is_empty() { String::new() } else { format!(" (looked for {tried})") })]
     NotFound { kind: &'static str, name: String, tried: String },

@@ -29,6 +29,7 @@ use std::path::Path;
 
 pub use error::ConfigError;
 pub use spec::{ActionSpec, BackendSpec, BanTimeIncrement, JailSpec, ServerSpec, UseDns};
+pub use options::{extract_options_pub as extract_options};
 pub use time::{parse_time, TimeError};
 pub use value::{Command, Value};
 

@@ -180,3 +180,9 @@ mod tests {
         assert!(shlex_split("a 'b").is_err());
     }
 }
+
+/// Split `name[k=v, k2="a, b"][k3=c]` into the name and its arguments in order, as fail2ban
+/// reads `filter =`, `action =` and `backend =` values (also handy for `systemd-journal[...]`).
+pub fn extract_options_pub(option: &str) -> Result<(String, Vec<(String, String)>), String> {
+    extract_options(option).map(|(n, o)| (n, o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::{Command, ConfigError, JailStream};
+use crate::{Command, ConfigError, JailStream, Value};
 
 /// The log backend of a jail: `auto`, `polling`, `pyinotify`, `systemd[journalfiles=...]`, ...
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -76,14 +76,240 @@ pub struct JailSpec {
     pub ignorecache: Option<String>,
     pub actions: Vec<ActionSpec>,
     /// `set` options the spec has no field for, kept as sent.
-    pub other: Vec<(String, crate::Value)>,
+    pub other: Vec<(String, Value)>,
+}
+
+impl UseDns {
+    /// fail2ban's reading: case-insensitive `yes`/`warn`/`no`/`raw`; anything else is the safe
+    /// `no` (fail2ban logs an error and uses `no`).
+    pub fn parse(s: &str) -> UseDns {
+        match s.to_lowercase().as_str() {
+            "yes" | "true" => UseDns::Yes,
+            "warn" => UseDns::Warn,
+            "raw" => UseDns::Raw,
+            _ => UseDns::No,
+        }
+    }
+}
+
+/// What the stream set explicitly (defaults depend on it).
+#[derive(Default)]
+struct Seen {
+    increment: bool,
+}
+
+fn inc(b: &mut Option<BanTimeIncrement>) -> &mut BanTimeIncrement {
+    b.get_or_insert_with(Default::default)
+}
+
+fn cmd_text(c: &Command) -> String {
+    c.to_python_repr()
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::Str(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
+        _ => None,
+    }
+}
+
+/// fail2ban's boolean reading of a sent value.
+fn bool_of(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Int(i) => Some(*i != 0),
+        Value::Str(s) => Some(crate::optval::as_bool(s)),
+        _ => None,
+    }
 }
 
 impl JailSpec {
-    /// Build the typed jail from its stream.
+    /// A jail with fail2ban's server-side defaults (maxretry 3, findtime and bantime 10 min,
+    /// maxmatches 5, ignoreself on, usedns warn).
+    pub fn with_defaults(name: &str) -> JailSpec {
+        JailSpec {
+            name: name.to_string(),
+            backend: BackendSpec { kind: "auto".into(), options: Vec::new() },
+            maxretry: 3,
+            maxmatches: 5,
+            findtime: 600.0,
+            bantime: 600.0,
+            ignoreself: true,
+            ..Default::default()
+        }
+    }
+
+    /// Build the typed jail from its stream. A jail skipped for its definition (`config-error`)
+    /// gives [`ConfigError::Jail`] with fail2ban's message.
     pub fn from_stream(s: &JailStream) -> Result<JailSpec, ConfigError> {
-        let _ = s;
-        Err(ConfigError::NotImplemented("JailSpec::from_stream"))
+        if let Some(e) = s.config_error() {
+            return Err(ConfigError::Jail { jail: s.name.clone(), msg: e.to_string() });
+        }
+        let mut j = JailSpec::with_defaults(&s.name);
+        let mut st = Seen::default();
+        for c in &s.commands {
+            j.apply(c, &mut st)?;
+        }
+        // bantime.* settings only count when the increment is switched on.
+        if st.increment {
+            inc(&mut j.bantime_increment);
+        } else {
+            j.bantime_increment = None;
+        }
+        Ok(j)
+    }
+
+    fn apply(&mut self, c: &Command, st: &mut Seen) -> Result<(), ConfigError> {
+        let bad = |msg: &str| ConfigError::Command { cmd: cmd_text(c), msg: msg.to_string() };
+        let a = &c.0;
+        let verb = c.str_at(0).ok_or_else(|| bad("no command name"))?;
+        match verb {
+            "add" => {
+                let spec = c.str_at(2).unwrap_or("auto");
+                let (kind, opts) = crate::options::extract_options(spec).map_err(|e| bad(&e))?;
+                self.backend = BackendSpec {
+                    kind: crate::ini::py_strip(&kind).to_string(),
+                    options: opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                };
+                Ok(())
+            }
+            "start" => Ok(()),
+            "set" | "multi-set" => {
+                let opt = c.str_at(2).ok_or_else(|| bad("no option name"))?.to_string();
+                let val = a.get(3).ok_or_else(|| bad("no value"))?;
+                self.set(c, &opt, val, &a[3..], st)
+            }
+            _ => Err(bad("unknown command")),
+        }
+    }
+
+    fn set(&mut self, c: &Command, opt: &str, val: &Value, rest: &[Value], st: &mut Seen) -> Result<(), ConfigError> {
+        let jail = self.name.clone();
+        let opt_err = |msg: String| ConfigError::JailOption { jail: jail.clone(), option: opt.to_string(), msg };
+        let text = || text_of(val).ok_or_else(|| opt_err(format!("unexpected value {}", val.to_python_repr())));
+        let list = || -> Vec<String> {
+            match val {
+                Value::List(items) => items.iter().filter_map(text_of).collect(),
+                v => text_of(v).into_iter().collect(),
+            }
+        };
+        let int = |v: &Value| -> Result<i64, ConfigError> {
+            match v {
+                Value::Int(i) => Ok(*i),
+                Value::Str(s) => crate::optval::py_int(s).ok_or_else(|| opt_err(format!("not an integer: {s:?}"))),
+                other => Err(opt_err(format!("not an integer: {}", other.to_python_repr()))),
+            }
+        };
+        let seconds = |v: &Value| -> Result<f64, ConfigError> {
+            match v {
+                Value::Int(i) => Ok(*i as f64),
+                Value::Str(s) => crate::time::parse_time(s).map_err(|e| opt_err(e.to_string())),
+                other => Err(opt_err(format!("not a time: {}", other.to_python_repr()))),
+            }
+        };
+        match opt {
+            "usedns" => self.usedns = UseDns::parse(&text()?),
+            "prefregex" => self.prefregex = Some(text()?).filter(|s| !s.is_empty()),
+            "addfailregex" => self.failregex.extend(list()),
+            "addignoreregex" => self.ignoreregex.extend(list()),
+            "maxlines" => {
+                let n = int(val)?;
+                self.maxlines = Some(usize::try_from(n).map_err(|_| opt_err(format!("negative: {n}")))?.max(1));
+            }
+            "datepattern" => self.datepattern = Some(text()?),
+            "addjournalmatch" => {
+                if !self.journalmatch.is_empty() {
+                    self.journalmatch.push("+".into());
+                }
+                self.journalmatch.extend(rest.iter().filter_map(text_of));
+            }
+            "maxretry" => {
+                let n = int(val)?;
+                self.maxretry = u32::try_from(n).map_err(|_| opt_err(format!("out of range: {n}")))?;
+            }
+            "maxmatches" => {
+                let n = int(val)?;
+                self.maxmatches = u32::try_from(n.max(0)).map_err(|_| opt_err(format!("out of range: {n}")))?;
+            }
+            "findtime" => self.findtime = seconds(val)?,
+            "bantime" => self.bantime = seconds(val)?,
+            "bantime.increment" => {
+                st.increment = bool_of(val).unwrap_or(false);
+            }
+            "bantime.factor" => inc(&mut self.bantime_increment).factor = Some(text()?),
+            "bantime.formula" => inc(&mut self.bantime_increment).formula = Some(text()?),
+            "bantime.multipliers" => {
+                let t = text()?;
+                let mut m = Vec::new();
+                for w in t.split_whitespace() {
+                    m.push(crate::time::parse_time(w).map_err(|e| opt_err(e.to_string()))?);
+                }
+                inc(&mut self.bantime_increment).multipliers = m;
+            }
+            "bantime.maxtime" => {
+                let v = seconds(val)?;
+                inc(&mut self.bantime_increment).maxtime = Some(v);
+            }
+            "bantime.rndtime" => {
+                let v = seconds(val)?;
+                inc(&mut self.bantime_increment).rndtime = Some(v);
+            }
+            "bantime.overalljails" => {
+                let b = bool_of(val).unwrap_or(false);
+                inc(&mut self.bantime_increment).overalljails = b;
+            }
+            "ignorecommand" => self.ignorecommand = Some(text()?).filter(|s| !s.is_empty()),
+            "ignoreself" => self.ignoreself = bool_of(val).unwrap_or(true),
+            "addignoreip" => self.ignoreip.extend(rest.iter().filter_map(text_of)),
+            "ignorecache" => self.ignorecache = Some(text()?).filter(|s| !s.is_empty()),
+            "logencoding" => self.logencoding = Some(text()?),
+            "logtimezone" => self.logtimezone = Some(text()?).filter(|s| !s.is_empty()),
+            "addlogpath" => {
+                let tail = rest.get(1).and_then(text_of).is_some_and(|t| t == "tail");
+                self.logpaths.push((PathBuf::from(text()?), tail));
+            }
+            "addaction" => {
+                let name = text()?;
+                let python = match (rest.get(1).and_then(text_of), rest.get(2).and_then(text_of)) {
+                    (Some(p), Some(j)) => Some((PathBuf::from(p), j)),
+                    (Some(p), None) => Some((PathBuf::from(p), "{}".to_string())),
+                    _ => None,
+                };
+                self.actions.push(ActionSpec { name, python, ..Default::default() });
+            }
+            "action" => {
+                let name = text()?;
+                let pairs: Vec<(String, String)> = match rest.get(1) {
+                    Some(Value::List(items)) => items
+                        .iter()
+                        .filter_map(|p| match p {
+                            Value::List(kv) if kv.len() == 2 => Some((text_of(&kv[0])?, text_of(&kv[1]).unwrap_or_default())),
+                            _ => None,
+                        })
+                        .collect(),
+                    Some(k) => vec![(text_of(k).unwrap_or_default(), rest.get(2).and_then(text_of).unwrap_or_default())],
+                    None => Vec::new(),
+                };
+                let act = self
+                    .actions
+                    .iter_mut()
+                    .rev()
+                    .find(|a| a.name == name)
+                    .ok_or_else(|| opt_err(format!("action {name:?} was not added")))?;
+                for (k, v) in pairs {
+                    if k.starts_with("action") || k == "norestored" {
+                        act.commands.insert(k, v);
+                    } else {
+                        act.properties.insert(k, v);
+                    }
+                }
+            }
+            _ => self.other.push((opt.to_string(), val.clone())),
+        }
+        let _ = c;
+        Ok(())
     }
 }
 
@@ -107,8 +333,67 @@ impl ServerSpec {
     /// Build from the general `set` commands (socket and pidfile keep their defaults; see
     /// [`ServerSpec::from_config`] for the ones of fail2ban.conf).
     pub fn from_stream(cmds: &[Command]) -> Result<ServerSpec, ConfigError> {
-        let _ = cmds;
-        Err(ConfigError::NotImplemented("ServerSpec::from_stream"))
+        let mut s = ServerSpec {
+            loglevel: "INFO".into(),
+            logtarget: "/var/log/fail2ban.log".into(),
+            syslogsocket: "auto".into(),
+            socket: PathBuf::from("/var/run/fail2ban/fail2ban.sock"),
+            pidfile: PathBuf::from("/var/run/fail2ban/fail2ban.pid"),
+            allowipv6: None,
+            dbfile: Some(PathBuf::from("/var/lib/fail2ban/fail2ban.sqlite3")),
+            dbmaxmatches: None,
+            dbpurgeage: 86_400.0,
+        };
+        for c in cmds {
+            let bad = |msg: String| ConfigError::Command { cmd: c.to_python_repr(), msg };
+            if c.str_at(0) != Some("set") {
+                return Err(bad("expected a 'set' command".into()));
+            }
+            let opt = c.str_at(1).ok_or_else(|| bad("no option name".into()))?;
+            let val = c.0.get(2).ok_or_else(|| bad("no value".into()))?;
+            let text = || text_of(val).ok_or_else(|| bad(format!("unexpected value {}", val.to_python_repr())));
+            match opt {
+                "loglevel" => s.loglevel = text()?,
+                "logtarget" => s.logtarget = text()?,
+                "syslogsocket" => s.syslogsocket = text()?,
+                "socket" => s.socket = PathBuf::from(text()?),
+                "pidfile" => s.pidfile = PathBuf::from(text()?),
+                "allowipv6" => {
+                    // fail2ban: "auto" (or anything not boolean-like) lets the system decide.
+                    let t = text()?.to_lowercase();
+                    s.allowipv6 = match t.as_str() {
+                        "1" | "on" | "true" | "yes" => Some(true),
+                        "0" | "off" | "false" | "no" => Some(false),
+                        _ => None,
+                    };
+                }
+                "dbfile" => {
+                    let t = text()?;
+                    s.dbfile = if t.eq_ignore_ascii_case("none") { None } else { Some(PathBuf::from(t)) };
+                }
+                "dbmaxmatches" => {
+                    s.dbmaxmatches = match val {
+                        Value::None => None,
+                        Value::Int(i) => Some(u32::try_from(*i).map_err(|_| bad(format!("out of range: {i}")))?),
+                        Value::Str(t) => Some(
+                            crate::optval::py_int(t)
+                                .and_then(|i| u32::try_from(i).ok())
+                                .ok_or_else(|| bad(format!("not a count: {t:?}")))?,
+                        ),
+                        other => return Err(bad(format!("not a count: {}", other.to_python_repr()))),
+                    }
+                }
+                "dbpurgeage" => {
+                    s.dbpurgeage = match val {
+                        Value::Int(i) => *i as f64,
+                        _ => crate::time::parse_time(&text()?).map_err(|e| bad(e.to_string()))?,
+                    }
+                }
+                // Thread stack size and other settings have no effect on f2b.
+                _ => {}
+            }
+        }
+        Ok(s)
     }
 
     /// Build from a loaded config, including socket and pidfile.
