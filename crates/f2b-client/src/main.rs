@@ -126,6 +126,10 @@ fn run(args: &[String]) -> i32 {
         timeout,
         log,
         config: None,
+        server_options: [("loglevel", &cli.loglevel), ("logtarget", &cli.logtarget), ("syslogsocket", &cli.syslogsocket)]
+            .into_iter()
+            .filter_map(|(name, v)| v.clone().map(|v| (name, v)))
+            .collect(),
     };
     // The pid file only matters to `start`, which resolves it then.
     if cli.socket.is_none() {
@@ -173,6 +177,8 @@ struct Client {
     timeout: Duration,
     log: Logger,
     config: Option<Result<LoadedConfig, ConfigError>>,
+    /// `--loglevel`, `--logtarget`, `--syslogsocket` given to us, handed on to the server.
+    server_options: Vec<(&'static str, String)>,
 }
 
 fn words(cmd: &[String]) -> Vec<Value> {
@@ -193,10 +199,8 @@ fn py_os_error(e: &std::io::Error) -> String {
 
 impl Client {
     fn load_config(&mut self) -> &Result<LoadedConfig, ConfigError> {
-        if self.config.is_none() {
-            self.config = Some(f2b_config::load(&self.conf));
-        }
-        self.config.get_or_insert_with(|| Err(ConfigError::NotImplemented("load")))
+        let conf = &self.conf;
+        self.config.get_or_insert_with(|| f2b_config::load(conf))
     }
 
     /// The socket and pid file from fail2ban.conf when the command line does not give them.
@@ -475,6 +479,9 @@ impl Client {
         if self.force {
             cmd.arg("-x");
         }
+        for (name, value) in &self.server_options {
+            cmd.arg(format!("--{name}")).arg(value);
+        }
         if self.foreground {
             // Foreground: the server takes over this process, as fail2ban-client -f runs the
             // server in its own process.
@@ -484,14 +491,9 @@ impl Client {
             self.log.error(&err.to_string());
             return false;
         }
-        cmd.arg("start").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        // A session of its own, so the daemon survives the terminal that started it.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
+        // f2b-server goes to the background itself (new session, stdio on /dev/null) once
+        // its socket is bound; errors before that reach our stderr, as with fail2ban.
+        cmd.arg("start").stdin(Stdio::null()).stdout(Stdio::null());
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
