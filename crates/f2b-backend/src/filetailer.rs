@@ -202,6 +202,48 @@ impl FileTailer {
         !self.retired.is_empty()
     }
 
+    /// Moves the read position forward, by bisection, to about the first line dated at or
+    /// after `time`: fail2ban's first seek to `now - findtime` in a file read from its head, which
+    /// spares reading a large file whole at start. `date_of` gives a line's time (the filter's
+    /// date detector). Conservative: dates are assumed to grow through the file, undated
+    /// stretches are never skipped, and the final position is at most 64 KiB before the first
+    /// line at `time` (those old lines are still handed out; the filter ignores them by date).
+    pub fn seek_to_time(&mut self, time: f64, date_of: &mut dyn FnMut(&str) -> Option<f64>) -> io::Result<()> {
+        const CLOSE_ENOUGH: u64 = 64 * 1024;
+        const PROBE_LINES: usize = 5;
+        let encoding = self.encoding;
+        let Some(cur) = self.current.as_mut() else { return Ok(()) };
+        if cur.skipping || !cur.partial.is_empty() {
+            return Ok(());
+        }
+        let mut lo = cur.pos;
+        let mut hi = cur.file.metadata()?.len();
+        let mut probe = vec![0u8; 16 * 1024];
+        while hi > lo + CLOSE_ENOUGH {
+            let mid = lo + (hi - lo) / 2;
+            let n = cur.file.read_at(&mut probe, mid - 1)?;
+            let chunk = &probe[..n];
+            // chunk[0] is the byte before mid: lines start after each newline.
+            let mut starts = memchr_iter(b'\n', chunk).map(|i| i + 1).peekable();
+            let mut verdict = None;
+            for _ in 0..PROBE_LINES {
+                let Some(start) = starts.next() else { break };
+                let Some(&end) = starts.peek() else { break };
+                let line = &chunk[start..end - 1];
+                if let Some(t) = date_of(&encoding.decode(line)) {
+                    verdict = Some((t < time, mid - 1 + end as u64));
+                    break;
+                }
+            }
+            match verdict {
+                Some((true, next_line)) if next_line <= hi => lo = next_line,
+                _ => hi = mid,
+            }
+        }
+        cur.seek_to(lo);
+        Ok(())
+    }
+
     /// Collects every complete line available now into `out`; returns how many were added.
     pub fn read_available(&mut self, out: &mut Vec<String>) -> io::Result<usize> {
         self.read_with(&mut |line: &str| out.push(line.to_owned()))

@@ -202,3 +202,28 @@ fn globs_are_expanded_sorted() {
     let names: Vec<_> = got.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["a.log", "b.log"]);
 }
+
+#[test]
+fn seek_to_time_skips_old_lines_but_never_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("log");
+    let mut text = String::new();
+    for i in 0..200_000u64 {
+        if i % 1000 == 7 {
+            text.push_str("an undated continuation line\n");
+        }
+        text.push_str(&format!("{} host sshd[1]: message {i}\n", 1_700_000_000 + i));
+    }
+    fs::write(&p, &text).unwrap();
+    let date_of = &mut |l: &str| l.split(' ').next()?.parse::<f64>().ok();
+    for target in [0u64, 1, 123_456, 199_999, 250_000] {
+        let mut t = FileTailer::open(&p, StartPos::Head, LogEncoding::Utf8).unwrap();
+        t.seek_to_time((1_700_000_000 + target) as f64, date_of).unwrap();
+        let lines = read(&mut t);
+        let dated: Vec<u64> = lines.iter().filter_map(|l| date_of(l)).map(|t| t as u64 - 1_700_000_000).collect();
+        let new = dated.iter().filter(|&&d| d >= target).count() as u64;
+        assert_eq!(new, 200_000u64.saturating_sub(target), "target {target}");
+        let old_bytes: usize = lines.iter().filter(|l| date_of(l).is_some_and(|d| (d as u64) < 1_700_000_000 + target)).map(|l| l.len() + 1).sum();
+        assert!(old_bytes <= 80 * 1024, "target {target}: {old_bytes} bytes of old lines");
+    }
+}
