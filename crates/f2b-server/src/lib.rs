@@ -15,3 +15,5 @@ pub mod failmanager;
 pub mod ticket;
 pub mod database;
 pub mod observer;
+pub mod actions;
+pub mod ipaddr;
