@@ -780,3 +780,46 @@ fn shipped_firewall_actions_ban_in_a_network_namespace() {
         assert!(!stopped.contains(gone), "after stop, `{gone}` is still there:\n{stopped}");
     }
 }
+
+#[test]
+fn filter_prefixes_match_stock_for_files_and_journal() {
+    let test = "filter_prefixes_match_stock_for_files_and_journal";
+    if !reference_present(test) {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let log = tmp.path().join("x.log");
+    fs::write(&log, "").expect("log");
+    // Each shipped filter that stock also has, read from a file and from the journal: the
+    // resolved prefix regex and date pattern must be stock's, character for character.
+    let mut local = String::new();
+    for (jail, filter, backend) in [
+        ("sf", "sshd", "polling"),
+        ("sj", "sshd", "systemd"),
+        ("sa", "sshd[mode=aggressive]", "systemd"),
+        ("rf", "recidive", "polling"),
+        ("rj", "recidive", "systemd"),
+    ] {
+        local.push_str(&format!(
+            "[{jail}]\nenabled = true\nfilter = {filter}\nbackend = {backend}\nlogpath = {}\naction = dummy\n\n",
+            log.display()
+        ));
+    }
+    let dump = |base: &str, make: &dyn Fn(&Path)| {
+        let t = tmp.path().join(base);
+        make(&t);
+        clear_jail_d(&t);
+        fs::write(t.join("jail.local"), &local).expect("jail.local");
+        Dump::of(&t)
+    };
+    let ours = dump("ours", &our_tree);
+    let stock = dump("stock", &stock_tree);
+    for jail in ["sf", "sj", "sa", "rf", "rj"] {
+        let options = ["prefregex", "datepattern", "maxlines"];
+        let reference = stock.settings(jail, &options);
+        assert!(!reference.is_empty(), "stock jail {jail} has none of {options:?}");
+        assert_eq!(ours.settings(jail, &options), reference, "jail {jail}");
+    }
+    // sshd's journal match is stock's too (recidive's also names f2b.service).
+    assert_eq!(ours.settings("sj", &["addjournalmatch"]), stock.settings("sj", &["addjournalmatch"]));
+}
