@@ -31,7 +31,36 @@ pub struct Regex {
     names: Vec<(String, usize)>,
     slots: Vec<Option<(usize, usize)>>,
     matched: bool,
+    /// `alt_NAME[_N]` groups (group, target), sorted: their value fills `NAME` when it is empty.
+    alt: Vec<(String, String)>,
+    /// `tuple_NAME[_N]` groups (group, target), sorted: their values join `NAME` as a tuple.
+    tuple: Vec<(String, String)>,
     pub warnings: Vec<String>,
+}
+
+/// `alt_user_1` -> ("alt", "user"); names fail2ban merges into another group.
+fn complex_name(name: &str) -> Option<(&'static str, String)> {
+    let (kind, rest) = if let Some(r) = name.strip_prefix("alt_") {
+        ("alt", r)
+    } else if let Some(r) = name.strip_prefix("tuple_") {
+        ("tuple", r)
+    } else {
+        return None;
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    // a trailing `_<digits>` only numbers alternatives of the same target
+    let base = match rest.rfind('_') {
+        Some(i) if i + 1 < rest.len() && rest[i + 1..].bytes().all(|b| b.is_ascii_digit()) => &rest[..i],
+        _ => rest,
+    };
+    let target = match base {
+        "id" => "fid".to_string(),
+        "port" => "fport".to_string(),
+        b => b.to_lowercase(),
+    };
+    Some((kind, target))
 }
 
 impl std::fmt::Debug for Regex {
@@ -56,7 +85,7 @@ impl Regex {
         let tr = pyre::translate_full(&expanded)
             .map_err(|e| RegexError::Compile { regex: expanded.clone(), reason: e.to_string() })?;
         let pattern = if multiline { format!("(?m){}", tr.pattern) } else { tr.pattern };
-        let (engine, names) = match regex::Regex::new(&pattern) {
+        let (engine, names): (Engine, Vec<(String, usize)>) = match regex::Regex::new(&pattern) {
             Ok(re) => {
                 let names = re
                     .capture_names()
@@ -79,6 +108,19 @@ impl Regex {
                 (Engine::Fancy(re), names)
             }
         };
+        let mut alt = Vec::new();
+        let mut tuple = Vec::new();
+        for (n, _) in &names {
+            if let Some((kind, target)) = complex_name(n) {
+                if kind == "alt" {
+                    alt.push((n.clone(), target));
+                } else {
+                    tuple.push((n.clone(), target));
+                }
+            }
+        }
+        alt.sort();
+        tuple.sort();
         Ok(Regex {
             source: source.to_string(),
             expanded,
@@ -86,6 +128,8 @@ impl Regex {
             names,
             slots: Vec::new(),
             matched: false,
+            alt,
+            tuple,
             warnings: tr.warnings,
         })
     }
@@ -160,12 +204,45 @@ impl Regex {
         self.slots.get(idx).copied().flatten()
     }
 
-    /// Named groups of the last match in definition order (None when a group did not take part).
-    pub fn groups<'h>(&self, hay: &'h str) -> Vec<(String, Option<&'h str>)> {
-        self.names
+    /// Named groups of the last match in definition order (None when a group did not take part),
+    /// with `alt_*` values merged into their target and `tuple_*` values joined to theirs.
+    pub fn groups(&self, hay: &str) -> Vec<(String, Option<String>)> {
+        let mut g: Vec<(String, Option<String>)> = self
+            .names
             .iter()
-            .map(|(n, i)| (n.clone(), self.slots.get(*i).copied().flatten().map(|(s, e)| &hay[s..e])))
-            .collect()
+            .map(|(n, i)| (n.clone(), self.slots.get(*i).copied().flatten().map(|(s, e)| hay[s..e].to_string())))
+            .collect();
+        for (k, target) in &self.alt {
+            let v = g.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+            let Some(v) = v else { continue };
+            match g.iter_mut().find(|(n, _)| n == target) {
+                Some((_, slot)) => {
+                    if slot.as_deref().is_none_or(str::is_empty) {
+                        *slot = Some(v);
+                    }
+                }
+                None => g.push((target.clone(), Some(v))),
+            }
+        }
+        for (k, target) in &self.tuple {
+            // fail2ban builds a Python tuple; its text form is what reaches ids and actions
+            let v = g.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.clone());
+            let item = |x: &Option<String>| x.as_ref().map_or("None".to_string(), |s| format!("'{s}'"));
+            match g.iter_mut().find(|(n, _)| n == target) {
+                Some((_, slot)) => {
+                    let cur = slot.take();
+                    let joined = match cur.as_deref() {
+                        Some(c) if c.starts_with('(') && c.ends_with(')') => {
+                            format!("{}, {})", &c[..c.len() - 1], item(&v))
+                        }
+                        _ => format!("({}, {})", item(&cur), item(&v)),
+                    };
+                    *slot = Some(joined);
+                }
+                None => g.push((target.clone(), Some(format!("(None, {})", item(&v))))),
+            }
+        }
+        g
     }
 }
 
@@ -189,9 +266,22 @@ mod tests {
         let g = re.groups(hay);
         let names: Vec<&str> = g.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["user", "ip4", "ip6", "dns"]);
-        assert_eq!(g[0].1, Some("bob"));
-        assert_eq!(g[1].1, Some("10.0.0.1"));
+        assert_eq!(g[0].1.as_deref(), Some("bob"));
+        assert_eq!(g[1].1.as_deref(), Some("10.0.0.1"));
         assert_eq!(g[2].1, None);
+    }
+
+    #[test]
+    fn alt_groups_fill_their_target() {
+        let mut re = Regex::new(r"(?:user=<F-USER>\S+</F-USER>|ruser=<F-ALT_USER_1>\S+</F-ALT_USER_1>) from <HOST>", false, UseDns::No).unwrap();
+        let hay = "ruser=joe from 10.0.0.1\n";
+        assert!(re.search(hay));
+        let g = re.groups(hay);
+        assert_eq!(g.iter().find(|(n, _)| n == "user").and_then(|(_, v)| v.as_deref()), Some("joe"));
+        let hay = "user=ann from 10.0.0.1\n";
+        assert!(re.search(hay));
+        let g = re.groups(hay);
+        assert_eq!(g.iter().find(|(n, _)| n == "user").and_then(|(_, v)| v.as_deref()), Some("ann"));
     }
 
     #[test]

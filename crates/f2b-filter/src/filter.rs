@@ -488,7 +488,7 @@ impl Filter {
             }
             out.pref_matched = true;
             for (k, v) in p.groups(b) {
-                pre_groups.set(&k, v.map(|s| Value::Str(s.to_string())));
+                pre_groups.set(&k, v.map(Value::Str));
             }
             if let Some(Value::Str(repl)) = pre_groups.pop("content") {
                 if !repl.is_empty() {
@@ -510,7 +510,7 @@ impl Filter {
             let re = &self.failregex[idx];
             let mut fail = Fail { data: FailData::new(), matches: None, nofail_matches: None };
             for (k, v) in re.groups(&b) {
-                fail.data.set(&k, v.map(|s| Value::Str(s.to_string())));
+                fail.data.set(&k, v.map(Value::Str));
             }
             let hit = split_lines(re, &b, org);
             if !self.ignoreregex.is_empty() && self.ignore_line(&b, Some(&hit), out).is_some() {
