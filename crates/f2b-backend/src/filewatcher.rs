@@ -72,8 +72,16 @@ impl FileWatcher {
             FileBackend::Inotify => {
                 let etx = tx.clone();
                 notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-                    if let Ok(ev) = res {
-                        let _ = etx.send(Wake::Paths(ev.paths));
+                    match res {
+                        // Opens and closes change nothing (and our own opens would wake us).
+                        Ok(ev) if matches!(ev.kind, notify::EventKind::Access(_)) => {}
+                        Ok(ev) => {
+                            let _ = etx.send(Wake::Paths(ev.paths));
+                        }
+                        // Lost events (queue overflow): look at everything.
+                        Err(_) => {
+                            let _ = etx.send(Wake::Paths(Vec::new()));
+                        }
                     }
                 })
                 .ok()
@@ -157,7 +165,8 @@ impl FileWatcher {
         if stopped {
             return WaitOutcome { stopped, ..WaitOutcome::default() };
         }
-        let selected: Vec<usize> = if timed_out || self.backend == FileBackend::Polling {
+        let overflow = !timed_out && touched.is_empty();
+        let selected: Vec<usize> = if timed_out || overflow || self.backend == FileBackend::Polling {
             (0..self.tailers.len()).collect()
         } else {
             self.tailers

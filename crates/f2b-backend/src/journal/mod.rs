@@ -26,6 +26,13 @@ pub enum JournalStart {
     Cursor(String),
 }
 
+impl JournalStart {
+    /// fail2ban's start: the later of the saved time (if any) and `now - findtime`.
+    pub fn since(saved_time: Option<f64>, now: f64, findtime: f64) -> JournalStart {
+        JournalStart::Time(saved_time.unwrap_or(0.0).max(now - findtime))
+    }
+}
+
 /// What [`JournalReader::wait`] saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JournalWait {
@@ -71,5 +78,14 @@ impl JournalReader {
     }
     pub fn position(&self) -> Option<JournalPosition> {
         match self._never {}
+    }
+}
+
+#[cfg(all(test, not(feature = "systemd")))]
+mod tests {
+    #[test]
+    fn journal_without_libsystemd_is_a_clear_error() {
+        let e = super::JournalReader::open(&Default::default(), &[], super::JournalStart::Head, crate::LogEncoding::Utf8);
+        assert!(matches!(e, Err(crate::BackendError::SystemdUnsupported)));
     }
 }
