@@ -518,6 +518,39 @@ fn filters_match_the_same_lines_as_the_reference() {
     );
 }
 
+/// Run docs/demo/run.sh with the given server and client; its output with the temporary tree's
+/// path replaced by `TREE` and the program names by `SERVER` / `CLIENT`.
+fn run_demo(server: &Path, client: &Path) -> String {
+    let out = run(Command::new(repo_root().join("docs/demo/run.sh")).env("SERVER", server).env("CLIENT", client));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut normal = String::new();
+    for line in text.lines() {
+        let mut line = line.replace(&*server.to_string_lossy(), "SERVER").replace(&*client.to_string_lossy(), "CLIENT");
+        // mktemp's directory: f2b-demo.XXXXXX
+        if let Some(at) = line.find("/f2b-demo.") {
+            let start = line[..at].rfind([' ', '\t']).map_or(0, |i| i + 1);
+            let end = line[at + 10..].find(['/', ' ', '\t']).map_or(line.len(), |i| at + 10 + i);
+            line.replace_range(start..end, "TREE");
+        }
+        // The sample lines carry the time of the run: "Nov 22 03:08:06 demo sshd...".
+        let b = line.as_bytes();
+        if b.len() > 16 && b[3] == b' ' && b[9] == b':' && b[12] == b':' && b[15] == b' ' {
+            line.replace_range(..15, "DATE");
+        }
+        normal.push_str(&line);
+        normal.push('\n');
+    }
+    normal
+}
+
+/// What the demo must show, whichever server runs it.
+fn check_demo(who: &str, text: &str) {
+    // Three failures from 192.0.2.10 ban it; one from 198.51.100.7 and a login do not.
+    assert!(text.lines().any(|l| l == "+192.0.2.10"), "{who}: no ban in the demo output:\n{text}");
+    assert!(!text.contains("+198.51.100.7") && !text.contains("+203.0.113.5"), "{who}: a wrong ban:\n{text}");
+    assert!(text.contains("Banned IP list:\t192.0.2.10"), "{who}: status does not list the ban:\n{text}");
+}
+
 #[test]
 fn demo_bans_with_the_reference_server() {
     let test = "demo_bans_with_the_reference_server";
@@ -528,14 +561,26 @@ fn demo_bans_with_the_reference_server() {
         skip(test, "fail2ban-server is not installed");
         return;
     }
-    let out = run(Command::new(repo_root().join("docs/demo/run.sh"))
-        .env("SERVER", "fail2ban-server")
-        .env("CLIENT", "fail2ban-client"));
-    let text = String::from_utf8_lossy(&out.stdout);
-    // Three failures from 192.0.2.10 ban it; one from 198.51.100.7 and a login do not.
-    assert!(text.lines().any(|l| l == "+192.0.2.10"), "no ban in the demo output:\n{text}");
-    assert!(!text.contains("+198.51.100.7") && !text.contains("+203.0.113.5"), "a wrong ban:\n{text}");
-    assert!(text.contains("Banned IP list:\t192.0.2.10"), "status does not list the ban:\n{text}");
+    let text = run_demo(Path::new("fail2ban-server"), Path::new("fail2ban-client"));
+    check_demo("fail2ban", &text);
+}
+
+#[test]
+fn demo_bans_with_f2b_as_with_fail2ban() {
+    let test = "demo_bans_with_f2b_as_with_fail2ban";
+    // Under tests/run (F2B_BIN_DIR set) missing binaries are an error; in a plain
+    // `cargo test` without a release build the test has nothing to run.
+    let built = f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
+    if std::env::var_os("F2B_BIN_DIR").is_none() && !built {
+        skip(test, "f2b-server / f2b-client not built (cargo build --release)");
+        return;
+    }
+    let ours = run_demo(&f2b::bin("f2b-server"), &f2b::bin("f2b-client"));
+    check_demo("f2b", &ours);
+    if reference_present(test) && have("fail2ban-server") {
+        let reference = run_demo(Path::new("fail2ban-server"), Path::new("fail2ban-client"));
+        assert_eq!(ours, reference, "the demo's output differs between f2b and fail2ban");
+    }
 }
 
 #[test]
