@@ -315,7 +315,7 @@ impl Config {
     /// first (without vars), then the plain lookup applies.
     pub fn get_ex(&self, section: &str, option: &str, vars: Option<&OrdMap<String>>) -> Result<String, GetError> {
         if let Some((sec, opt)) = split_section_ref(option) {
-            if !opt.chars().any(|c| py_whitespace_or_gt(c)) {
+            if !opt.chars().any(py_whitespace_or_gt) {
                 let lower = sec.to_lowercase();
                 let tries: Vec<String> = if lower == "known" {
                     vec![format!("KNOWN/{section}"), section.to_string()]

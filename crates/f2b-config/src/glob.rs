@@ -33,8 +33,11 @@ fn matches(n: &[char], p: &[char]) -> bool {
     }
 }
 
-/// A `[...]` set after its `[`: ranges, negation flag and the number of pattern chars used.
-fn parse_set(p: &[char]) -> Option<(Vec<(char, char)>, bool, usize)> {
+/// A parsed `[...]` set: its ranges, whether it is negated, pattern chars used.
+type CharSet = (Vec<(char, char)>, bool, usize);
+
+/// A `[...]` set after its `[`.
+fn parse_set(p: &[char]) -> Option<CharSet> {
     let mut i = 0;
     let neg = p.first() == Some(&'!');
     if neg {

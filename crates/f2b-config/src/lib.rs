@@ -245,9 +245,9 @@ pub fn load_filter(confdir: &Path, spec: &str, jail_opts: &[(String, String)]) -
     }
     // Other [Definition] values, when they resolve on their own.
     for k in reader.cfg.options_with_defaults("Definition") {
-        if !options.contains_key(&k) {
-            if let Ok(v) = reader.cfg.get("Definition", &k, None) {
-                options.insert(k, v);
+        if let std::collections::btree_map::Entry::Vacant(e) = options.entry(k) {
+            if let Ok(v) = reader.cfg.get("Definition", e.key(), None) {
+                e.insert(v);
             }
         }
     }

@@ -145,6 +145,12 @@ pub(crate) fn shlex_split(s: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Split `name[k=v, k2="a, b"][k3=c]` into the name and its arguments in order, as fail2ban
+/// reads `filter =`, `action =` and `backend =` values (also handy for `systemd-journal[...]`).
+pub fn extract_options_pub(option: &str) -> Result<(String, Vec<(String, String)>), String> {
+    extract_options(option).map(|(n, o)| (n, o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,10 +185,4 @@ mod tests {
         assert_eq!(shlex_split(r#"_SYSTEMD_UNIT=sshd.service + _COMM="a b" 'c d' e\ f"#).unwrap(), vec!["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=a b", "c d", "e f"]);
         assert!(shlex_split("a 'b").is_err());
     }
-}
-
-/// Split `name[k=v, k2="a, b"][k3=c]` into the name and its arguments in order, as fail2ban
-/// reads `filter =`, `action =` and `backend =` values (also handy for `systemd-journal[...]`).
-pub fn extract_options_pub(option: &str) -> Result<(String, Vec<(String, String)>), String> {
-    extract_options(option).map(|(n, o)| (n, o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
 }

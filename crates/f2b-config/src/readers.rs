@@ -523,7 +523,7 @@ fn json_dumps(m: &OrdMap<String>) -> String {
 }
 
 enum JailAction {
-    Def(DefReader),
+    Def(Box<DefReader>),
     Python(Command),
 }
 
@@ -616,7 +616,7 @@ impl JailReader {
                 return Err(Fail::Jail(format!("Unable to read action {}", py_repr(&aname))));
             };
             a.get_options(&self.opts, false)?;
-            self.actions.push(JailAction::Def(a));
+            self.actions.push(JailAction::Def(Box::new(a)));
         }
         Ok(true)
     }
@@ -744,7 +744,8 @@ pub(crate) fn read_fail2ban(loader: &mut Loader) -> Result<ServerRead, ConfigErr
         }
     }
     let level = opts.get("loglevel").and_then(OptVal::as_var).unwrap_or_default();
-    if !(level.chars().all(|c| c.is_ascii_digit()) && !level.is_empty()) && !LOG_LEVELS.contains(&level.to_uppercase().as_str()) {
+    let numeric = !level.is_empty() && level.chars().all(|c| c.is_ascii_digit());
+    if !numeric && !LOG_LEVELS.contains(&level.to_uppercase().as_str()) {
         return Err(ConfigError::Option {
             section: "Definition".into(),
             option: "loglevel".into(),
