@@ -868,3 +868,135 @@ fn filter_prefixes_match_stock_for_files_and_journal() {
     // sshd's journal match is stock's too (recidive's also names f2b.service).
     assert_eq!(ours.settings("sj", &["addjournalmatch"]), stock.settings("sj", &["addjournalmatch"]));
 }
+
+/// A server (fail2ban's or ours) running on a tree in a temporary directory, stopped on drop.
+struct RunningServer {
+    tree: PathBuf,
+    client: PathBuf,
+    child: std::process::Child,
+}
+
+impl RunningServer {
+    /// Point the server's files into the tree, start `server -xf`, wait until it answers.
+    fn start(tree: &Path, server: &Path, client: &Path) -> RunningServer {
+        let t = tree.display();
+        fs::write(
+            tree.join("fail2ban.local"),
+            format!("[DEFAULT]\nlogtarget = {t}/server.log\nsocket = {t}/f2b.sock\npidfile = {t}/f2b.pid\ndbfile = {t}/f2b.sqlite3\n"),
+        )
+        .expect("fail2ban.local");
+        let child = Command::new(server)
+            .arg("-xf")
+            .arg("-c")
+            .arg(tree)
+            .arg("start")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", server.display()));
+        let running = RunningServer { tree: tree.to_path_buf(), client: client.to_path_buf(), child };
+        let up = wait_for(|| running.client(&["ping"]).status.success());
+        assert!(up, "server did not answer; its log:\n{}", fs::read_to_string(tree.join("server.log")).unwrap_or_default());
+        running
+    }
+
+    fn client(&self, args: &[&str]) -> Output {
+        Command::new(&self.client).arg("-c").arg(&self.tree).args(args).output().expect("run client")
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.client(&["stop"]);
+        if !wait_for(|| matches!(self.child.try_wait(), Ok(Some(_)))) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Poll `done` every 100 ms for up to 15 s.
+fn wait_for(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..150 {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+/// Syslog lines stamped now, as sshd writes failed password attempts.
+fn failed_logins(from: &str, count: usize) -> String {
+    let now = Command::new("date").arg("+%b %e %H:%M:%S").output().expect("date");
+    let now = String::from_utf8_lossy(&now.stdout).trim_end().to_string();
+    (0..count)
+        .map(|i| format!("{now} mx sshd[{}]: Failed password for root from {from} port {} ssh2\n", 300 + i, 40000 + i))
+        .collect()
+}
+
+#[test]
+fn mail_shortcut_sends_a_notice_with_log_lines_and_whois() {
+    let test = "mail_shortcut_sends_a_notice_with_log_lines_and_whois";
+    if !reference_present(test) {
+        return;
+    }
+    if !have("fail2ban-server") {
+        skip(test, "fail2ban-server is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tree = tmp.path().join("tree");
+    our_tree(&tree);
+    clear_jail_d(&tree);
+    let log = tmp.path().join("auth.log");
+    fs::write(&log, "").expect("log");
+    let mail = tmp.path().join("mail.txt");
+    let whois = tmp.path().join("whois");
+    fs::write(&whois, "#!/bin/sh\necho \"whois record of $1\"\n").expect("whois");
+    run(Command::new("chmod").arg("0755").arg(&whois));
+    // The firewall part of action_mwl is the dummy action; mailer and whois are stand-ins that
+    // write where the test can read, set the way an admin would: in .local files.
+    fs::write(tree.join("action.d/dummy.local"), format!("[Init]\ntarget = {}\n", tmp.path().join("bans.txt").display()))
+        .expect("dummy.local");
+    fs::write(
+        tree.join("action.d/sendmail-common.local"),
+        format!("[Init]\nmailcmd = cat >> {}\n", mail.display()),
+    )
+    .expect("sendmail-common.local");
+    fs::write(tree.join("action.d/sendmail-whois.local"), format!("[Init]\nwhois = {}\n", whois.display()))
+        .expect("sendmail-whois.local");
+    fs::write(
+        tree.join("jail.local"),
+        format!(
+            "[DEFAULT]\nbanaction = dummy\n\n[sshd]\nenabled = true\nlogpath = {}\nbackend = polling\nusedns = no\n\
+             maxretry = 2\ndestemail = admin@example.org\nsender = f2b@example.org\naction = %(action_mwl)s\n",
+            log.display()
+        ),
+    )
+    .expect("jail.local");
+
+    let server = RunningServer::start(&tree, Path::new("fail2ban-server"), Path::new("fail2ban-client"));
+    let lines = failed_logins("192.0.2.77", 2);
+    fs::write(&log, &lines).expect("append log");
+    let sent = wait_for(|| fs::read_to_string(&mail).is_ok_and(|m| m.contains("whois record of")));
+    drop(server);
+    let text = fs::read_to_string(&mail).unwrap_or_default();
+    assert!(sent, "no complete notice mailed:\n{text}");
+    for expected in [
+        "Subject: [f2b] sshd: banned 192.0.2.77 from ",
+        "From: Fail2Ban <f2b@example.org>",
+        "To: admin@example.org",
+        "The jail sshd banned 192.0.2.77 after 2 failures.",
+        "whois record of 192.0.2.77",
+    ] {
+        assert!(text.contains(expected), "notice lacks `{expected}`:\n{text}");
+    }
+    // The log lines about the address are quoted, and only those.
+    for line in lines.lines() {
+        assert!(text.contains(line), "notice lacks the log line `{line}`:\n{text}");
+    }
+    // Headers, a blank line, then the body: a mailer reads it as a message.
+    let (head, _) = text.split_once("\n\n").expect("header/body separator");
+    assert!(head.lines().all(|l| l.contains(": ")), "bad header block:\n{head}");
+}
