@@ -945,6 +945,23 @@ fn mail_shortcut_sends_a_notice_with_log_lines_and_whois() {
         skip(test, "fail2ban-server is not installed");
         return;
     }
+    mail_scenario(Path::new("fail2ban-server"), Path::new("fail2ban-client"));
+}
+
+#[test]
+fn mail_shortcut_works_with_f2b() {
+    let test = "mail_shortcut_works_with_f2b";
+    let built = f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
+    if std::env::var_os("F2B_BIN_DIR").is_none() && !built {
+        skip(test, "f2b-server / f2b-client not built (cargo build --release)");
+        return;
+    }
+    mail_scenario(&f2b::bin("f2b-server"), &f2b::bin("f2b-client"));
+}
+
+/// action_mwl on the sshd jail: two failures, one ban, one notice mailed through a stand-in
+/// mailer, with the log lines and a stand-in whois record.
+fn mail_scenario(server_program: &Path, client_program: &Path) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let tree = tmp.path().join("tree");
     our_tree(&tree);
@@ -976,7 +993,7 @@ fn mail_shortcut_sends_a_notice_with_log_lines_and_whois() {
     )
     .expect("jail.local");
 
-    let server = RunningServer::start(&tree, Path::new("fail2ban-server"), Path::new("fail2ban-client"));
+    let server = RunningServer::start(&tree, server_program, client_program);
     let lines = failed_logins("192.0.2.77", 2);
     fs::write(&log, &lines).expect("append log");
     let sent = wait_for(|| fs::read_to_string(&mail).is_ok_and(|m| m.contains("whois record of")));
