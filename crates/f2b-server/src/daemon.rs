@@ -271,12 +271,15 @@ pub fn install_signals(tx: Sender<Event>) -> std::io::Result<()> {
 const DEFAULT_SOCKET: &str = "/var/run/fail2ban/fail2ban.sock";
 const DEFAULT_PIDFILE: &str = "/var/run/fail2ban/fail2ban.pid";
 
-/// What `run` needs besides the options: how to build a jail's actions.
+/// How to build a jail's actions.
 pub type ActionsFactory =
     Box<dyn Fn(&f2b_config::JailSpec) -> Result<Box<dyn crate::jail::ActionSet>, String> + Send + Sync>;
 
+/// What `run` needs besides the options: given `allowipv6` and the database, the actions factory.
+pub type MakeActions = fn(bool, Option<crate::stages::SharedDb>) -> ActionsFactory;
+
 /// Run the daemon until it is told to stop; returns the process exit code.
-pub fn run(opts: Options, actions: ActionsFactory) -> i32 {
+pub fn run(opts: Options, actions: MakeActions) -> i32 {
     use crate::logging::{self, Level};
     const LOG: &str = "fail2ban.server";
     let cfg = match crate::server::load_config(&opts.conf) {
@@ -387,7 +390,8 @@ pub fn run(opts: Options, actions: ActionsFactory) -> i32 {
             }
         }
     }
-    let builder = crate::stages::Builder { db, actions };
+    let allow_ipv6 = spec.as_ref().and_then(|s| s.allowipv6).unwrap_or(true);
+    let builder = crate::stages::Builder { actions: actions(allow_ipv6, db.clone()), db };
     let server = std::sync::Arc::new(crate::server::Server::new(opts.conf.clone(), Box::new(builder), tx, db_settings));
     server.start_all(cfg);
     let stop_socket = listener.shutdown_handle();

@@ -11,12 +11,13 @@ use f2b_backend::{
 use f2b_config::JailSpec;
 use f2b_filter::{Filter, FilterOptions};
 
+use crate::actions::{ActionDef, ActionError, ActionInfo, BanHistory, CommandAction};
 use crate::database::Database;
 use crate::ignore::IgnoreList;
 use crate::jail::{now, BanStore, Found, JailParts, JailSettings, LineFilter, LineSource, SourceLine};
 use crate::logging::Level;
 use crate::server::JailBuilder;
-use crate::ticket::{BanTicket, BanTime};
+use crate::ticket::{BanTicket, BanTime, TicketData};
 
 const LOG_FILTER: &str = "fail2ban.filter";
 
@@ -390,40 +391,108 @@ impl JailBuilder for Builder {
     }
 }
 
-/// How jails get their shell actions.
-pub fn shell_actions() -> crate::daemon::ActionsFactory {
-    Box::new(|spec: &JailSpec| {
-        if spec.actions.is_empty() {
-            Ok(Box::new(NoActions) as Box<dyn crate::jail::ActionSet>)
-        } else {
-            Err("shell actions are not wired yet".to_string())
+/// How jails get their shell actions: every `action` of the jail as a fail2ban command action.
+/// `allow_ipv6` is fail2ban.conf's `allowipv6` (auto counts as allowed).
+pub fn shell_actions(allow_ipv6: bool, db: Option<SharedDb>) -> crate::daemon::ActionsFactory {
+    Box::new(move |spec: &JailSpec| {
+        let mut actions = Vec::new();
+        for a in &spec.actions {
+            if let Some((file, _)) = &a.python {
+                crate::log!(
+                    "fail2ban.jail",
+                    Level::ERROR,
+                    "[{}] Python action '{}' ({}) is not supported; the jail runs without it",
+                    spec.name,
+                    a.name,
+                    file.display()
+                );
+                continue;
+            }
+            let def = ActionDef::new(a.name.clone(), a.commands.clone(), a.properties.clone());
+            actions.push(CommandAction::new(def, spec.name.clone(), allow_ipv6));
         }
+        Ok(Box::new(ShellActions {
+            jail: spec.name.clone(),
+            ban_time: BanTime::from_secs(spec.bantime),
+            actions,
+            db: db.clone(),
+        }) as Box<dyn crate::jail::ActionSet>)
     })
 }
 
-/// A jail without actions (`action =` left empty): bans are only recorded.
-struct NoActions;
+/// Earlier bans of an address, read from the database only when a command uses them.
+struct LockedHistory {
+    db: SharedDb,
+    jail: String,
+}
 
-impl crate::jail::ActionSet for NoActions {
+impl BanHistory for LockedHistory {
+    fn merged(&self, ip: &str, this_jail_only: bool) -> Option<TicketData> {
+        let jail = this_jail_only.then_some(self.jail.as_str());
+        relock(&self.db).bans_merged(ip, jail).ok().flatten().map(|m| m.data)
+    }
+}
+
+/// The shell actions of one jail.
+struct ShellActions {
+    jail: String,
+    ban_time: BanTime,
+    actions: Vec<CommandAction>,
+    db: Option<SharedDb>,
+}
+
+impl ShellActions {
+    fn each(
+        &mut self,
+        t: &BanTicket,
+        skip: &[String],
+        op: fn(&mut CommandAction, &ActionInfo<'_>, f64) -> Result<(), ActionError>,
+    ) -> Vec<(String, String)> {
+        let history = self.db.clone().map(|db| LockedHistory { db, jail: self.jail.clone() });
+        let mut errors = Vec::new();
+        for a in &mut self.actions {
+            if skip.iter().any(|s| s == a.name()) || (t.restored() && a.norestored()) {
+                continue;
+            }
+            let mut info = ActionInfo::new(t, self.ban_time);
+            if let Some(h) = &history {
+                info = info.with_history(h);
+            }
+            if let Err(e) = op(a, &info, now()) {
+                errors.push((a.name().to_string(), e.to_string()));
+            }
+        }
+        errors
+    }
+}
+
+impl crate::jail::ActionSet for ShellActions {
     fn start(&mut self) -> Vec<(String, String)> {
-        Vec::new()
+        let t = now();
+        self.actions.iter_mut().filter_map(|a| a.start(t).err().map(|e| (a.name().to_string(), e.to_string()))).collect()
     }
     fn stop(&mut self) -> Vec<(String, String)> {
-        Vec::new()
+        // fail2ban stops actions in reverse order.
+        let t = now();
+        self.actions.iter_mut().rev().filter_map(|a| a.stop(t).err().map(|e| (a.name().to_string(), e.to_string()))).collect()
     }
-    fn ban(&mut self, _: &BanTicket) -> Vec<(String, String)> {
-        Vec::new()
+    fn ban(&mut self, t: &BanTicket) -> Vec<(String, String)> {
+        self.each(t, &[], CommandAction::ban)
     }
-    fn unban(&mut self, _: &BanTicket, _: &[String]) -> Vec<(String, String)> {
-        Vec::new()
+    fn unban(&mut self, t: &BanTicket, skip: &[String]) -> Vec<(String, String)> {
+        self.each(t, skip, CommandAction::unban)
     }
     fn flushable(&self) -> Vec<String> {
-        Vec::new()
+        self.actions.iter().filter(|a| a.has_flush()).map(|a| a.name().to_string()).collect()
     }
-    fn flush(&mut self, _: &str) -> Result<(), String> {
-        Ok(())
+    fn flush(&mut self, action: &str) -> Result<(), String> {
+        let t = now();
+        match self.actions.iter_mut().find(|a| a.name() == action) {
+            Some(a) => a.flush(t).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
     fn names(&self) -> Vec<String> {
-        Vec::new()
+        self.actions.iter().map(|a| a.name().to_string()).collect()
     }
 }

@@ -29,7 +29,7 @@ fn main() {
                 255
             }
         },
-        Ok(Command::Run(opts)) => daemon::run(opts, f2b_server::stages::shell_actions()),
+        Ok(Command::Run(opts)) => daemon::run(opts, f2b_server::stages::shell_actions),
     };
     std::process::exit(code);
 }

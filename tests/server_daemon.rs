@@ -1,0 +1,162 @@
+//! f2b-server as a process: bans, unbans, permanent bans, manual bans through f2b-client, a
+//! failing action, restore after restart, reload on SIGHUP, log reopen on SIGUSR1, clean stop.
+//! Real binaries, a temp config tree, temp log files and recording shell actions.
+mod server_common;
+
+use server_common::*;
+
+const JAILS: &str = "\
+[t]
+enabled = true
+logpath = {dir}/t.log
+maxretry = 3
+findtime = 20
+bantime = 3
+action = record[name=t]
+
+[perm]
+enabled = true
+logpath = {dir}/perm.log
+maxretry = 2
+bantime = -1
+action = record[name=perm]
+
+[bad]
+enabled = true
+logpath = {dir}/bad.log
+maxretry = 1
+action = broken
+         record[name=bad]
+";
+
+fn fails(ip: &str, ages: &[i64]) -> Vec<String> {
+    ages.iter().map(|a| format!("{} FAIL from {ip}", stamp(*a))).collect()
+}
+
+fn has(tree: &Tree, line: &str) -> bool {
+    tree.rec().iter().any(|l| l == line)
+}
+
+#[test]
+fn bans_unbans_permanent_manual_failing_action_and_stop() {
+    let tree = Tree::new(JAILS);
+    for f in ["t.log", "perm.log", "bad.log"] {
+        tree.write(f, "");
+    }
+    let mut d = Daemon::start_ours(&tree);
+    let sock = tree.sock();
+    assert!(wait_until(10.0, || has(&tree, "start t") && has(&tree, "start perm")), "{:?}", tree.rec());
+
+    // maxretry failures inside findtime: ban, then unban after bantime (3 s)
+    tree.append("t.log", &fails("192.0.2.1", &[0, 0, 0]));
+    assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.1")), "no ban: {:?}\n{}", tree.rec(), tree.read("server.log"));
+    let (_, st) = ours(&sock, &["status", "t"]);
+    assert!(st.contains("Total failed:\t3"), "{st}");
+    assert!(st.contains("Banned IP list:\t192.0.2.1"), "{st}");
+
+    // the same number of failures spread wider than findtime (20 s): no ban
+    tree.append("t.log", &fails("192.0.2.2", &[50, 25, 0]));
+    assert!(wait_until(10.0, || ours(&sock, &["status", "t"]).1.contains("Total failed:\t6")));
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert!(!has(&tree, "ban t 192.0.2.2"), "{:?}", tree.rec());
+
+    assert!(wait_until(15.0, || has(&tree, "unban t 192.0.2.1")), "no unban: {:?}", tree.rec());
+    assert!(ours(&sock, &["status", "t"]).1.contains("Currently banned:\t0"));
+
+    // a permanent ban stays
+    tree.append("perm.log", &fails("198.51.100.1", &[1, 0]));
+    assert!(wait_until(10.0, || has(&tree, "ban perm 198.51.100.1")), "{:?}", tree.rec());
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(!has(&tree, "unban perm 198.51.100.1"));
+    let (_, bl) = ours(&sock, &["get", "perm", "banip", "--with-time"]);
+    assert!(bl.contains("198.51.100.1 \t") && bl.contains(" + -1 = 9999-12-31 23:59:59"), "{bl}");
+
+    // manual ban and unban through the client
+    let (code, out) = ours(&sock, &["set", "perm", "banip", "203.0.113.50"]);
+    assert_eq!((code, out.trim()), (0, "1"), "{out}");
+    assert!(wait_until(5.0, || has(&tree, "ban perm 203.0.113.50")));
+    let (code, out) = ours(&sock, &["set", "perm", "unbanip", "203.0.113.50"]);
+    assert_eq!((code, out.trim()), (0, "1"), "{out}");
+    assert!(has(&tree, "unban perm 203.0.113.50"));
+    let (_, out) = ours(&sock, &["banned", "203.0.113.50", "198.51.100.1"]);
+    assert_eq!(out.trim(), "[[], ['perm']]");
+
+    // a failing action is logged; its jail and the daemon go on
+    tree.append("bad.log", &fails("203.0.113.9", &[0]));
+    assert!(wait_until(10.0, || has(&tree, "ban bad 203.0.113.9")), "{:?}", tree.rec());
+    assert!(tree.read("broken").contains("attempt 203.0.113.9"));
+    let log = tree.read("server.log");
+    assert!(
+        log.lines().any(|l| l.contains(" fail2ban.actions ") && l.contains("ERROR   Failed to execute ban jail 'bad' action 'broken'")),
+        "{log}"
+    );
+    tree.append("bad.log", &fails("203.0.113.10", &[0]));
+    assert!(wait_until(10.0, || has(&tree, "ban bad 203.0.113.10")));
+    assert_eq!(ours(&sock, &["ping"]).1.trim(), "Server replied: pong");
+
+    // fail2ban's log format for the ban lines (what recidive reads)
+    let ban_line = log.lines().find(|l| l.ends_with("[t] Ban 192.0.2.1")).expect("Ban line in log");
+    let pid = d.pid();
+    let want = format!(" fail2ban.actions        [{pid}]: NOTICE  [t] Ban 192.0.2.1");
+    assert_eq!(&ban_line[23..], want, "{ban_line}");
+    assert!(log.contains(&format!("fail2ban.filter         [{pid}]: INFO    [t] Found 192.0.2.1 - ")), "{log}");
+
+    // SIGTERM: every jail stops (actionstop), pidfile and socket go away
+    assert!(tree.path("f2b.pid").exists());
+    assert!(d.terminate(), "daemon did not stop");
+    let rec = tree.rec();
+    for j in ["t", "perm", "bad"] {
+        assert!(rec.contains(&format!("stop {j}")), "{rec:?}");
+    }
+    assert!(rec.contains(&"unban perm 198.51.100.1".to_string()), "stop unbans: {rec:?}");
+    assert!(!tree.path("f2b.pid").exists());
+    assert!(!sock.exists());
+}
+
+#[test]
+fn bans_are_restored_after_a_restart() {
+    let tree = Tree::new("[t]\nenabled = true\nlogpath = {dir}/t.log\nbantime = 1h\naction = record[name=t]\n");
+    tree.write("t.log", "");
+    {
+        let mut d = Daemon::start_ours(&tree);
+        tree.append("t.log", &fails("192.0.2.30", &[0, 0, 0]));
+        assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.30")), "{:?}", tree.rec());
+        assert!(d.terminate());
+    }
+    assert!(has(&tree, "unban t 192.0.2.30"));
+    std::fs::remove_file(tree.path("rec")).expect("rm rec");
+    let _d = Daemon::start_ours(&tree);
+    assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.30")), "not restored: {:?}\n{}", tree.rec(), tree.read("server.log"));
+    assert!(tree.read("server.log").contains("NOTICE  [t] Restore Ban 192.0.2.30"));
+    let (_, st) = ours(&tree.sock(), &["status", "t"]);
+    assert!(st.contains("Banned IP list:\t192.0.2.30"), "{st}");
+    // the log position was kept: the three old lines are not counted again
+    assert!(st.contains("Total failed:\t0"), "{st}");
+}
+
+#[test]
+fn sighup_reloads_and_sigusr1_reopens_the_log() {
+    let tree = Tree::new("[t]\nenabled = true\nlogpath = {dir}/t.log\naction = record[name=t]\n");
+    tree.write("t.log", "");
+    tree.write("u.log", "");
+    let d = Daemon::start_ours(&tree);
+    let sock = tree.sock();
+    tree.append("t.log", &fails("192.0.2.40", &[0, 0, 0]));
+    assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.40")));
+
+    tree.write(
+        "conf/jail.local",
+        "[t]\nenabled = true\nlogpath = {dir}/t.log\naction = record[name=t]\n\n[u]\nenabled = true\nlogpath = {dir}/u.log\naction = record[name=u]\n",
+    );
+    d.signal("HUP");
+    assert!(wait_until(10.0, || ours(&sock, &["status"]).1.contains("Jail list:\tt, u")), "{}", ours(&sock, &["status"]).1);
+    // the unchanged jail kept its ban
+    assert!(ours(&sock, &["status", "t"]).1.contains("Banned IP list:\t192.0.2.40"));
+    assert!(!has(&tree, "unban t 192.0.2.40"), "{:?}", tree.rec());
+
+    std::fs::rename(tree.path("server.log"), tree.path("server.log.1")).expect("rotate");
+    d.signal("USR1");
+    assert!(wait_until(5.0, || tree.path("server.log").exists()));
+    tree.append("u.log", &fails("192.0.2.41", &[0, 0, 0]));
+    assert!(wait_until(10.0, || tree.read("server.log").contains("[u] Ban 192.0.2.41")), "{}", tree.read("server.log"));
+}
