@@ -750,10 +750,28 @@ state
 #[test]
 fn shipped_firewall_actions_ban_in_a_network_namespace() {
     let test = "shipped_firewall_actions_ban_in_a_network_namespace";
-    if !reference_present(test) {
+    if !reference_present(test) || !have("fail2ban-server") {
+        skip(test, "fail2ban-server is not installed");
         return;
     }
-    for program in ["fail2ban-server", "unshare", "iptables", "ip6tables", "nft"] {
+    firewall_scenario(test, Path::new("fail2ban-server"), Path::new("fail2ban-client"));
+}
+
+#[test]
+fn shipped_firewall_actions_ban_with_f2b() {
+    let test = "shipped_firewall_actions_ban_with_f2b";
+    let built = f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
+    if std::env::var_os("F2B_BIN_DIR").is_none() && !built {
+        skip(test, "f2b-server / f2b-client not built (cargo build --release)");
+        return;
+    }
+    firewall_scenario(test, &f2b::bin("f2b-server"), &f2b::bin("f2b-client"));
+}
+
+/// iptables-multiport, iptables-allports and nftables-multiport jails banning an IPv4 and an IPv6
+/// address, then stopping, inside a private network namespace.
+fn firewall_scenario(test: &str, server: &Path, client: &Path) {
+    for program in ["unshare", "iptables", "ip6tables", "nft"] {
         if !have(program) {
             skip(test, &format!("{program} is not installed"));
             return;
@@ -794,7 +812,8 @@ fn shipped_firewall_actions_ban_in_a_network_namespace() {
         .args(["-n", "sh", "-c", FIREWALL_SCENARIO, "scenario"])
         .arg(&tree)
         .arg(&log)
-        .args(["fail2ban-server", "fail2ban-client"]));
+        .arg(server)
+        .arg(client));
     let text = String::from_utf8_lossy(&out.stdout);
     let (banned, stopped) = text
         .split_once("== stopped ==")
