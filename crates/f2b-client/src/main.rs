@@ -130,6 +130,7 @@ fn run(args: &[String]) -> i32 {
             .into_iter()
             .filter_map(|(name, v)| v.clone().map(|v| (name, v)))
             .collect(),
+        errors_reported: false,
     };
     // The pid file only matters to `start`, which resolves it then.
     if cli.socket.is_none() {
@@ -179,6 +180,8 @@ struct Client {
     config: Option<Result<LoadedConfig, ConfigError>>,
     /// `--loglevel`, `--logtarget`, `--syslogsocket` given to us, handed on to the server.
     server_options: Vec<(&'static str, String)>,
+    /// Jail errors of the configuration are logged once, however often it is consulted.
+    errors_reported: bool,
 }
 
 fn words(cmd: &[String]) -> Vec<Value> {
@@ -221,10 +224,14 @@ impl Client {
     /// broken jails are reported and skipped. `strict` (`-t`) fails on broken jails too.
     fn read_config(&mut self, strict: bool) -> Option<LoadedConfig> {
         let log = self.log;
+        let already = self.errors_reported;
+        self.errors_reported = true;
         match self.load_config() {
             Ok(cfg) => {
-                for e in &cfg.errors {
-                    log.error(&e.to_string());
+                if !already {
+                    for e in &cfg.errors {
+                        log.error(&e.to_string());
+                    }
                 }
                 if strict && !cfg.errors.is_empty() {
                     return None;
@@ -267,8 +274,9 @@ impl Client {
                 self.process_command(c)
             }
             "restart" => {
+                let old = self.server_pid();
                 self.process_command(vec!["stop".into()]);
-                if self.wait_on_server(false, None).is_err() {
+                if self.wait_on_server(false, None).is_err() || !self.wait_for_exit(old) {
                     self.log.error("Could not stop server");
                     return false;
                 }
@@ -446,6 +454,29 @@ impl Client {
         }
     }
 
+    /// The pid the running server wrote to its pid file.
+    fn server_pid(&mut self) -> Option<i32> {
+        if self.pidfile.as_os_str().is_empty() {
+            self.early_options(false, true);
+        }
+        std::fs::read_to_string(&self.pidfile).ok()?.trim().parse().ok().filter(|&p: &i32| p > 0)
+    }
+
+    /// Waits (at most `--timeout`) until process `pid` is gone: a server that stopped
+    /// answering may still be cleaning up its socket and pid file, which the next one reuses.
+    fn wait_for_exit(&self, pid: Option<i32>) -> bool {
+        let Some(pid) = pid else { return true };
+        let start = Instant::now();
+        let pid = nix::unistd::Pid::from_raw(pid);
+        while nix::sys::signal::kill(pid, None).is_ok() {
+            if start.elapsed() >= self.timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
     /// `f2b-server` beside this executable, else the one on PATH.
     fn server_exe() -> PathBuf {
         if let Ok(me) = std::env::current_exe() {
@@ -475,7 +506,9 @@ impl Client {
             self.early_options(false, true);
         }
         let mut cmd = Command::new(Self::server_exe());
-        cmd.arg("-c").arg(&self.conf).arg("-s").arg(&self.socket).arg("-p").arg(&self.pidfile);
+        // The server leaves our working directory when it daemonizes.
+        let conf = std::path::absolute(&self.conf).unwrap_or_else(|_| self.conf.clone());
+        cmd.arg("-c").arg(conf).arg("-s").arg(&self.socket).arg("-p").arg(&self.pidfile);
         if self.force {
             cmd.arg("-x");
         }

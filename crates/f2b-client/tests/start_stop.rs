@@ -1,0 +1,110 @@
+//! `start`, `restart`, `reload`, `stop` with the real f2b-server (found beside f2b-client, as
+//! the client itself looks for it), and `-t`/`-d` side by side with fail2ban-client.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const OURS: &str = env!("CARGO_BIN_EXE_f2b-client");
+
+/// A minimal configuration tree: one polling jail without actions, everything in `dir`.
+fn write_config(dir: &Path, broken_jail: bool) -> PathBuf {
+    let conf = dir.join("conf");
+    std::fs::create_dir_all(conf.join("filter.d")).unwrap();
+    let d = dir.display();
+    std::fs::write(
+        conf.join("fail2ban.conf"),
+        format!(
+            "[Definition]\nloglevel = INFO\nlogtarget = {d}/f2b.log\nsocket = {d}/f2b.sock\n\
+             pidfile = {d}/f2b.pid\ndbfile = :memory:\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(conf.join("filter.d/test.conf"), "[Definition]\nfailregex = ^fail from <HOST>$\n").unwrap();
+    std::fs::write(dir.join("test.log"), "").unwrap();
+    let mut jails = format!("[t]\nenabled = true\nfilter = test\nlogpath = {d}/test.log\nbackend = polling\naction =\n");
+    if broken_jail {
+        jails.push_str(&format!("\n[broken]\nenabled = true\nfilter = nosuchfilter\nlogpath = {d}/test.log\n"));
+    }
+    std::fs::write(conf.join("jail.conf"), jails).unwrap();
+    conf
+}
+
+fn client(exe: &str, conf: &Path, args: &[&str]) -> (String, i32) {
+    let out = Command::new(exe).arg("-c").arg(conf).args(args).output().unwrap();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code().unwrap_or(-1))
+}
+
+fn reference() -> Option<&'static str> {
+    Command::new("fail2ban-client").arg("-V").output().ok().filter(|o| o.status.success()).map(|_| "fail2ban-client")
+}
+
+#[test]
+fn test_and_dump_match_fail2ban_client() {
+    let dir = tempfile::tempdir().unwrap();
+    for broken in [false, true] {
+        let conf = write_config(dir.path(), broken);
+        let t = client(OURS, &conf, &["-t"]);
+        let d = client(OURS, &conf, &["-d"]);
+        if broken {
+            assert_eq!(t, (String::new(), 255));
+        } else {
+            assert_eq!(t, ("OK: configuration test is successful\n".into(), 0));
+        }
+        // A broken jail is skipped by -d, which still succeeds.
+        assert_eq!(d.1, 0);
+        assert!(d.0.contains("['add', 't', 'polling']\n") && !d.0.contains("['add', 'broken'"), "{}", d.0);
+        match reference() {
+            Some(r) => {
+                assert_eq!(t, client(r, &conf, &["-t"]), "-t (broken: {broken})");
+                assert_eq!(d, client(r, &conf, &["-d"]), "-d (broken: {broken})");
+            }
+            None => eprintln!("SKIP comparison: fail2ban-client is not installed"),
+        }
+    }
+}
+
+#[test]
+fn start_restart_reload_stop() {
+    let server = Path::new(OURS).with_file_name("f2b-server");
+    if !server.is_file() {
+        eprintln!("SKIP start_restart_reload_stop: {} is not built", server.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write_config(dir.path(), false);
+    let sock = dir.path().join("f2b.sock");
+    let run = |args: &[&str]| client(OURS, &conf, args);
+    let stop_anyway = StopOnDrop(conf.clone());
+
+    assert_eq!(run(&["start"]), ("Server ready\n".into(), 0));
+    assert!(sock.exists());
+    // A second start finds it running.
+    assert_eq!(run(&["start"]), (String::new(), 255));
+    let (out, code) = run(&["status"]);
+    assert_eq!((out.as_str(), code), ("Status\n|- Number of jail:\t1\n`- Jail list:\tt\n", 0));
+    assert_eq!(run(&["set", "t", "banip", "192.0.2.7"]), ("1\n".into(), 0));
+    assert_eq!(run(&["reload"]), ("OK\n".into(), 0));
+    assert_eq!(run(&["reload", "--restart", "t"]), ("OK\n".into(), 0));
+    assert_eq!(run(&["reload", "--bogus", "t"]).1, 255);
+    assert_eq!(run(&["restart"]), ("Shutdown successful\nServer ready\n".into(), 0));
+    assert_eq!(run(&["ping"]), ("Server replied: pong\n".into(), 0));
+    assert_eq!(run(&["stop"]), ("Shutdown successful\n".into(), 0));
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        !sock.exists()
+    });
+    assert!(gone, "socket still there after stop");
+    assert_eq!(run(&["ping"]), (String::new(), 255));
+    drop(stop_anyway);
+}
+
+/// Stops a server left running by a failed assertion.
+struct StopOnDrop(PathBuf);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new(OURS).arg("-c").arg(&self.0).arg("stop").output();
+        }
+    }
+}
