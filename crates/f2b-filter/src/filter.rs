@@ -72,6 +72,8 @@ pub struct Failure {
     /// The parsed id (None when pending).
     pub ip: Option<IpAddr>,
     pub time: f64,
+    /// fail2ban holds this time as an integer (zone-converted dates): printed without `.0`.
+    pub time_is_int: bool,
     /// The log lines that make up this failure, each with its date text.
     pub matches: Vec<String>,
     /// Captured `F-*` groups and the other values fail2ban keeps (user, ip4, ip6, dns, mlfid,
@@ -207,6 +209,9 @@ pub struct Filter {
     date: Option<DateDetector>,
     last_time_text: String,
     last_date: Option<f64>,
+    last_date_int: bool,
+    /// Whether the date of the line being processed is an integer time.
+    cur_date_int: bool,
     line_buffer: Vec<TLine>,
     mlfid: MlfidCache,
     resolver: Box<dyn Resolver + Send>,
@@ -268,6 +273,8 @@ impl Filter {
             date,
             last_time_text: String::new(),
             last_date: None,
+            last_date_int: false,
+            cur_date_int: false,
             line_buffer: Vec::new(),
             mlfid: MlfidCache::default(),
             resolver: Box::new(NoResolver),
@@ -310,20 +317,24 @@ impl Filter {
     pub fn process_line(&mut self, line: &str, now: f64) -> LineOutcome {
         let is_none = self.date.as_ref().is_some_and(|d| d.is_none());
         let found = if is_none {
-            Some((0..0, now))
+            Some((0..0, now, false))
         } else {
-            self.date.as_mut().and_then(|d| d.find(line, now)).map(|m| (m.span, m.time))
+            self.date.as_mut().and_then(|d| d.find(line, now)).map(|m| (m.span, m.time, m.is_int))
         };
+        self.cur_date_int = false;
         let (pre_end, post_start, mut date, reuse_last, no_date) = match found {
-            Some((span, t)) if span.start < span.end && span.end <= line.len() && line.is_char_boundary(span.start) && line.is_char_boundary(span.end) => {
+            Some((span, t, is_int)) if span.start < span.end && span.end <= line.len() && line.is_char_boundary(span.start) && line.is_char_boundary(span.end) => {
                 self.last_time_text.clear();
                 self.last_time_text.push_str(&line[span.clone()]);
                 self.last_date = Some(t);
+                self.last_date_int = is_int;
+                self.cur_date_int = is_int;
                 (span.start, span.end, Some(t), false, false)
             }
-            Some((span, _)) if span.start <= line.len() && span.end <= line.len() && line.is_char_boundary(span.start) && line.is_char_boundary(span.end) => {
+            Some((span, _, _)) if span.start <= line.len() && span.end <= line.len() && line.is_char_boundary(span.start) && line.is_char_boundary(span.end) => {
                 // optional date, absent: last date when recent, else now
                 if self.last_date.is_some_and(|d| d > now - 60.0) {
+                    self.cur_date_int = self.last_date_int;
                     (0, 0, self.last_date, true, false)
                 } else {
                     (span.start, span.end, Some(now), false, false)
@@ -331,6 +342,7 @@ impl Filter {
             }
             _ => {
                 if self.last_date.is_some_and(|d| d > now - 60.0) {
+                    self.cur_date_int = self.last_date_int;
                     (0, 0, self.last_date, true, true)
                 } else {
                     (0, 0, None, false, true)
@@ -342,6 +354,8 @@ impl Filter {
                 if (d - now).abs() > 60.0 {
                     date = Some(now);
                     self.last_date = Some(now);
+                    self.last_date_int = false;
+                    self.cur_date_int = false;
                 }
             }
         }
@@ -361,6 +375,8 @@ impl Filter {
         self.last_time_text.clear();
         self.last_time_text.push_str(time_text);
         self.last_date = Some(time);
+        self.last_date_int = false;
+        self.cur_date_int = false;
         if let Some(o) = self.quick_miss(line, "") {
             return o;
         }
@@ -630,6 +646,7 @@ impl Filter {
                     fid: id.as_ref().map(|i| i.to_string()).unwrap_or_default(),
                     ip: id,
                     time: date.unwrap_or(now),
+                    time_is_int: date.is_some() && self.cur_date_int,
                     matches: fail.matches.clone().unwrap_or_default(),
                     groups: fail.data.to_map(),
                     users: users.clone(),

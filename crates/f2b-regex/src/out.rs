@@ -42,7 +42,7 @@ pub fn render(fmt: &OutFormat, f: &Failure, out: &mut Vec<String>) -> Result<(),
         OutFormat::Row => out.push(format!(
             "[{},\t{},\t{}],",
             pyrepr::string(&f.fid),
-            pyrepr::float(f.time),
+            time_text(f),
             pyrepr::dict(&f.data)
         )),
         OutFormat::Key(k) => {
@@ -67,6 +67,15 @@ pub fn render(fmt: &OutFormat, f: &Failure, out: &mut Vec<String>) -> Result<(),
     Ok(())
 }
 
+/// `str(time)`: an int for zone-converted dates, else a float.
+fn time_text(f: &Failure) -> String {
+    if f.time_is_int && f.time.fract() == 0.0 {
+        format!("{}", f.time as i64)
+    } else {
+        pyrepr::float(f.time)
+    }
+}
+
 fn esc(v: &str) -> String {
     v.replace('\u{0}', "\\x00")
 }
@@ -82,7 +91,7 @@ fn ticket_tag(tag: &str, f: &Failure, multi_msg: bool) -> Result<Option<String>,
         },
         "ip-rev" => f.ip.as_ref().and_then(|i| i.ptr()).unwrap_or_else(|| "None".to_string()),
         "ip-host" => "None".to_string(),
-        "time" => pyrepr::float(f.time),
+        "time" => time_text(f),
         "failures" | "bancount" | "restored" => "0".to_string(),
         "matches" => esc(&f.matches.join("\n")),
         "msg" => {
