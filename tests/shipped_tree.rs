@@ -1036,3 +1036,130 @@ fn mail_scenario(server_program: &Path, client_program: &Path) {
     let (head, _) = text.split_once("\n\n").expect("header/body separator");
     assert!(head.lines().all(|l| l.contains(": ")), "bad header block:\n{head}");
 }
+
+/// Inside private network and mount namespaces, with a copy of /etc/ufw mounted over the real
+/// one: start a server with the tor-netscan jail reading a file, write a burst of outgoing
+/// connections to port 22 (and a few to an unwatched port), print ufw's user rules once port 22
+/// is rejected (`== banned ==`), unban it, print them again (`== unbanned ==`).
+/// Arguments: tree, log file, server, client, ufw copy.
+const TOR_NETSCAN_SCENARIO: &str = r#"
+set -u
+tree=$1 log=$2 server=$3 client=$4 ufw=$5
+mount --make-rprivate / && mount --bind "$ufw" /etc/ufw || { echo "cannot mount a private /etc/ufw"; exit 3; }
+"$server" -xf -c "$tree" start > "$tree/server.out" 2>&1 &
+pid=$!
+finish() { "$client" -c "$tree" stop > /dev/null 2>&1; wait $pid; }
+n=0
+until "$client" -c "$tree" ping >/dev/null 2>&1; do
+    n=$((n + 1)); [ $n -gt 150 ] && { echo "server did not start"; cat "$tree/server.out"; exit 1; }
+    sleep 0.1
+done
+now=$(date '+%b %e %H:%M:%S')
+i=0
+while [ $i -lt 25 ]; do
+    echo "$now relay kernel: [123456.$((100000 + i))] [UFW AUDIT] IN= OUT=eth0 SRC=198.51.100.1 DST=203.0.113.$i LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=$i DF PROTO=TCP SPT=$((40000 + i)) DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0"
+    [ $i -lt 5 ] && echo "$now relay kernel: [123456.$((200000 + i))] [UFW AUDIT] IN= OUT=eth0 SRC=198.51.100.1 DST=203.0.113.$i LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=$i DF PROTO=TCP SPT=$((50000 + i)) DPT=2222 WINDOW=64240 RES=0x00 SYN URGP=0"
+    i=$((i + 1))
+done >> "$log"
+n=0
+until grep -q -- '--dport 22 ' /etc/ufw/user.rules; do
+    n=$((n + 1)); [ $n -gt 150 ] && { echo "no ban"; cat "$tree/server.log"; finish; exit 1; }
+    sleep 0.1
+done
+echo "== banned =="
+cat /etc/ufw/user.rules
+"$client" -c "$tree" status tor-netscan
+"$client" -c "$tree" set tor-netscan unbanip 22 > /dev/null
+n=0
+while grep -q -- '--dport 22 ' /etc/ufw/user.rules; do
+    n=$((n + 1)); [ $n -gt 150 ] && { echo "no unban"; finish; exit 1; }
+    sleep 0.1
+done
+echo "== unbanned =="
+cat /etc/ufw/user.rules
+finish
+"#;
+
+#[test]
+fn tor_netscan_rejects_the_port_through_ufw() {
+    let test = "tor_netscan_rejects_the_port_through_ufw";
+    if !reference_present(test) || !have("fail2ban-server") {
+        skip(test, "fail2ban-server is not installed");
+        return;
+    }
+    tor_netscan_scenario(test, Path::new("fail2ban-server"), Path::new("fail2ban-client"));
+}
+
+#[test]
+fn tor_netscan_rejects_the_port_through_ufw_with_f2b() {
+    let test = "tor_netscan_rejects_the_port_through_ufw_with_f2b";
+    let built = f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
+    if std::env::var_os("F2B_BIN_DIR").is_none() && !built {
+        skip(test, "f2b-server / f2b-client not built (cargo build --release)");
+        return;
+    }
+    tor_netscan_scenario(test, &f2b::bin("f2b-server"), &f2b::bin("f2b-client"));
+}
+
+/// The shipped tor-netscan jail (filter, thresholds, ufw action) with only its log source
+/// switched from the journal to a file, against real ufw in private namespaces.
+fn tor_netscan_scenario(test: &str, server: &Path, client: &Path) {
+    for program in ["unshare", "ufw", "iptables"] {
+        if !have(program) {
+            skip(test, &format!("{program} is not installed"));
+            return;
+        }
+    }
+    if !Path::new("/etc/ufw/user.rules").is_file() {
+        skip(test, "no /etc/ufw/user.rules to copy");
+        return;
+    }
+    // Never touch this machine's firewall or ufw rules: private network and mount namespaces,
+    // and ufw reads and writes a copy of /etc/ufw.
+    if !Command::new("unshare").args(["-n", "-m", "true"]).status().is_ok_and(|s| s.success()) {
+        skip(test, "cannot create network/mount namespaces here (needs root / CAP_SYS_ADMIN)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ufw = tmp.path().join("ufw");
+    run(Command::new("cp").arg("-a").arg("/etc/ufw").arg(&ufw));
+    let tree = tmp.path().join("tree");
+    our_tree(&tree);
+    clear_jail_d(&tree);
+    let log = tmp.path().join("kern.log");
+    fs::write(&log, "").expect("log");
+    let t = tree.display();
+    fs::write(
+        tree.join("fail2ban.local"),
+        format!("[DEFAULT]\nlogtarget = {t}/server.log\nsocket = {t}/f2b.sock\npidfile = {t}/f2b.pid\ndbfile = {t}/f2b.sqlite3\n"),
+    )
+    .expect("fail2ban.local");
+    fs::write(
+        tree.join("jail.local"),
+        format!("[tor-netscan]\nenabled = true\nbackend = polling\nlogpath = {}\n", log.display()),
+    )
+    .expect("jail.local");
+
+    let out = run(Command::new("unshare")
+        .args(["-n", "-m", "sh", "-c", TOR_NETSCAN_SCENARIO, "scenario"])
+        .arg(&tree)
+        .arg(&log)
+        .arg(server)
+        .arg(client)
+        .arg(&ufw));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (banned, unbanned) = text
+        .split_once("== unbanned ==")
+        .unwrap_or_else(|| panic!("scenario did not finish:\n{text}"));
+    let banned = banned.split_once("== banned ==").map_or(banned, |(_, b)| b);
+    for expected in [
+        "-A ufw-user-output -p tcp --dport 22 -j REJECT --reject-with tcp-reset",
+        "-A ufw-user-output -p udp --dport 22 -j REJECT",
+        "### tuple ### reject any 22 0.0.0.0/0 any 0.0.0.0/0 out comment=",
+        "Banned IP list:\t22",
+    ] {
+        assert!(banned.contains(expected), "after the ban, missing `{expected}` in:\n{banned}");
+    }
+    assert!(!banned.contains("--dport 2222"), "the unwatched port was rejected:\n{banned}");
+    assert!(!unbanned.contains("--dport 22 "), "port 22 is still rejected after the unban:\n{unbanned}");
+}
