@@ -16,6 +16,9 @@ pub struct JournalOptions {
     pub flags: Option<i32>,
     /// `namespace`: a journal namespace.
     pub namespace: Option<String>,
+    /// `useDns`: fail2ban hands the remaining options of the systemd backend to its filter, whose
+    /// only one is this (the jail's `usedns`, overridden here).
+    pub use_dns: Option<String>,
 }
 
 impl JournalOptions {
@@ -37,6 +40,7 @@ impl JournalOptions {
                     })?)
                 }
                 "namespace" => o.namespace = Some(v.to_string()),
+                "useDns" => o.use_dns = Some(v.to_string()),
                 _ => return Err(BackendError::UnknownOption { backend: "systemd".into(), option: k.into() }),
             }
         }
@@ -70,8 +74,8 @@ impl BackendSpec {
 
     /// From a name and options already split (by the config reader).
     pub fn from_parts<K: AsRef<str>, V: AsRef<str>>(name: &str, args: &[(K, V)]) -> Result<BackendSpec, BackendError> {
-        let name = name.trim();
-        let file = match name {
+        let name = name.trim().to_lowercase();
+        let file = match name.as_str() {
             "systemd" => return Ok(BackendSpec::Systemd(JournalOptions::from_args(args)?)),
             "auto" | "pyinotify" | "gamin" => FileBackend::Inotify,
             "polling" => FileBackend::Polling,
@@ -102,7 +106,7 @@ fn split_options(value: &str) -> Result<(String, Vec<(String, String)>), Backend
         let (val, tail) = match after.chars().next() {
             Some(q @ ('"' | '\'')) => {
                 let end = after[1..].find(q).ok_or_else(bad)? + 1;
-                (after[1..end].to_string(), &after[end + 1..])
+                (after[1..end].trim().to_string(), &after[end + 1..])
             }
             _ => {
                 let end = after.find(',').unwrap_or(after.len());
@@ -130,16 +134,20 @@ mod tests {
         assert_eq!(BackendSpec::parse("polling").unwrap(), BackendSpec::Files(FileBackend::Polling));
         assert!(BackendSpec::parse("inotifywait").is_err());
         assert!(BackendSpec::parse("polling[x=1]").is_err());
+        assert_eq!(BackendSpec::parse("Polling").unwrap(), BackendSpec::Files(FileBackend::Polling));
     }
 
     #[test]
     fn systemd_options() {
-        let s = BackendSpec::parse("systemd[journalpath=/var/log/j, journalflags=1, journalfiles=\"/a/*.journal, /b/x.journal\", namespace=ns]").unwrap();
+        let s = BackendSpec::parse("systemd[journalpath=/var/log/j, journalflags=1, journalfiles=\"/a/*.journal, /b/x.journal\", namespace=ns, useDns=no]").unwrap();
         let BackendSpec::Systemd(o) = s else { panic!("not systemd") };
         assert_eq!(o.path.as_deref(), Some(std::path::Path::new("/var/log/j")));
         assert_eq!(o.flags, Some(1));
         assert_eq!(o.files, vec!["/a/*.journal", "/b/x.journal"]);
         assert_eq!(o.namespace.as_deref(), Some("ns"));
+        assert_eq!(o.use_dns.as_deref(), Some("no"));
+        let s = BackendSpec::parse("systemd[journalpath=' /j ']").unwrap();
+        assert_eq!(s, BackendSpec::Systemd(JournalOptions { path: Some("/j".into()), ..Default::default() }));
         assert!(BackendSpec::parse("systemd[journalflags=x]").is_err());
         assert!(BackendSpec::parse("systemd[bogus=1]").is_err());
         assert_eq!(BackendSpec::parse("systemd").unwrap(), BackendSpec::Systemd(JournalOptions::default()));
