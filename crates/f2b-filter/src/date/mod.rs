@@ -229,8 +229,8 @@ impl DateDetector {
             return Some((idx, span, None));
         }
         let clock = Clock { now, local: &self.local, default_offset: self.default_offset };
-        let e = &self.entries[idx];
-        let c = e.template.time(line, &hit, &e.scratch, &clock);
+        let e = &mut self.entries[idx];
+        let c = e.template.time(line, &hit, &mut e.scratch, &clock);
         Some((idx, span, c))
     }
 

@@ -232,14 +232,29 @@ fn py_int(s: &str) -> Option<i64> {
     t.parse().ok()
 }
 
+/// `val.lower() == name` in Python terms (names are lower-case ASCII).
+fn lower_eq(val: &str, name: &str) -> bool {
+    if val.is_ascii() {
+        val.eq_ignore_ascii_case(name)
+    } else {
+        val.to_lowercase() == name
+    }
+}
+
 fn index_of(names: &[&str], val: &str) -> Option<i64> {
-    let low = val.to_lowercase();
-    names.iter().position(|n| *n == low).map(|p| p as i64)
+    names.iter().position(|n| lower_eq(val, n)).map(|p| p as i64)
 }
 
 /// Builds the time from `(field, text)` pairs given in the order of the groups in the regex.
-/// `None` when fail2ban would fail to build a date (bad day of month, second 60, ...).
-pub(crate) fn compute(fields: &[(Field, &str)], clock: &Clock<'_>) -> Option<Computed> {
+/// `None` when fail2ban would fail to build a date (bad day of month, second 60, ...). The flag
+/// says whether "now" was consulted (the result may then change with it).
+pub(crate) fn compute(fields: &[(Field, &str)], clock: &Clock<'_>) -> (Option<Computed>, bool) {
+    let used = std::cell::Cell::new(false);
+    let c = compute_with(fields, clock, &used);
+    (c, used.get())
+}
+
+fn compute_with(fields: &[(Field, &str)], clock: &Clock<'_>, used_now: &std::cell::Cell<bool>) -> Option<Computed> {
     let mut year: Option<i64> = None;
     let mut month: Option<i64> = None;
     let mut day: Option<i64> = None;
@@ -248,7 +263,8 @@ pub(crate) fn compute(fields: &[(Field, &str)], clock: &Clock<'_>) -> Option<Com
     let mut julian: Option<i64> = None;
     let mut week: Option<(i64, bool)> = None; // (week number, weeks start on Monday)
     let mut tzoffset: Option<i64> = None;
-    let ampm = fields.iter().find(|(f, _)| *f == Field::AmPm).map(|(_, v)| v.to_lowercase()).unwrap_or_default();
+    let ampm = fields.iter().find(|(f, _)| *f == Field::AmPm).map_or("", |(_, v)| *v);
+    let is_ampm = |i: usize| lower_eq(ampm, AM_PM[i]);
     for &(field, val) in fields {
         match field {
             Field::Y2 => {
@@ -263,11 +279,11 @@ pub(crate) fn compute(fields: &[(Field, &str)], clock: &Clock<'_>) -> Option<Com
             Field::H24 => hour = py_int(val)?,
             Field::H12 => {
                 hour = py_int(val)?;
-                if ampm.is_empty() || ampm == AM_PM[0] {
+                if ampm.is_empty() || is_ampm(0) {
                     if hour == 12 {
                         hour = 0;
                     }
-                } else if ampm == AM_PM[1] && hour != 12 {
+                } else if is_ampm(1) && hour != 12 {
                     hour += 12;
                 }
             }
@@ -295,6 +311,7 @@ pub(crate) fn compute(fields: &[(Field, &str)], clock: &Clock<'_>) -> Option<Com
 
     let mut now_cache: Option<DateTime> = None;
     let mut now = || -> Option<DateTime> {
+        used_now.set(true);
         if now_cache.is_none() {
             now_cache = Some(local_now(clock)?);
         }

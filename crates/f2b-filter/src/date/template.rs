@@ -88,20 +88,36 @@ pub(crate) struct Hit {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
-    Fast,
+    /// Groups are in `Scratch::memo_groups`, relative to the match start.
+    Memo,
     Slow,
     Epoch,
 }
 
-/// Per-detector capture buffers, so the hit path allocates nothing.
+/// Per-detector buffers, so the hit path allocates nothing, and a memo of the last fast match:
+/// logs repeat the same date text on many consecutive lines, and the same matched text always
+/// has the same groups (the boundary checks at its edges passed for both), so the capture
+/// engine and the date arithmetic run once per distinct text.
 pub(crate) struct Scratch {
     fast: Option<regex::CaptureLocations>,
     slow: Vec<Option<(usize, usize)>>,
+    memo_text: String,
+    memo_groups: Vec<Option<(usize, usize)>>,
+    memo_valid: bool,
+    /// The time computed for the memo text, and the "now" it depended on (if it did).
+    memo_time: Option<(Option<Computed>, Option<f64>)>,
 }
 
 impl Template {
     pub fn scratch(&self) -> Scratch {
-        Scratch { fast: self.engine.as_ref().and_then(|e| e.fast.as_ref()).map(|f| f.re.capture_locations()), slow: Vec::new() }
+        Scratch {
+            fast: self.engine.as_ref().and_then(|e| e.fast.as_ref()).map(|f| f.re.capture_locations()),
+            slow: Vec::new(),
+            memo_text: String::new(),
+            memo_groups: Vec::new(),
+            memo_valid: false,
+            memo_time: None,
+        }
     }
 
     #[cfg(test)]
@@ -126,13 +142,27 @@ impl Template {
         }
         let engine = self.engine.as_ref()?;
         if let (Some(fast), Some(locs)) = (&engine.fast, scratch.fast.as_mut()) {
+            let m = fast.re.find_at(text, pos)?;
+            let (start, end) = (m.start(), m.end());
+            let rel = |g: Option<(usize, usize)>| g.map(|(a, b)| (a + start, b + start));
+            if scratch.memo_valid && scratch.memo_text == m.as_str() {
+                return Some(Hit { start, end, g1: rel(scratch.memo_groups.get(1).copied().flatten()), via: Via::Memo });
+            }
+            // Same search, now with groups: it yields the same match.
             let m = fast.re.captures_read_at(locs, text, pos)?;
+            debug_assert_eq!((m.start(), m.end()), (start, end));
             let verified = fast.brefs.iter().all(|&(g, copy)| match (locs.get(g), locs.get(copy)) {
                 (Some((a, b)), Some((c, d))) => text[a..b] == text[c..d],
                 _ => false,
             });
             if verified {
-                return Some(Hit { start: m.start(), end: m.end(), g1: locs.get(1), via: Via::Fast });
+                scratch.memo_text.clear();
+                scratch.memo_text.push_str(m.as_str());
+                scratch.memo_groups.clear();
+                scratch.memo_groups.extend((0..locs.len()).map(|i| locs.get(i).map(|(a, b)| (a - start, b - start))));
+                scratch.memo_valid = true;
+                scratch.memo_time = None;
+                return Some(Hit { start, end, g1: locs.get(1), via: Via::Memo });
             }
         }
         let slow = engine.slow()?;
@@ -144,34 +174,46 @@ impl Template {
     }
 
     /// The time of a hit; `None` when fail2ban could not build a date from it.
-    pub fn time(&self, line: &str, hit: &Hit, scratch: &Scratch, clock: &Clock<'_>) -> Option<Computed> {
+    pub fn time(&self, line: &str, hit: &Hit, scratch: &mut Scratch, clock: &Clock<'_>) -> Option<Computed> {
+        if hit.via == Via::Memo {
+            if let Some((c, dep)) = scratch.memo_time {
+                if dep.map_or(true, |n| n == clock.now) {
+                    return c;
+                }
+            }
+        }
+        let (c, used_now) = self.compute(line, hit, scratch, clock);
+        if hit.via == Via::Memo {
+            scratch.memo_time = Some((c, used_now.then_some(clock.now)));
+        }
+        c
+    }
+
+    fn compute(&self, line: &str, hit: &Hit, scratch: &Scratch, clock: &Clock<'_>) -> (Option<Computed>, bool) {
         let group = |i: usize| -> Option<(usize, usize)> {
             match hit.via {
-                Via::Fast => scratch.fast.as_ref()?.get(i),
+                Via::Memo => scratch.memo_groups.get(i).copied().flatten().map(|(a, b)| (a + hit.start, b + hit.start)),
                 Via::Slow => scratch.slow.get(i).copied().flatten(),
                 Via::Epoch => (i == 1).then_some(hit.g1).flatten(),
             }
         };
+        let epoch_at = |g: Option<(usize, usize)>, long: bool| {
+            g.and_then(|(a, b)| Some(Computed { time: epoch::value(&line[a..b], long)?, is_int: false }))
+        };
         match self.kind {
-            Kind::Epoch { long, .. } => {
-                let (a, b) = hit.g1?;
-                Some(Computed { time: epoch::value(&line[a..b], long)?, is_int: false })
-            }
-            Kind::EpochPattern { long } => {
-                let (a, b) = group(2)?;
-                Some(Computed { time: epoch::value(&line[a..b], long)?, is_int: false })
-            }
+            Kind::Epoch { long, .. } => (epoch_at(hit.g1, long), false),
+            Kind::EpochPattern { long } => (epoch_at(group(2), long), false),
             Kind::Tai64n => {
-                let (a, b) = hit.g1?;
-                let hex = line[a..b].get(2..17)?;
-                Some(Computed { time: u64::from_str_radix(hex, 16).ok()? as f64, is_int: true })
+                let t = hit.g1.and_then(|(a, b)| line[a..b].get(2..17)).and_then(|hex| u64::from_str_radix(hex, 16).ok());
+                (t.map(|t| Computed { time: t as f64, is_int: true }), false)
             }
             Kind::Pattern => {
-                let engine = self.engine.as_ref()?;
+                let Some(engine) = self.engine.as_ref() else { return (None, false) };
                 let fields = match hit.via {
-                    Via::Fast => &engine.fast.as_ref()?.fields,
-                    _ => &engine.slow()?.fields,
+                    Via::Memo => engine.fast.as_ref().map(|f| &f.fields),
+                    _ => engine.slow().map(|s| &s.fields),
                 };
+                let Some(fields) = fields else { return (None, false) };
                 let mut vals: [(Field, &str); 24] = [(Field::AmPm, ""); 24];
                 let mut n = 0;
                 for &(f, i) in fields.iter() {
