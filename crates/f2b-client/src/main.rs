@@ -341,10 +341,9 @@ impl Client {
             let head = c.first().and_then(Value::as_str).unwrap_or("");
             let always = matches!(head, "echo" | "server-status");
             let sock_err = |this: &Client, e: &ClientError| {
-                if show || this.log.verbose > 1 {
-                    if show || head != "ping" {
-                        this.log_socket_error(e, head == "ping");
-                    }
+                // Quiet pings (server probes) only report at -vv.
+                if show || (this.log.verbose > 1 && head != "ping") {
+                    this.log_socket_error(e, head == "ping");
                 }
             };
             if conn.is_none() {

@@ -165,7 +165,7 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
         Value::List(items) => {
             out.push(EMPTY_LIST);
             out.push(MEMOIZE);
-            write_batched(items.iter(), out, APPEND, APPENDS, |v, o| write_value(v, o));
+            write_batched(items.iter(), out, APPEND, APPENDS, write_value);
         }
         Value::Tuple(items) => write_tuple(items, out),
         Value::Dict(pairs) => {
