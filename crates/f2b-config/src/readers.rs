@@ -323,7 +323,8 @@ impl DefReader {
             }
         }
         if all && self.cfg.has_section("Definition") {
-            for opt in self.cfg.options_with_defaults("Definition") {
+            // Only the section's own names: DEFAULT values do not join here.
+            for opt in self.cfg.own_options("Definition") {
                 if self.opts.contains_key(&opt) {
                     continue;
                 }
