@@ -6,7 +6,8 @@
 //! mechanism with `backend = polling`). The parent directories are watched rather than the
 //! files, so creations and renames (rotation) wake us too.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -49,6 +50,8 @@ pub struct WaitOutcome {
     pub lines: usize,
     /// [`StopHandle::stop`] was called.
     pub stopped: bool,
+    /// The wait ended by its timeout (every file was looked at), not by a change.
+    pub timed_out: bool,
     /// Files that could not be read this time (they are retried on the next wait).
     pub errors: Vec<(PathBuf, io::Error)>,
 }
@@ -57,7 +60,9 @@ pub struct WaitOutcome {
 pub struct FileWatcher {
     backend: FileBackend,
     watcher: Option<notify::RecommendedWatcher>,
-    watched_dirs: HashSet<PathBuf>,
+    /// Watched directories with the (device, inode) they had when the watch was set: a
+    /// directory removed and made again needs a new watch.
+    watched_dirs: HashMap<PathBuf, Option<(u64, u64)>>,
     tx: Sender<Wake>,
     rx: Receiver<Wake>,
     tailers: Vec<FileTailer>,
@@ -88,7 +93,7 @@ impl FileWatcher {
             }
         };
         let backend = if watcher.is_some() { backend } else { FileBackend::Polling };
-        FileWatcher { backend, watcher, watched_dirs: HashSet::new(), tx, rx, tailers: Vec::new() }
+        FileWatcher { backend, watcher, watched_dirs: HashMap::new(), tx, rx, tailers: Vec::new() }
     }
 
     /// The mechanism actually in use.
@@ -104,10 +109,11 @@ impl FileWatcher {
     pub fn add(&mut self, tailer: FileTailer) -> Result<(), BackendError> {
         let dir = parent_dir(tailer.path());
         if let Some(w) = self.watcher.as_mut() {
-            if !self.watched_dirs.contains(&dir) {
+            if !self.watched_dirs.contains_key(&dir) {
                 w.watch(&dir, RecursiveMode::NonRecursive)
                     .map_err(|e| BackendError::Watch { path: dir.clone(), message: e.to_string() })?;
-                self.watched_dirs.insert(dir);
+                let id = dir_identity(&dir);
+                self.watched_dirs.insert(dir, id);
             }
         }
         self.remove(tailer.path());
@@ -120,7 +126,7 @@ impl FileWatcher {
         let i = self.tailers.iter().position(|t| t.path() == path)?;
         let t = self.tailers.remove(i);
         let dir = parent_dir(path);
-        if !self.tailers.iter().any(|t| parent_dir(t.path()) == dir) && self.watched_dirs.remove(&dir) {
+        if !self.tailers.iter().any(|t| parent_dir(t.path()) == dir) && self.watched_dirs.remove(&dir).is_some() {
             if let Some(w) = self.watcher.as_mut() {
                 let _ = w.unwatch(&dir);
             }
@@ -165,6 +171,9 @@ impl FileWatcher {
         if stopped {
             return WaitOutcome { stopped, ..WaitOutcome::default() };
         }
+        if timed_out {
+            self.rewatch_replaced_dirs();
+        }
         let overflow = !timed_out && touched.is_empty();
         let selected: Vec<usize> = if timed_out || overflow || self.backend == FileBackend::Polling {
             (0..self.tailers.len()).collect()
@@ -183,7 +192,24 @@ impl FileWatcher {
                 .map(|(i, _)| i)
                 .collect()
         };
-        self.read_some(&selected, sink)
+        let mut out = self.read_some(&selected, sink);
+        out.timed_out = timed_out;
+        out
+    }
+
+    /// Renews the watch of directories that were removed and created again (their old watch
+    /// died with them); until then their files were only polled.
+    fn rewatch_replaced_dirs(&mut self) {
+        let Some(w) = self.watcher.as_mut() else { return };
+        for (dir, id) in self.watched_dirs.iter_mut() {
+            let now = dir_identity(dir);
+            if now.is_some() && now != *id {
+                let _ = w.unwatch(dir);
+                if w.watch(dir, RecursiveMode::NonRecursive).is_ok() {
+                    *id = now;
+                }
+            }
+        }
     }
 
     fn read_some(&mut self, which: &[usize], sink: &mut dyn FnMut(&Path, &str)) -> WaitOutcome {
@@ -209,6 +235,10 @@ fn is_sibling(p: &Path, file: &Path) -> bool {
         }
         _ => false,
     }
+}
+
+fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

@@ -23,6 +23,7 @@ fn collect(w: &mut FileWatcher, want: usize) -> Vec<(PathBuf, String)> {
     for _ in 0..1000 {
         let out = w.wait_and_read(timeout, &mut |p, l| got.push((p.to_path_buf(), l.to_owned())));
         assert!(out.errors.is_empty());
+        assert!(!(out.timed_out && w.backend() == FileBackend::Inotify), "inotify did not wake the wait");
         if got.len() >= want {
             break;
         }
@@ -57,6 +58,12 @@ fn several_files(backend: FileBackend) {
     };
     let got = collect(&mut w, 2);
     writer.join().unwrap();
+    if backend == FileBackend::Inotify {
+        // Woken by the changes themselves.
+        let mut none = Vec::new();
+        let out = w.wait_and_read(Duration::from_millis(1), &mut |_, l| none.push(l.to_owned()));
+        assert!(none.is_empty() && out.timed_out);
+    }
     assert_eq!(got, vec![(a.clone(), "new a".to_string()), (b.clone(), "new b".to_string())]);
 
     let t = w.remove(&a).expect("was watched");
@@ -90,4 +97,28 @@ fn stop_handle_ends_a_wait() {
     t.join().unwrap();
     assert!(out.stopped);
     assert_eq!(out.lines, 0);
+}
+
+/// The log directory itself is removed and made again: after one poll interval the new
+/// directory is watched, and its file is read from its start.
+#[test]
+fn directory_recreated() {
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("logs");
+    std::fs::create_dir(&dir).unwrap();
+    let a = dir.join("app.log");
+    append(&a, "one\n");
+    let mut w = FileWatcher::new(FileBackend::Inotify);
+    w.add(FileTailer::open(&a, StartPos::Head, LogEncoding::Utf8).unwrap()).unwrap();
+    assert_eq!(w.read_all(&mut |_, _| {}).lines, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    // The first wait takes the removal events; the second times out, which renews the watch.
+    w.wait_and_read(Duration::from_millis(10), &mut |_, _| {});
+    w.wait_and_read(Duration::from_millis(10), &mut |_, _| {});
+    append(&a, "two\n");
+    let mut got = Vec::new();
+    let out = w.wait_and_read(Duration::from_secs(60), &mut |_, l| got.push(l.to_owned()));
+    assert!(!out.timed_out, "woken by the timeout, not by inotify");
+    assert_eq!(got, ["two"]);
 }
