@@ -109,11 +109,12 @@ impl FileWatcher {
     pub fn add(&mut self, tailer: FileTailer) -> Result<(), BackendError> {
         let dir = parent_dir(tailer.path());
         if let Some(w) = self.watcher.as_mut() {
-            if !self.watched_dirs.contains_key(&dir) {
-                w.watch(&dir, RecursiveMode::NonRecursive)
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.watched_dirs.entry(dir) {
+                let dir = slot.key();
+                w.watch(dir, RecursiveMode::NonRecursive)
                     .map_err(|e| BackendError::Watch { path: dir.clone(), message: e.to_string() })?;
-                let id = dir_identity(&dir);
-                self.watched_dirs.insert(dir, id);
+                let id = dir_identity(dir);
+                slot.insert(id);
             }
         }
         self.remove(tailer.path());
