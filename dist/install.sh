@@ -1,5 +1,6 @@
 #!/bin/sh
-# f2b installer: binaries, systemd unit and (only when none exists) the config tree.
+# f2b installer: binaries, guides, systemd unit and (only when none exists) the
+# config tree.
 #
 #   dist/install.sh [options]
 #     --from DIR        where the built binaries are   (default: target/release)
@@ -54,6 +55,13 @@ for p in $programs; do
     echo "installed $prefix/bin/$p"
 done
 
+docdir=$destdir$prefix/share/doc/f2b
+mkdir -p "$docdir"
+for f in "$repo"/docs/*.md; do
+    [ -e "$f" ] && install -m 0644 "$f" "$docdir/"
+done
+echo "installed the guides in $prefix/share/doc/f2b"
+
 if [ -n "$links" ]; then
     for p in server client regex; do
         link=$bindir/fail2ban-$p
@@ -69,8 +77,8 @@ fi
 
 if [ -n "$unit" ]; then
     mkdir -p "$destdir$unitdir"
-    # The unit names /usr/local/bin; follow another prefix.
-    sed "s#/usr/local/bin/#$prefix/bin/#g" "$here/f2b.service" > "$destdir$unitdir/f2b.service"
+    # The unit names /usr/local; follow another prefix.
+    sed "s#/usr/local/#$prefix/#g" "$here/f2b.service" > "$destdir$unitdir/f2b.service"
     chmod 0644 "$destdir$unitdir/f2b.service"
     echo "installed $unitdir/f2b.service"
     if [ -z "$destdir" ] && [ "$unitdir" = /etc/systemd/system ] && [ -d /run/systemd/system ] &&

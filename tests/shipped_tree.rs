@@ -626,10 +626,13 @@ fn install_script_places_files_and_keeps_an_existing_tree() {
     }
     assert!(fs::read_link(prefix.join("bin/fail2ban-regex")).is_err(), "a real fail2ban-regex was replaced");
 
+    assert!(prefix.join("share/doc/f2b/migration.md").is_file(), "guides not installed");
+
     // The unit runs the installed server.
     let unit = fs::read_to_string(unitdir.join("f2b.service")).expect("unit installed");
     let server = prefix.join("bin/f2b-server");
     assert!(unit.contains(&format!("ExecStart={} -xf start", server.display())), "unit:\n{unit}");
+    assert!(!unit.contains("/usr/local/"), "unit still names /usr/local:\n{unit}");
     if have("systemd-analyze") {
         let out = Command::new("systemd-analyze").arg("verify").arg(unitdir.join("f2b.service")).output();
         if let Ok(out) = out {
