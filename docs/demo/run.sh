@@ -65,7 +65,7 @@ done
 
 # Append the sample lines stamped with the current time, as sshd would.
 now=$(date '+%b %e %H:%M:%S')
-sed "s/@NOW@/$now/" "$here/demo.log" >> "$t/demo.log"
+sed -e '/^#/d' -e "s/@NOW@/$now/" "$here/demo.log" >> "$t/demo.log"
 echo "\$ tail $t/demo.log"
 cat "$t/demo.log"
 
