@@ -461,8 +461,10 @@ fn replace_date_marker(pattern: &str, with: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Templates are immutable once built and shared by every detector of the process.
 
-fn cache() -> &'static Mutex<Vec<(String, Arc<Template>)>> {
-    static C: OnceLock<Mutex<Vec<(String, Arc<Template>)>>> = OnceLock::new();
+type TemplateCache = Mutex<Vec<(String, Arc<Template>)>>;
+
+fn cache() -> &'static TemplateCache {
+    static C: OnceLock<TemplateCache> = OnceLock::new();
     C.get_or_init(|| Mutex::new(Vec::new()))
 }
 

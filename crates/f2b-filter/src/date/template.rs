@@ -235,7 +235,7 @@ impl Engine {
         self.slow
             .get_or_init(|| {
                 let re = fancy_regex::Regex::new(&self.slow_src).ok()?;
-                let fields = fields_of(re.capture_names().enumerate().map(|(i, n)| (i, n)));
+                let fields = fields_of(re.capture_names().enumerate());
                 Some(Slow { re, fields })
             })
             .as_ref()
@@ -581,10 +581,8 @@ pub(crate) fn epoch_template(line_begin: bool, long: bool) -> Template {
     let bounded = if line_begin {
         bound(&format!(r"((?P<square>(?<=^\[))?{ere})(?(square)(?=\]))"), Begin::Line, true, &mut name)
     } else {
-        let r = format!(
-            r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
-        )
-        .replace("%s", ere);
+        let r = r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
+            .replace("%s", ere);
         bound(&r, Begin::No, true, &mut name)
     };
     Template { regex: bounded.python(), flags: bounded.flags, pattern: None, name, kind: Kind::Epoch { long, line_begin }, engine: None }
