@@ -7,6 +7,7 @@
 
 mod cli;
 mod log;
+mod pprint;
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -139,7 +140,7 @@ fn run(args: &[String]) -> i32 {
     log.info(&format!("Using socket file {}", client.socket.display()));
 
     if cli.dump || cli.dump_pretty {
-        let ok = client.dump();
+        let ok = client.dump(cli.dump_pretty && !cli.dump);
         if !cli.test {
             return if ok { 0 } else { FAILURE };
         }
@@ -166,6 +167,55 @@ fn run(args: &[String]) -> i32 {
         0
     } else {
         FAILURE
+    }
+}
+
+/// The `-d` stream as values, in `f2b_config::dump_lines`' order (checked against it in the
+/// tests): server settings, each jail's commands, then a `start` per jail that loaded.
+fn dump_commands(cfg: &LoadedConfig) -> Vec<Value> {
+    let mut out: Vec<Value> = cfg.server.iter().map(command_value).collect();
+    for jail in &cfg.jails {
+        out.extend(jail.commands.iter().map(command_value));
+    }
+    for jail in &cfg.jails {
+        if jail.config_error().is_none() {
+            out.push(Value::List(vec![Value::str("start"), Value::str(jail.name.as_str())]));
+        }
+    }
+    out
+}
+
+fn command_value(cmd: &f2b_config::Command) -> Value {
+    Value::List(cmd.0.iter().map(config_value).collect())
+}
+
+fn config_value(v: &f2b_config::Value) -> Value {
+    match v {
+        f2b_config::Value::Str(s) => Value::Str(s.clone()),
+        f2b_config::Value::Int(i) => Value::Int(*i),
+        f2b_config::Value::Bool(b) => Value::Bool(*b),
+        f2b_config::Value::None => Value::None,
+        f2b_config::Value::List(items) => Value::List(items.iter().map(config_value).collect()),
+        f2b_config::Value::Dict(pairs) => {
+            Value::Dict(pairs.iter().map(|(k, v)| (Value::Str(k.clone()), config_value(v))).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--dp` walks the stream itself: it must be the very stream `-d` prints.
+    #[test]
+    fn dump_commands_follow_dump_lines() {
+        let dir = Path::new(DEFAULT_CONF);
+        let Ok(cfg) = f2b_config::load(dir) else {
+            eprintln!("SKIP dump_commands_follow_dump_lines: no readable {DEFAULT_CONF}");
+            return;
+        };
+        let ours: Vec<String> = dump_commands(&cfg).iter().map(Value::py_repr).collect();
+        assert_eq!(ours, f2b_config::dump_lines(&cfg));
     }
 }
 
@@ -245,8 +295,14 @@ impl Client {
         }
     }
 
-    fn dump(&mut self) -> bool {
+    fn dump(&mut self, pretty: bool) -> bool {
         match self.read_config(false) {
+            Some(cfg) if pretty => {
+                for cmd in dump_commands(&cfg) {
+                    output(&pprint::pformat(&cmd));
+                }
+                true
+            }
             Some(cfg) => {
                 for line in f2b_config::dump_lines(&cfg) {
                     output(&line);

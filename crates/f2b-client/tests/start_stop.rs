@@ -64,6 +64,28 @@ fn test_and_dump_match_fail2ban_client() {
 }
 
 #[test]
+fn pretty_dump_matches_fail2ban_client() {
+    let Some(r) = reference() else {
+        eprintln!("SKIP pretty_dump_matches_fail2ban_client: fail2ban-client is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write_config(dir.path(), false);
+    // Long enough to open the command up, with one regex longer than a line (cut at spaces)
+    // and one without spaces to cut.
+    let words: Vec<String> = (0..150).map(|i| format!("word{i}")).collect();
+    let filter = format!(
+        "[Definition]\nfailregex = ^a {} <HOST>$\n            ^{}<HOST>$\n            ^short <HOST>$\n",
+        words.join(" "),
+        "x".repeat(1200)
+    );
+    std::fs::write(conf.join("filter.d/test.conf"), filter).unwrap();
+    let ours = client(OURS, &conf, &["--dp"]);
+    assert!(ours.0.contains("\n  [ '^a word0 word1 "), "{}", ours.0);
+    assert_eq!(ours, client(r, &conf, &["--dp"]));
+}
+
+#[test]
 fn start_restart_reload_stop() {
     let server = Path::new(OURS).with_file_name("f2b-server");
     if !server.is_file() {
