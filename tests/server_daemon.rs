@@ -160,3 +160,24 @@ fn sighup_reloads_and_sigusr1_reopens_the_log() {
     tree.append("u.log", &fails("192.0.2.41", &[0, 0, 0]));
     assert!(wait_until(10.0, || tree.read("server.log").contains("[u] Ban 192.0.2.41")), "{}", tree.read("server.log"));
 }
+
+#[test]
+fn bantime_increment_rebans_a_known_bad_address_sooner_and_longer() {
+    let tree = Tree::new(
+        "[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 2\nbantime = 2\nbantime.increment = true\naction = record[name=t]\n",
+    );
+    tree.write("t.log", "hello\n");
+    let _d = Daemon::start_ours(&tree);
+    tree.append("t.log", &fails("192.0.2.60", &[0, 0]));
+    assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.60")), "{:?}", tree.rec());
+    assert!(wait_until(10.0, || has(&tree, "unban t 192.0.2.60")), "{:?}", tree.rec());
+    // one failure is enough now: the address counts as bad (2 retries), and its ban doubles
+    tree.append("t.log", &fails("192.0.2.60", &[0]));
+    assert!(wait_until(10.0, || tree.rec().iter().filter(|l| *l == "ban t 192.0.2.60").count() == 2), "{:?}", tree.rec());
+    let log = tree.read("server.log");
+    assert!(log.contains("INFO    [t] Found 192.0.2.60, bad - "), "{log}");
+    assert!(log.contains(" # -> 2.0, Ban"), "{log}");
+    assert!(log.contains("NOTICE  [t] Increase Ban 192.0.2.60 (2 # 4s -> "), "{log}");
+    let (_, bl) = ours(&tree.sock(), &["get", "t", "banip", "--with-time"]);
+    assert!(bl.contains(" + 4 = "), "{bl}");
+}

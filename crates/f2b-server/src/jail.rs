@@ -92,6 +92,18 @@ pub trait BanStore: Send + Sync {
     fn del_ban(&self, jail: &str, ip: &str);
 }
 
+/// `bantime.increment` as the pipeline sees it (fail2ban's observer): known bad IDs count more
+/// per failure, and their bans grow.
+pub trait BanObserver: Send + Sync {
+    /// A failure of `id` at `time` was counted: when `id` was banned before, the retries to
+    /// add on top (and its ban count), else `None`.
+    /// `known_bans`: the ban count the failure counter's ticket already carries.
+    fn failure_found(&self, id: &str, time: f64, maxretry: u32, known_bans: u32) -> Option<(u32, u32)>;
+    /// A ban was just added: raise the ticket's ban time from the history and record the ban.
+    /// Returns the ban time when it changed.
+    fn ban_found(&self, ticket: &mut BanTicket, jail_ban_time: BanTime) -> Option<BanTime>;
+}
+
 /// Static settings of a running jail.
 #[derive(Debug, Clone)]
 pub struct JailSettings {
@@ -153,6 +165,8 @@ pub struct JailParts {
     pub actions: Box<dyn ActionSet>,
     pub ignore: IgnoreList,
     pub store: Option<Arc<dyn BanStore>>,
+    /// `bantime.increment`, when enabled (it then records bans itself).
+    pub observer: Option<Arc<dyn BanObserver>>,
     /// Bans from the database to re-apply at start ("Restore Ban").
     pub restore: Vec<BanTicket>,
     /// Failure total to start from (kept across a reload).
@@ -173,11 +187,13 @@ pub struct JailStatus {
 const LOG_FILTER: &str = "fail2ban.filter";
 const LOG_ACTIONS: &str = "fail2ban.actions";
 const LOG_JAIL: &str = "fail2ban.jail";
+const LOG_OBSERVER: &str = "fail2ban.observer";
 
 impl Jail {
     /// Start the jail: actionstart, restored bans, then the reader.
     pub fn start(parts: JailParts) -> std::io::Result<Jail> {
-        let JailParts { settings, source, source_status, filter, mut actions, ignore, store, restore, fail_total } = parts;
+        let JailParts { settings, source, source_status, filter, mut actions, ignore, store, observer, restore, fail_total } =
+            parts;
         let name = settings.name.clone();
         let mut bm = BanManager::new();
         bm.set_ban_time(settings.bantime);
@@ -198,16 +214,17 @@ impl Jail {
         let worker = {
             let shared = Arc::clone(&shared);
             let name = name.clone();
+            let observer = observer.clone();
             std::thread::Builder::new()
                 .name(format!("f2b-act-{name}"))
-                .spawn(move || action_worker(&name, &shared, actions, store, restore, rx))?
+                .spawn(move || action_worker(&name, &shared, actions, store, observer, restore, rx))?
         };
         let reader = {
             let shared = Arc::clone(&shared);
             let tx = tx.clone();
             std::thread::Builder::new()
                 .name(format!("f2b-read-{name}"))
-                .spawn(move || reader_loop(&shared, source, filter, tx, fail_total))?
+                .spawn(move || reader_loop(&shared, source, filter, tx, fail_total, observer))?
         };
         crate::log!(LOG_JAIL, Level::INFO, "Jail '{name}' started");
         Ok(Jail { name, shared, jobs: Mutex::new(Some(tx)), threads: Mutex::new((Some(reader), Some(worker))) })
@@ -357,6 +374,7 @@ fn reader_loop(
     mut filter: Box<dyn LineFilter>,
     jobs: Sender<Job>,
     fail_total: u64,
+    observer: Option<Arc<dyn BanObserver>>,
 ) {
     let name = relock(&shared.settings).name.clone();
     let mut source = match source() {
@@ -405,6 +423,28 @@ fn reader_loop(
                     if let Some(t) = fm.to_ban(Some(&id)) {
                         let _ = jobs.send(Job::Ban(t));
                     }
+                } else if let Some((extra, count)) = observer.as_ref().and_then(|o| {
+                    let known = fm.get(&id).map(|t| t.ban_count()).unwrap_or(0);
+                    o.failure_found(&id, time, settings.maxretry, known)
+                }) {
+                    let retries = extra + 1;
+                    // fail2ban computes this count with a float division: it prints `2.0`
+                    // unless maxretry (an int) capped it.
+                    let raw = (1u64 << count.min(20)) / 2 + 1;
+                    let shown = if raw <= u64::from(settings.maxretry) { format!("{raw}.0") } else { settings.maxretry.to_string() };
+                    crate::log!(
+                        LOG_OBSERVER,
+                        Level::INFO,
+                        "[{}] Found {id}, bad - {}, {count} # -> {shown}{}",
+                        settings.name,
+                        time2str(time),
+                        if retries >= settings.maxretry { ", Ban" } else { "" }
+                    );
+                    if fm.add_observed(&id, time, extra, count).is_some_and(|r| r >= settings.maxretry) {
+                        if let Some(t) = fm.to_ban(Some(&id)) {
+                            let _ = jobs.send(Job::Ban(t));
+                        }
+                    }
                 }
                 shared.stats.total_failed.store(fm.fail_total(), Ordering::Relaxed);
             }
@@ -446,7 +486,7 @@ fn check_time(
                     Level::WARNING,
                     "[{}] Detected a log entry {} {} the current time in operation mode. This looks like a {kind} problem. Treating such entries as if they just happened.",
                     s.name,
-                    seconds2str(delta.abs()),
+                    crate::observer::seconds2str(delta.abs()),
                     if delta < 0.0 { "before" } else { "after" }
                 );
                 crate::log!(LOG_FILTER, Level::WARNING, "[{}] Please check a jail for a timing issue. Line with odd timestamp: {}", s.name, line.text);
@@ -469,33 +509,19 @@ fn check_time(
     Some(time.min(now))
 }
 
-/// A duration as fail2ban words it in warnings (`1d 2h 3m 4s`, biggest units first).
-pub fn seconds2str(secs: f64) -> String {
-    let mut s = secs.round() as i64;
-    let mut out = Vec::new();
-    for (unit, len) in [("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)] {
-        if s >= len {
-            out.push(format!("{}{unit}", s / len));
-            s %= len;
-        }
-    }
-    if s > 0 || out.is_empty() {
-        out.push(format!("{s}s"));
-    }
-    out.join(" ")
-}
-
 fn action_worker(
     name: &str,
     shared: &Shared,
     mut actions: Box<dyn ActionSet>,
     store: Option<Arc<dyn BanStore>>,
+    observer: Option<Arc<dyn BanObserver>>,
     restore: Vec<BanTicket>,
     jobs: Receiver<Job>,
 ) {
+    let persist = Persist { store: store.as_deref(), observer: observer.as_deref() };
     for mut t in restore {
         t.set_restored(true);
-        do_ban(name, shared, actions.as_mut(), None, t);
+        do_ban(name, shared, actions.as_mut(), &persist, t);
     }
     loop {
         let wait = {
@@ -504,14 +530,14 @@ fn action_worker(
         };
         match jobs.recv_timeout(wait) {
             Ok(Job::Ban(t)) => {
-                do_ban(name, shared, actions.as_mut(), store.as_deref(), t);
+                do_ban(name, shared, actions.as_mut(), &persist, t);
             }
             Ok(Job::BanManual(ips, reply)) => {
                 let mut n = 0;
                 for ip in ips {
                     let mut t = BanTicket::new(ip.clone(), now());
                     t.set_capture("ip", ip);
-                    if do_ban(name, shared, actions.as_mut(), store.as_deref(), t) {
+                    if do_ban(name, shared, actions.as_mut(), &persist, t) {
                         n += 1;
                     }
                 }
@@ -573,13 +599,20 @@ fn action_worker(
 
 /// Ban one ticket: record it in the ban manager, log, run every action's ban. Returns whether
 /// the ticket was newly banned.
-fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, store: Option<&dyn BanStore>, t: BanTicket) -> bool {
+/// Where a new ban is recorded: through the observer when `bantime.increment` is on (it
+/// decides the ban time first), else straight into the store.
+struct Persist<'a> {
+    store: Option<&'a dyn BanStore>,
+    observer: Option<&'a dyn BanObserver>,
+}
+
+fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, persist: &Persist<'_>, t: BanTicket) -> bool {
     let id = t.id().to_string();
     let (outcome, default_bantime) = {
         let mut bm = relock(&shared.bans);
         (bm.add_ban_ticket(t.clone(), now()), bm.ban_time())
     };
-    let t = match outcome {
+    let mut t = match outcome {
         AddBan::Added(t) => t,
         AddBan::Expired => {
             crate::log!(LOG_ACTIONS, Level::INFO, "[{name}] Ignore {id}, expired bantime");
@@ -599,10 +632,30 @@ fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, store: Optio
             return false;
         }
     };
-    if let (Some(st), false) = (store, t.restored()) {
-        st.add_ban(name, &t, default_bantime);
+    let mut increased = None;
+    if !t.restored() {
+        match (persist.observer, persist.store) {
+            (Some(obs), _) => {
+                if let Some(bt) = obs.ban_found(&mut t, default_bantime) {
+                    if let Some(stored) = relock(&shared.bans).get_mut(&id) {
+                        stored.set_ban_time(bt);
+                        stored.set_ban_count(t.ban_count());
+                    }
+                    increased = Some(bt);
+                }
+            }
+            (None, Some(st)) => st.add_ban(name, &t, default_bantime),
+            (None, None) => {}
+        }
     }
     crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] {}Ban {id}", if t.restored() { "Restore " } else { "" });
+    if let Some(bt) = increased {
+        let (len, end) = match bt {
+            BanTime::Permanent => ("permanent".to_string(), "infinite".to_string()),
+            BanTime::Seconds(s) => (crate::observer::seconds2str(s), time2str(t.time() + s)),
+        };
+        crate::log!(LOG_OBSERVER, Level::NOTICE, "[{name}] Increase Ban {id} ({} # {len} -> {end})", t.ban_count());
+    }
     for (act, err) in actions.ban(&t) {
         crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}", info_repr(&t));
     }
@@ -636,13 +689,6 @@ pub fn is_ip(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seconds_words() {
-        assert_eq!(seconds2str(3725.0), "1h 2m 5s");
-        assert_eq!(seconds2str(0.0), "0s");
-        assert_eq!(seconds2str(86400.0 * 8.0), "1w 1d");
-    }
 
     #[test]
     fn time_rules() {

@@ -14,8 +14,9 @@ use f2b_filter::{Filter, FilterOptions};
 use crate::actions::{ActionDef, ActionError, ActionInfo, BanHistory, CommandAction};
 use crate::database::Database;
 use crate::ignore::IgnoreList;
-use crate::jail::{now, BanStore, Found, JailParts, JailSettings, LineFilter, LineSource, SourceLine};
+use crate::jail::{now, BanObserver, BanStore, Found, JailParts, JailSettings, LineFilter, LineSource, SourceLine};
 use crate::logging::Level;
+use crate::observer::{random_unit, seconds2str, BanTimeIncrement, FailureFound, IncrementOptions};
 use crate::server::JailBuilder;
 use crate::ticket::{BanTicket, BanTime, TicketData};
 
@@ -205,6 +206,89 @@ impl LineFilter for FilterStage {
     }
 }
 
+/// `bantime.increment` over the database (fail2ban's observer).
+struct IncrementObserver {
+    jail: String,
+    inc: BanTimeIncrement,
+    db: SharedDb,
+}
+
+impl BanObserver for IncrementObserver {
+    fn failure_found(&self, id: &str, time: f64, maxretry: u32, known_bans: u32) -> Option<(u32, u32)> {
+        let record = match relock(&self.db).get_ban(id, Some(&self.jail), false, None, None, now()) {
+            Ok(r) => r.into_iter().next(),
+            Err(e) => {
+                crate::log!("fail2ban.observer", Level::ERROR, "{e}");
+                return None;
+            }
+        };
+        match self.inc.failure_found(record, known_bans, time, maxretry) {
+            FailureFound::AddRetries { extra, ban_count } => Some((extra, ban_count)),
+            FailureFound::Nothing => None,
+        }
+    }
+
+    fn ban_found(&self, ticket: &mut BanTicket, jail_ban_time: BanTime) -> Option<BanTime> {
+        let before = ticket.ban_time_or(jail_ban_time);
+        let t_now = now();
+        let db = relock(&self.db);
+        let record = if self.inc.enabled && !ticket.restored() {
+            match db.get_ban(ticket.id(), Some(&self.jail), self.inc.over_all_jails, None, None, t_now) {
+                Ok(r) => r.into_iter().next(),
+                Err(e) => {
+                    crate::log!("fail2ban.observer", Level::ERROR, "{e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let found = match self.inc.ban_found(ticket, jail_ban_time, record, t_now, &mut random_unit) {
+            Ok(f) => f,
+            Err(e) => {
+                crate::log!("fail2ban.observer", Level::ERROR, "{e}");
+                return None;
+            }
+        };
+        if let (Some(rec), BanTime::Seconds(old), false) = (record, before, ticket.restored()) {
+            crate::log!(
+                "fail2ban.observer",
+                Level::INFO,
+                "[{}] IP {} is bad: {} # last {} - incr {} to {}",
+                self.jail,
+                ticket.id(),
+                rec.ban_count,
+                crate::banmanager::time2str(rec.time_of_ban),
+                seconds2str(old),
+                match found.ban_time {
+                    BanTime::Permanent => "-1".to_string(),
+                    BanTime::Seconds(s) => seconds2str(s),
+                }
+            );
+        }
+        if found.record {
+            if let Err(e) = db.add_ban(&self.jail, ticket, jail_ban_time) {
+                crate::log!("fail2ban.database", Level::ERROR, "{e}");
+            }
+        }
+        (found.ban_time != before).then_some(found.ban_time)
+    }
+}
+
+/// The increment settings of a jail in the observer's terms.
+fn increment_options(i: &f2b_config::BanTimeIncrement) -> IncrementOptions {
+    IncrementOptions {
+        increment: true,
+        factor: i.factor.clone(),
+        formula: i.formula.clone(),
+        multipliers: (!i.multipliers.is_empty())
+            .then(|| i.multipliers.iter().map(|m| format!("{}", *m as i64)).collect::<Vec<_>>().join(" ")),
+        max_time: i.maxtime,
+        rnd_time: i.rndtime,
+        over_all_jails: i.overalljails,
+    }
+}
+
 /// Bans recorded in fail2ban's database.
 struct DbStore {
     db: SharedDb,
@@ -361,6 +445,21 @@ impl JailBuilder for Builder {
                 }
             }
         }
+        let observer = match (&spec.bantime_increment, &self.db) {
+            (Some(i), Some(db)) => {
+                let inc = BanTimeIncrement::new(&increment_options(i)).map_err(|e| format!("bantime.increment: {e}"))?;
+                Some(Arc::new(IncrementObserver { jail: name.clone(), inc, db: Arc::clone(db) }) as Arc<dyn BanObserver>)
+            }
+            (Some(_), None) => {
+                crate::log!(
+                    "fail2ban.jail",
+                    Level::WARNING,
+                    "ban time increment is not available as long jail database is not set"
+                );
+                None
+            }
+            _ => None,
+        };
         crate::log!(LOG_FILTER, Level::INFO, "  maxLines: {}", spec.maxlines.unwrap_or(1));
         crate::log!(LOG_FILTER, Level::INFO, "  maxRetry: {}", spec.maxretry);
         crate::log!(LOG_FILTER, Level::INFO, "  findtime: {}", spec.findtime as i64);
@@ -379,6 +478,7 @@ impl JailBuilder for Builder {
             actions,
             ignore,
             store: self.db.clone().map(|db| Arc::new(DbStore { db }) as Arc<dyn BanStore>),
+            observer,
             restore,
             fail_total,
         })

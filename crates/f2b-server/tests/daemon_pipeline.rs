@@ -107,6 +107,7 @@ fn jail(maxretry: u32, findtime: f64, bantime: BanTime, fail_ban: bool) -> (Jail
         actions: Box::new(RecActions { rec: rec.clone(), fail_ban }),
         ignore: IgnoreList::new(false),
         store: None,
+        observer: None,
         restore: Vec::new(),
         fail_total: 0,
     };
@@ -204,6 +205,7 @@ fn old_lines_of_the_initial_read_are_dropped() {
         actions: Box::new(RecActions { rec: rec.clone(), fail_ban: false }),
         ignore: IgnoreList::new(false),
         store: None,
+        observer: None,
         restore: Vec::new(),
         fail_total: 0,
     };
