@@ -303,7 +303,7 @@ mod tests {
         assert_eq!(out.iter().map(|t| t.id()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(bm.next_unban_time(), 120.0);
         // limited count: the next check still happens immediately
-        let out = bm.unban_list(1e9, 0usize.max(1));
+        let out = bm.unban_list(1e9, 1);
         assert_eq!(out.len(), 1);
         assert_eq!(bm.ids(), ["p"]);
         assert!(bm.unban_list(1e12, usize::MAX).is_empty());

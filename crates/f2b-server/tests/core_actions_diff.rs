@@ -217,7 +217,7 @@ fn same_behaviour_as_fail2ban_command_action() {
             .expect("python runs");
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let theirs: Value = serde_json::from_slice(
-            out.stdout.split(|b| *b == b'\n').filter(|l| l.starts_with(b"{")).last().unwrap_or(b"{}"),
+            out.stdout.split(|b| *b == b'\n').rfind(|l| l.starts_with(b"{")).unwrap_or(b"{}"),
         )
         .expect("json from python");
         let mine = ours(&spec_for(d_our.path()), d_our.path());

@@ -65,9 +65,9 @@ pub struct Vars {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Var {
-    BanTime,
-    BanCount,
-    BanFactor,
+    Time,
+    Count,
+    Factor,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -419,9 +419,9 @@ impl Parser<'_> {
                     return Ok(Expr::Call(f, args));
                 }
                 match n.as_str() {
-                    "ban.Time" => Ok(Expr::Var(Var::BanTime)),
-                    "ban.Count" => Ok(Expr::Var(Var::BanCount)),
-                    "banFactor" => Ok(Expr::Var(Var::BanFactor)),
+                    "ban.Time" => Ok(Expr::Var(Var::Time)),
+                    "ban.Count" => Ok(Expr::Var(Var::Count)),
+                    "banFactor" => Ok(Expr::Var(Var::Factor)),
                     "math.e" => Ok(Expr::Num(Num::Float(std::f64::consts::E))),
                     "math.pi" => Ok(Expr::Num(Num::Float(std::f64::consts::PI))),
                     "math.inf" => Ok(Expr::Num(Num::Float(f64::INFINITY))),
@@ -536,9 +536,9 @@ impl Formula {
         Ok(match e {
             Expr::Num(n) => *n,
             Expr::Var(var) => match var {
-                Var::BanTime => v.ban_time.ok_or("ban.Time is not available here")?,
-                Var::BanCount => v.ban_count.ok_or("ban.Count is not available here")?,
-                Var::BanFactor => v.ban_factor.ok_or("banFactor is not available here")?,
+                Var::Time => v.ban_time.ok_or("ban.Time is not available here")?,
+                Var::Count => v.ban_count.ok_or("ban.Count is not available here")?,
+                Var::Factor => v.ban_factor.ok_or("banFactor is not available here")?,
             },
             Expr::Neg(a) => match self.ev(a, v)? {
                 Num::Int(i) => i.checked_neg().map(Num::Int).unwrap_or(Num::Float(-(i as f64))),
