@@ -8,6 +8,7 @@
 mod cli;
 mod log;
 mod pprint;
+mod shlex;
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -132,6 +133,7 @@ fn run(args: &[String]) -> i32 {
             .filter_map(|(name, v)| v.clone().map(|v| (name, v)))
             .collect(),
         errors_reported: false,
+        interactive: false,
     };
     // The pid file only matters to `start`, which resolves it then.
     if cli.socket.is_none() {
@@ -156,8 +158,8 @@ fn run(args: &[String]) -> i32 {
         }
     }
     if cli.interactive {
-        log.error("Interactive mode is not supported by f2b-client");
-        return FAILURE;
+        client.interactive = true;
+        return client.interactive(&caller, cli.command.clone());
     }
     if cli.command.is_empty() {
         usage(&caller);
@@ -202,23 +204,6 @@ fn config_value(v: &f2b_config::Value) -> Value {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `--dp` walks the stream itself: it must be the very stream `-d` prints.
-    #[test]
-    fn dump_commands_follow_dump_lines() {
-        let dir = Path::new(DEFAULT_CONF);
-        let Ok(cfg) = f2b_config::load(dir) else {
-            eprintln!("SKIP dump_commands_follow_dump_lines: no readable {DEFAULT_CONF}");
-            return;
-        };
-        let ours: Vec<String> = dump_commands(&cfg).iter().map(Value::py_repr).collect();
-        assert_eq!(ours, f2b_config::dump_lines(&cfg));
-    }
-}
-
 struct Client {
     conf: PathBuf,
     socket: PathBuf,
@@ -232,6 +217,8 @@ struct Client {
     server_options: Vec<(&'static str, String)>,
     /// Jail errors of the configuration are logged once, however often it is consulted.
     errors_reported: bool,
+    /// `-i`: commands come from the prompt, and long operations announce their steps.
+    interactive: bool,
 }
 
 fn words(cmd: &[String]) -> Vec<Value> {
@@ -320,6 +307,47 @@ impl Client {
         self.read_config(true).is_some()
     }
 
+    /// `-i`: a prompt reading commands until `exit`, `quit` or end of input.
+    fn interactive(&mut self, caller: &str, first: Vec<String>) -> i32 {
+        if !first.is_empty() && !self.process_command(first) {
+            return FAILURE;
+        }
+        output(&format!("Fail2Ban v{FAIL2BAN_VERSION} reads log file that contains password failure report"));
+        output("and bans the corresponding IP addresses using firewall rules.");
+        output("");
+        let stdin = std::io::stdin();
+        loop {
+            {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(b"fail2ban> ");
+                let _ = out.flush();
+            }
+            let mut line = String::new();
+            match stdin.read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    // End of input ends the session as a failure, as in fail2ban-client.
+                    output("");
+                    self.log.error("EOF when reading a line");
+                    return FAILURE;
+                }
+                Ok(_) => {}
+            }
+            let line = line.strip_suffix('\n').unwrap_or(&line);
+            match line {
+                "exit" | "quit" => return 0,
+                "help" => usage(caller),
+                "" => {}
+                _ => match shlex::split(line) {
+                    Ok(words) if words.is_empty() => {}
+                    Ok(words) => {
+                        self.process_command(words);
+                    }
+                    Err(e) => self.log.error(&e.to_string()),
+                },
+            }
+        }
+    }
+
     fn process_command(&mut self, cmd: Vec<String>) -> bool {
         let first = cmd.first().map(String::as_str).unwrap_or("");
         match first {
@@ -331,10 +359,20 @@ impl Client {
             }
             "restart" => {
                 let old = self.server_pid();
+                if self.interactive {
+                    output("  ## stop ... ");
+                }
                 self.process_command(vec!["stop".into()]);
                 if self.wait_on_server(false, None).is_err() || !self.wait_for_exit(old) {
                     self.log.error("Could not stop server");
                     return false;
+                }
+                if self.interactive {
+                    // The configuration is read afresh by start.
+                    output("  ## load configuration ... ");
+                    self.config = None;
+                    self.errors_reported = false;
+                    output("  ## start ... ");
                 }
                 self.start_server()
             }
@@ -371,8 +409,13 @@ impl Client {
             return false;
         }
         let jail = if cmd.len() == 1 || cmd[1] == "--all" { "--all".to_owned() } else { cmd[1].clone() };
+        self.config = None;
+        self.errors_reported = false;
         if self.read_config(false).is_none() {
             return false;
+        }
+        if self.interactive {
+            output("  ## reload ... ");
         }
         // The server rereads the configuration itself: the stream fail2ban-client would send
         // along is left empty.
@@ -602,5 +645,22 @@ impl Client {
         // Reap the launcher if it already exited (a daemonizing server forks away).
         let _ = child.try_wait();
         self.process_cmd(&[vec![Value::str("server-status")]], false, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--dp` walks the stream itself: it must be the very stream `-d` prints.
+    #[test]
+    fn dump_commands_follow_dump_lines() {
+        let dir = Path::new(DEFAULT_CONF);
+        let Ok(cfg) = f2b_config::load(dir) else {
+            eprintln!("SKIP dump_commands_follow_dump_lines: no readable {DEFAULT_CONF}");
+            return;
+        };
+        let ours: Vec<String> = dump_commands(&cfg).iter().map(Value::py_repr).collect();
+        assert_eq!(ours, f2b_config::dump_lines(&cfg));
     }
 }

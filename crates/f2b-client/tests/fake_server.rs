@@ -255,3 +255,37 @@ fn usage_and_version() {
         }
     }
 }
+
+#[test]
+fn interactive_session() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Running::start(dir.path());
+    let session = "ping\nstatus sshd\nset sshd banip '192.0.2.9'\nbanned \"192.0.2.9\" 10.0.0.1\nbad 'quote\n\nstatus nosuch\nquit\n";
+    let run_session = |exe: &str, input: &str| {
+        let mut child = Command::new(exe)
+            .arg("-s")
+            .arg(&server.path)
+            .arg("-i")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
+    };
+    let before = server.daemon.banned.lock().unwrap().clone();
+    let ours = run_session(OURS, session);
+    assert_eq!(ours.1, Some(0));
+    assert!(ours.0.contains("fail2ban> Server replied: pong\nfail2ban> Status for the jail: sshd\n"), "{}", ours.0);
+    assert!(ours.0.contains("fail2ban> [['sshd'], []]\n"), "{}", ours.0);
+    // End of input without `quit` fails.
+    assert_eq!(run_session(OURS, "ping\n").1, Some(255));
+    if let Some(r) = reference_client() {
+        *server.daemon.banned.lock().unwrap() = before;
+        assert_eq!(ours, run_session(r, session));
+        assert_eq!(run_session(OURS, "ping\n"), run_session(r, "ping\n"));
+    }
+}
