@@ -45,7 +45,7 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
         "comments, delimiters, case",
         &[(
             "jail.conf",
-            "# head\n[DEFAULT]\nMaxRetry: 7 ; inline\nfindtime = 1h;not-a-comment\n[t]\n  ; indented comment\nenabled = true\nfilter = test\naction = act[port=\"1, 2\"] # kept\nlogpath = @LOG@\n",
+            "# head\n[DEFAULT]\nMaxRetry: 7 ; inline\nfindtime = 1h;not-a-comment\n[t]\n  ; indented comment\nenabled = true\nfilter = test\naction = act[port=\"1, 2\"]\nignorecommand = /bin/x # kept ;gone\nlogpath = @LOG@\n",
         )],
     ),
     (
@@ -58,7 +58,7 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
     (
         "local overrides and known",
         &[
-            ("jail.conf", "[DEFAULT]\nbantime = 10m\n[t]\nenabled = false\nfilter = test\nport = 22\naction = act[port=%(port)s]\nlogpath = @LOG@\n"),
+            ("jail.conf", "[DEFAULT]\nbantime = 10m\n[t]\nenabled = false\nfilter = test\nport = 22\naction = act[port=\"%(port)s\"]\nlogpath = @LOG@\n"),
             ("jail.local", "[DEFAULT]\nbantime = 1h\n[t]\nenabled = yes\nport = %(known/port)s,2222\n"),
         ],
     ),
@@ -146,6 +146,36 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
     ),
     ("fail2ban.conf bad int", &[("fail2ban.conf", "[Definition]\ndbmaxmatches = many\n")]),
     ("invalid UTF-8 file is skipped", &[("jail.conf", "[t]\nenabled = true\nfilter = test\nlogpath = @LOG@\n"), ("jail.local", "[t]\nmaxretry = @FF@\n")]),
+    ("no fail2ban.conf", &[("fail2ban.conf", ""), ("jail.local", "[t]\nenabled = true\nfilter = test\nlogpath = @LOG@\n")]),
+    ("empty Thread section", &[("fail2ban.conf", "[Definition]\n[Thread]\n")]),
+    (
+        "includes of a filter with .local, absolute path and a loop",
+        &[
+            ("filter.d/inc.conf", "[INCLUDES]\nbefore = common.conf\n         @DIR@/conf/filter.d/abs.conf\nafter = inc.conf\n[Definition]\nfailregex = %(__prefix_line)s<HOST> %(absv)s\n[Init]\na = only-a\n"),
+            ("filter.d/common.local", "[DEFAULT]\n_daemon = localized\n"),
+            ("filter.d/abs.conf", "[DEFAULT]\nabsv = from-abs\n"),
+            ("jail.conf", "[Definition]\nenabled = true\nfilter = inc\nlogpath = @LOG@\n[DEFAULT]\nusedns = raw\nmaxlines = 4\nprefregex = ^x <F-CONTENT>.+</F-CONTENT>\n[jail with spaces]\nenabled = true\nfilter = test\naction = act[port=%(known/port)s]\nport = 9\nlogpath = @LOG@\n[\u{e9}t\u{e9}]\nenabled = true\nfilter = test\naction = act[a=b]\n  act[name=x, port=1]\nlogpath = @LOG@\n"),
+            ("jail.d/only.local", "[jail with spaces]\nport = %(known/port)s0\n"),
+        ],
+    ),
+    (
+        "action property forms",
+        &[
+            ("action.d/one.conf", "[Definition]\nactionban = x\n[Init]\nname = fixed\nactname = one\n"),
+            ("action.d/none.conf", "[Definition]\n"),
+            ("action.d/cond.conf", "[Definition]\nactionban = <cmd> <ip>\n[Init]\ncmd = ip4\n[Init?family=inet6]\ncmd = ip6\n"),
+            ("jail.conf", "[t]\nenabled = true\nfilter = test\naction = one\n  none\n  cond[cmd=given]\nlogpath = @LOG@\n"),
+        ],
+    ),
+    (
+        "filter options that look like datepattern",
+        &[
+            ("filter.d/odd.conf", "[Definition]\nfailregex = <a> <HOST>\n[Init]\na = x\ndate = d\npattern = p\ntep = t\n"),
+            ("jail.conf", "[t]\nenabled = true\nfilter = odd[a=1]\nlogpath = @LOG@\n"),
+        ],
+    ),
+    ("jail.local without jail.conf", &[("jail.local", "[t]\nenabled = true\nfilter = test\naction = act\nlogpath = @LOG@\n")]),
+    ("enabled through DEFAULT", &[("jail.conf", "[DEFAULT]\nenabled = true\nfilter = test\nlogpath = @LOG@\n[a]\n[b]\nenabled = false\n[c]\nfilter = %(__name__)s\n")]),
     // Fatal cases: fail2ban prints nothing.
     ("missing %(x)s", &[("jail.conf", "[t]\nenabled = true\nfilter = test\nport = %(nope)s\naction = act[port=%(port)s]\nlogpath = @LOG@\n")]),
     ("recursive %(x)s", &[("jail.conf", "[t]\nenabled = true\nfilter = test\na = %(b)s\nb = %(a)s\naction = act[port=%(a)s]\nlogpath = @LOG@\n")]),
@@ -182,6 +212,7 @@ fn every_rule_matches_fail2ban() {
         // Fatal cases print nothing; every other case must give a stream to compare.
         let fatal = FATAL.contains(label);
         assert_eq!(len == 0, fatal, "{label}: reference printed {len} lines");
+        assert!(fatal || len > 6, "{label}: the reference stream has no jail");
     }
     assert!(bad.is_empty(), "cases differing from fail2ban-client -d: {bad:#?}");
 }
