@@ -22,6 +22,15 @@ pub enum DbError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database schema version {0} is newer than the supported version 4")]
     FutureVersion(i64),
+    #[error("cannot move the unreadable database aside to {0}: {1}")]
+    Backup(String, std::io::Error),
+}
+
+fn is_unreadable(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
 }
 
 /// One row of fail2ban's `getBan` answer, used by `bantime.increment`.
@@ -97,7 +106,36 @@ fn num(v: rusqlite::types::ValueRef<'_>) -> f64 {
 
 impl Database {
     /// Opens (creating or upgrading) the database at `path`; `:memory:` keeps it in memory.
+    /// A file SQLite cannot read as a database is moved aside to `PATH.YYYYmmdd-HHMMSS` (UTC)
+    /// and a new database is created in its place, as fail2ban does, so the daemon starts.
     pub fn open(path: &str) -> Result<Database, DbError> {
+        match Database::open_once(path) {
+            Err(DbError::Sqlite(e)) if is_unreadable(&e) && path != ":memory:" && !path.is_empty() => {
+                let backup = format!("{path}.{}", jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S"));
+                crate::log!(
+                    "fail2ban.database",
+                    crate::logging::Level::ERROR,
+                    "Error opening fail2ban persistent database '{}': {}",
+                    path,
+                    e
+                );
+                std::fs::rename(path, &backup).map_err(|io| DbError::Backup(backup.clone(), io))?;
+                for ext in ["-wal", "-shm", "-journal"] {
+                    let _ = std::fs::remove_file(format!("{path}{ext}"));
+                }
+                crate::log!(
+                    "fail2ban.database",
+                    crate::logging::Level::INFO,
+                    "  Database backup created: {}",
+                    backup
+                );
+                Database::open_once(path)
+            }
+            other => other,
+        }
+    }
+
+    fn open_once(path: &str) -> Result<Database, DbError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")?;
@@ -646,6 +684,22 @@ mod tests {
         // the permanent record stays in bips, its history is gone
         assert!(db.bans(None, None, None, 5000.0).unwrap().is_empty());
         assert_eq!(db.get_ban("2.2.2.2", Some("live"), false, None, None, 5000.0).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unreadable_file_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f2b.sqlite3");
+        std::fs::write(&p, vec![0x5au8; 8192]).unwrap();
+        let db = Database::open(p.to_str().unwrap()).expect("recreated");
+        db.add_jail("sshd").unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("f2b.sqlite3."))
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert_eq!(std::fs::read(dir.path().join(&names[0])).unwrap(), vec![0x5au8; 8192]);
     }
 
     #[test]
