@@ -335,7 +335,10 @@ fn agrees_with_fail2ban() {
         let patterns = filter_patterns(py, &dev);
         let mut files: Vec<PathBuf> = dir.filter_map(|e| Some(e.ok()?.path())).collect();
         files.sort();
-        for f in files {
+        // All logs interleaved line by line: formats change all the time, which exercises the
+        // reordering of templates and the "last template" shortcut.
+        let mut mixed: Vec<Vec<String>> = Vec::new();
+        for f in files.clone() {
             let Ok(text) = std::fs::read_to_string(&f) else { continue };
             let lines: Vec<String> = text
                 .lines()
@@ -343,11 +346,17 @@ fn agrees_with_fail2ban() {
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
                 .map(str::to_string)
                 .collect();
+            mixed.push(lines.clone());
             let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             jobs.push(Job { label: format!("{name}/default"), pattern: None, tz: None, lines: lines.clone() });
             if let Some((_, p)) = patterns.iter().find(|(n, _)| *n == name) {
                 jobs.push(Job { label: format!("{name}/{p:?}"), pattern: Some(p.clone()), tz: None, lines });
             }
+        }
+        let longest = mixed.iter().map(Vec::len).max().unwrap_or(0);
+        let interleaved: Vec<String> = (0..longest).flat_map(|i| mixed.iter().filter_map(move |ls| ls.get(i).cloned())).collect();
+        for p in [None, Some("{^LN-BEG}"), Some("{DATE}")] {
+            jobs.push(Job { label: format!("interleaved/{p:?}"), pattern: p.map(str::to_string), tz: None, lines: interleaved.clone() });
         }
     } else {
         println!("note: {} absent, only the built-in lines are compared", logs.display());
