@@ -339,3 +339,37 @@ fn ip_matches_from_history() {
     a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)).with_history(&h), 1.0).unwrap();
     assert_eq!(read(&dir.join("out")), "9 4 all; line jail line\n");
 }
+
+#[test]
+fn ip_tags_from_a_real_database() {
+    use f2b_server::actions::DbHistory;
+    use f2b_server::database::Database;
+    let db = Database::open(":memory:").unwrap();
+    db.add_jail("sshd").unwrap();
+    db.add_jail("web").unwrap();
+    let mk = |jail: &str, t: f64, failures: u32, line: &str| {
+        let mut b = BanTicket::new("198.51.100.9", t);
+        b.set_ban_count(1);
+        b.data_mut().failures = failures;
+        b.data_mut().matches = vec![line.to_string()];
+        db.add_ban(jail, &b, BanTime::Seconds(600.0)).unwrap();
+    };
+    mk("sshd", 100.0, 3, "ssh one");
+    mk("web", 200.0, 4, "web one");
+    mk("sshd", 300.0, 5, "ssh two");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let d = def(
+        dir,
+        &[("actionban", "printf '%s|%s|%s|%s\\n' <ipfailures> <ipjailfailures> \"<ipmatches>\" \"<ipjailmatches>\" >> <dir>/out")],
+        &[],
+    );
+    let mut a = CommandAction::new(d, "sshd", true);
+    let t = BanTicket::new("198.51.100.9", 400.0);
+    let h = DbHistory { db: &db, jail: "sshd" };
+    a.ban(&ActionInfo::new(&t, BanTime::Seconds(600.0)).with_history(&h), 400.0).unwrap();
+    assert_eq!(
+        read(&dir.join("out")),
+        "12|8|ssh one\nweb one\nssh two|ssh one\nssh two\n"
+    );
+}
