@@ -148,7 +148,7 @@ fn run(args: &[String]) -> i32 {
         }
     }
     if cli.test {
-        if !client.test_config() {
+        if !client.test_config(cli.dump || cli.dump_pretty) {
             log.error("ERROR: test configuration failed");
             return FAILURE;
         }
@@ -212,7 +212,7 @@ struct Client {
     foreground: bool,
     timeout: Duration,
     log: Logger,
-    config: Option<Result<LoadedConfig, ConfigError>>,
+    config: Option<(bool, Result<LoadedConfig, ConfigError>)>,
     /// `--loglevel`, `--logtarget`, `--syslogsocket` given to us, handed on to the server.
     server_options: Vec<(&'static str, String)>,
     /// Jail errors of the configuration are logged once, however often it is consulted.
@@ -238,14 +238,21 @@ fn py_os_error(e: &std::io::Error) -> String {
 }
 
 impl Client {
-    fn load_config(&mut self) -> &Result<LoadedConfig, ConfigError> {
+    /// The configuration, read once per mode. `allow_no_files` (only `-d` uses it, as
+    /// fail2ban-client) accepts jails whose log files do not exist; otherwise such a jail
+    /// fails the whole read, as it would fail the server's start.
+    fn load_config(&mut self, allow_no_files: bool) -> &Result<LoadedConfig, ConfigError> {
+        if self.config.as_ref().is_some_and(|(mode, _)| *mode != allow_no_files) {
+            self.config = None;
+        }
         let conf = &self.conf;
-        self.config.get_or_insert_with(|| f2b_config::load(conf))
+        let opts = f2b_config::LoadOptions { allow_no_files, ..Default::default() };
+        &self.config.get_or_insert_with(|| (allow_no_files, f2b_config::load_with(conf, opts))).1
     }
 
     /// The socket and pid file from fail2ban.conf when the command line does not give them.
     fn early_options(&mut self, socket: bool, pidfile: bool) {
-        let (s, p) = match self.load_config() {
+        let (s, p) = match self.load_config(true) {
             Ok(cfg) => (cfg.socket.clone(), cfg.pidfile.clone()),
             Err(_) => (PathBuf::new(), PathBuf::new()),
         };
@@ -258,12 +265,13 @@ impl Client {
     }
 
     /// Reads the configuration as fail2ban-client does before sending it: fatal errors fail,
-    /// broken jails are reported and skipped. `strict` (`-t`) fails on broken jails too.
-    fn read_config(&mut self, strict: bool) -> Option<LoadedConfig> {
+    /// broken jails are reported and skipped. `strict` (`-t`) fails on broken jails too;
+    /// `dump` (`-d`) accepts jails without log files.
+    fn read_config(&mut self, strict: bool, dump: bool) -> Option<LoadedConfig> {
         let log = self.log;
         let already = self.errors_reported;
         self.errors_reported = true;
-        match self.load_config() {
+        match self.load_config(dump) {
             Ok(cfg) => {
                 if !already {
                     for e in &cfg.errors {
@@ -283,7 +291,7 @@ impl Client {
     }
 
     fn dump(&mut self, pretty: bool) -> bool {
-        match self.read_config(false) {
+        match self.read_config(false, true) {
             Some(cfg) if pretty => {
                 for cmd in dump_commands(&cfg) {
                     output(&pprint::pformat(&cmd));
@@ -303,8 +311,9 @@ impl Client {
         }
     }
 
-    fn test_config(&mut self) -> bool {
-        self.read_config(true).is_some()
+    /// `-t`; with `-d` too, fail2ban tests the configuration it read for the dump.
+    fn test_config(&mut self, with_dump: bool) -> bool {
+        self.read_config(true, with_dump).is_some()
     }
 
     /// `-i`: a prompt reading commands until `exit`, `quit` or end of input.
@@ -411,7 +420,7 @@ impl Client {
         let jail = if cmd.len() == 1 || cmd[1] == "--all" { "--all".to_owned() } else { cmd[1].clone() };
         self.config = None;
         self.errors_reported = false;
-        if self.read_config(false).is_none() {
+        if self.read_config(false, false).is_none() {
             return false;
         }
         if self.interactive {
@@ -593,7 +602,7 @@ impl Client {
             self.log.error("Server already running");
             return false;
         }
-        if self.read_config(false).is_none() {
+        if self.read_config(false, false).is_none() {
             return false;
         }
         if !self.force && self.socket.symlink_metadata().is_ok() {

@@ -7,7 +7,9 @@ use std::process::Command;
 const OURS: &str = env!("CARGO_BIN_EXE_f2b-client");
 
 /// A minimal configuration tree: one polling jail without actions, everything in `dir`.
-fn write_config(dir: &Path, broken_jail: bool) -> PathBuf {
+/// `extra`: "" for a clean tree, "broken" for a jail with a missing filter, "nofile" for a
+/// jail whose log file does not exist.
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let conf = dir.join("conf");
     std::fs::create_dir_all(conf.join("filter.d")).unwrap();
     let d = dir.display();
@@ -22,8 +24,10 @@ fn write_config(dir: &Path, broken_jail: bool) -> PathBuf {
     std::fs::write(conf.join("filter.d/test.conf"), "[Definition]\nfailregex = ^fail from <HOST>$\n").unwrap();
     std::fs::write(dir.join("test.log"), "").unwrap();
     let mut jails = format!("[t]\nenabled = true\nfilter = test\nlogpath = {d}/test.log\nbackend = polling\naction =\n");
-    if broken_jail {
-        jails.push_str(&format!("\n[broken]\nenabled = true\nfilter = nosuchfilter\nlogpath = {d}/test.log\n"));
+    match extra {
+        "broken" => jails.push_str(&format!("\n[broken]\nenabled = true\nfilter = nosuchfilter\nlogpath = {d}/test.log\n")),
+        "nofile" => jails.push_str(&format!("\n[nofile]\nenabled = true\nfilter = test\nlogpath = {d}/missing.log\n")),
+        _ => {}
     }
     std::fs::write(conf.join("jail.conf"), jails).unwrap();
     conf
@@ -41,22 +45,26 @@ fn reference() -> Option<&'static str> {
 #[test]
 fn test_and_dump_match_fail2ban_client() {
     let dir = tempfile::tempdir().unwrap();
-    for broken in [false, true] {
-        let conf = write_config(dir.path(), broken);
+    for extra in ["", "broken", "nofile"] {
+        let conf = write_config(dir.path(), extra);
         let t = client(OURS, &conf, &["-t"]);
         let d = client(OURS, &conf, &["-d"]);
-        if broken {
-            assert_eq!(t, (String::new(), 255));
-        } else {
+        let td = client(OURS, &conf, &["-t", "-d"]);
+        if extra.is_empty() {
             assert_eq!(t, ("OK: configuration test is successful\n".into(), 0));
+        } else {
+            assert_eq!(t, (String::new(), 255), "-t with a {extra} jail");
         }
-        // A broken jail is skipped by -d, which still succeeds.
+        // A broken jail is skipped by -d, which still succeeds; a missing log file is fine
+        // for -d (and for -t -d, which tests what -d read).
         assert_eq!(d.1, 0);
         assert!(d.0.contains("['add', 't', 'polling']\n") && !d.0.contains("['add', 'broken'"), "{}", d.0);
+        assert_eq!(td.1, if extra == "broken" { 255 } else { 0 });
         match reference() {
             Some(r) => {
-                assert_eq!(t, client(r, &conf, &["-t"]), "-t (broken: {broken})");
-                assert_eq!(d, client(r, &conf, &["-d"]), "-d (broken: {broken})");
+                assert_eq!(t, client(r, &conf, &["-t"]), "-t ({extra})");
+                assert_eq!(d, client(r, &conf, &["-d"]), "-d ({extra})");
+                assert_eq!(td, client(r, &conf, &["-t", "-d"]), "-t -d ({extra})");
             }
             None => eprintln!("SKIP comparison: fail2ban-client is not installed"),
         }
@@ -70,7 +78,7 @@ fn pretty_dump_matches_fail2ban_client() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let conf = write_config(dir.path(), false);
+    let conf = write_config(dir.path(), "");
     // Long enough to open the command up, with one regex longer than a line (cut at spaces)
     // and one without spaces to cut.
     let words: Vec<String> = (0..150).map(|i| format!("word{i}")).collect();
@@ -93,7 +101,7 @@ fn start_restart_reload_stop() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let conf = write_config(dir.path(), false);
+    let conf = write_config(dir.path(), "");
     let sock = dir.path().join("f2b.sock");
     let run = |args: &[&str]| client(OURS, &conf, args);
     let stop_anyway = StopOnDrop(conf.clone());
