@@ -321,6 +321,46 @@ fn tricky_jobs() -> Vec<Job> {
     jobs
 }
 
+/// Deterministic pseudo-random lines in many date shapes, valid or not, with random prefixes.
+fn random_lines(n: usize) -> Vec<String> {
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move |m: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % m
+    };
+    const MON: [&str; 13] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Foo"];
+    const DAY: [&str; 8] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "sun"];
+    const PRE: [&str; 8] = ["", "", "", "[", "srv ", "- ", "x", "<13>1 "];
+    const POST: [&str; 6] = [" x", "", "x", ".123 y", " 2005 z", "Z q"];
+    (0..n)
+        .map(|_| {
+            let y = 1999 + next(35) as i64;
+            let (mo, d, h, mi, se) = (1 + next(13), next(33), next(26), next(61), next(62));
+            let date = match next(16) {
+                0 => format!("{} {:2} {:02}:{:02}:{:02}", MON[next(13) as usize], d, h, mi, se),
+                1 => format!("{} {} {:02} {:02}:{:02}:{:02} {y}", DAY[next(8) as usize], MON[next(13) as usize], d, h, mi, se),
+                2 => format!("{y}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02}"),
+                3 => format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}.{}{}", next(1_000_000), ["", "Z", "+02:00", " -0130", "+05"][next(5) as usize]),
+                4 => format!("{d:02}/{mo:02}/{y} {h:02}:{mi:02}:{se:02}"),
+                5 => format!("{d:02}/{}/{y}:{h:02}:{mi:02}:{se:02} +0{}00", MON[next(13) as usize], next(3)),
+                6 => format!("{mo:02}/{d:02}/{y}:{h:02}:{mi:02}:{se:02}"),
+                7 => format!("{}", 1_000_000_000 + next(200_000_000)),
+                8 => format!("{h:02}:{mi:02}:{se:02}"),
+                9 => format!("{:02}{mo:02}{d:02} {h:2}:{mi:02}:{se:02}", y % 100),
+                10 => format!("{} {d:02}, {y} {}:{mi:02}:{se:02} {}", MON[next(13) as usize], 1 + next(12), ["AM", "PM", "am"][next(3) as usize]),
+                11 => format!("{y}{mo:02}{d:02}T{h:02}{mi:02}{se:02}"),
+                12 => format!("{} {} {d:2} {h:02}:{mi:02}:{se:02}", ["PDT", "CEST", "UTC", "XYZ", "abc"][next(5) as usize], MON[next(13) as usize]),
+                13 => format!("@4000000042ff{:012x}", next(1 << 40)),
+                14 => format!("{}-{d:02}-{:02} {h:02}:{mi:02}:{se:02}", MON[next(13) as usize], y % 100),
+                _ => format!("{mo:02}-{d:02}-{y} {h:2}:{mi:02}:{se:02}.{}", next(1000)),
+            };
+            format!("{}{}{}", PRE[next(8) as usize], date, POST[next(6) as usize])
+        })
+        .collect()
+}
+
 #[test]
 fn agrees_with_fail2ban() {
     let Some(py) = python() else {
@@ -361,6 +401,11 @@ fn agrees_with_fail2ban() {
     } else {
         println!("note: {} absent, only the built-in lines are compared", logs.display());
     }
+    let random = random_lines(3000);
+    for p in [None, Some("{^LN-BEG}"), Some("{DATE}")] {
+        jobs.push(Job { label: format!("random/{p:?}"), pattern: p.map(str::to_string), tz: None, lines: random.clone() });
+    }
+    jobs.push(Job { label: "random/UTC-0330".into(), pattern: None, tz: Some("UTC-0330".into()), lines: random.clone() });
     let theirs = run_python(py, &jobs);
     let mut it = theirs.iter();
     let (mut total, mut same, mut stats_same) = (0usize, 0usize, 0usize);
