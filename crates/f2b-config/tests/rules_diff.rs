@@ -147,7 +147,7 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
     ("fail2ban.conf bad int", &[("fail2ban.conf", "[Definition]\ndbmaxmatches = many\n")]),
     ("invalid UTF-8 file is skipped", &[("jail.conf", "[t]\nenabled = true\nfilter = test\nlogpath = @LOG@\n"), ("jail.local", "[t]\nmaxretry = @FF@\n")]),
     ("no fail2ban.conf", &[("fail2ban.conf", ""), ("jail.local", "[t]\nenabled = true\nfilter = test\nlogpath = @LOG@\n")]),
-    ("empty Thread section", &[("fail2ban.conf", "[Definition]\n[Thread]\n")]),
+    ("empty Thread section", &[("fail2ban.conf", "[Definition]\n[Thread]\n"), ("jail.conf", "[t]\nenabled = true\nfilter = test\nlogpath = @LOG@\n")]),
     (
         "includes of a filter with .local, absolute path and a loop",
         &[
