@@ -171,25 +171,28 @@ impl Listener {
                 }
             }
         }
-        // Bind under a private name, restrict it, then move it into place, so the socket is
-        // never reachable with the process umask's permissions.
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        let listener =
-            UnixListener::bind(&tmp).map_err(|source| ServerError::Bind { path: path.to_owned(), source })?;
-        let finish = || -> std::io::Result<std::fs::Metadata> {
+        // Bind inside a private directory (0700, ours), restrict the socket there, then move
+        // it into place: the socket is never reachable with the umask's permissions, and
+        // nobody can swap the file under us between bind and chmod, even in a shared
+        // directory like /tmp.
+        // A fresh name (never reused, never cleaned up blindly: what sits at an unexpected
+        // name in a shared directory is not ours to delete), kept short for sun_path.
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+        let private = path.with_file_name(format!(".f2b{}-{nanos:x}", std::process::id()));
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new().mode(0o700).create(&private).map_err(io_err)?;
+        }
+        let tmp = private.join("s");
+        let bound = UnixListener::bind(&tmp).and_then(|listener| {
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
             std::fs::rename(&tmp, path)?;
-            path.symlink_metadata()
-        };
-        let meta = match finish() {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(ServerError::Bind { path: path.to_owned(), source: e });
-            }
-        };
+            Ok(listener)
+        });
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_dir(&private);
+        let listener = bound.map_err(|source| ServerError::Bind { path: path.to_owned(), source })?;
+        let meta = path.symlink_metadata().map_err(io_err)?;
         Ok(Listener {
             shared: Arc::new(Shared { listener, stop: AtomicBool::new(false), active: AtomicUsize::new(0) }),
             path: path.to_owned(),
