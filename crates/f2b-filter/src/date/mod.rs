@@ -115,6 +115,7 @@ pub struct DateDetector {
     first_unused: usize,
     last_pos: Edge,
     last_end: Edge,
+    now_memo: std::cell::Cell<Option<(f64, jiff::civil::DateTime)>>,
 }
 
 impl std::fmt::Debug for DateDetector {
@@ -151,6 +152,7 @@ impl DateDetector {
             first_unused: 0,
             last_pos: start,
             last_end: end,
+            now_memo: std::cell::Cell::new(None),
         };
         let lines: Vec<&str> = datepattern.map(|p| p.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect()).unwrap_or_default();
         for line in &lines {
@@ -228,7 +230,7 @@ impl DateDetector {
         if span.is_empty() {
             return Some((idx, span, None));
         }
-        let clock = Clock { now, local: &self.local, default_offset: self.default_offset };
+        let clock = Clock { now, local: &self.local, default_offset: self.default_offset, now_memo: &self.now_memo };
         let e = &mut self.entries[idx];
         let c = e.template.time(line, &hit, &mut e.scratch, &clock);
         Some((idx, span, c))

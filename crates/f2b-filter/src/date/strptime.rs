@@ -221,6 +221,8 @@ pub(crate) struct Clock<'a> {
     pub local: &'a TimeZone,
     /// `logtimezone`, as minutes east of UTC.
     pub default_offset: Option<i32>,
+    /// The last "now" converted to local time (lines come with the same "now" in bursts).
+    pub now_memo: &'a std::cell::Cell<Option<(f64, DateTime)>>,
 }
 
 fn py_int(s: &str) -> Option<i64> {
@@ -396,8 +398,15 @@ fn julian_from_week(year: i64, week: i64, weekday: i64, monday_first: bool) -> O
 
 /// "now" as a local civil date-time.
 pub(crate) fn local_now(clock: &Clock<'_>) -> Option<DateTime> {
+    if let Some((n, dt)) = clock.now_memo.get() {
+        if n == clock.now {
+            return Some(dt);
+        }
+    }
     let ts = timestamp_from_f64(clock.now)?;
-    Some(clock.local.to_datetime(ts))
+    let dt = clock.local.to_datetime(ts);
+    clock.now_memo.set(Some((clock.now, dt)));
+    Some(dt)
 }
 
 fn timestamp_from_f64(t: f64) -> Option<Timestamp> {

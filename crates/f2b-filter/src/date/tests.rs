@@ -291,3 +291,19 @@ fn utf8_lines() {
     assert_eq!(found(&mut d, "é Aug 14 11:59:59 x").map(|f| f.0), Some("Aug 14 11:59:59".into()));
     assert_eq!(found(&mut d, "Aug 14 11:59:58 é").map(|f| f.0), Some("Aug 14 11:59:58".into()));
 }
+
+#[test]
+fn detectors_can_move_between_threads() {
+    fn is_send<T: Send>(_: &T) {}
+    is_send(&dd(None));
+}
+
+#[test]
+fn now_moves_the_guessed_year() {
+    // The same date text is re-evaluated when "now" changes (no stale memo).
+    let mut d = dd(None);
+    assert_eq!(d.find("Aug 15 12:00:01 x", NOW).map(|m| m.time), Some(1092564001.0));
+    assert_eq!(d.find("Aug 15 12:00:01 x", NOW + 3600.0).map(|m| m.time), Some(1124100001.0));
+    assert_eq!(d.find("12:57:32 x", NOW).map(|m| m.time), Some(1123930652.0));
+    assert_eq!(d.find("12:57:32 x", NOW + 3600.0).map(|m| m.time), Some(1124017052.0));
+}
