@@ -307,3 +307,32 @@ fn now_moves_the_guessed_year() {
     assert_eq!(d.find("12:57:32 x", NOW).map(|m| m.time), Some(1123930652.0));
     assert_eq!(d.find("12:57:32 x", NOW + 3600.0).map(|m| m.time), Some(1124017052.0));
 }
+
+#[test]
+fn odd_inputs_do_not_panic() {
+    let patterns = [
+        "**", "{UNB}", "{UNB}{^LN-BEG}", "^", "$", "(", "%", "%%", "%E", "%Ex", "{EPOCH}", r"\{EPOCH}", "{lepoch}x",
+        "{DATE}{DATE}", "(?P<x>a)(?P=x)%H", "(?P<_sep>(a|b))%H(?P=_sep)", "(?i)%H:%M", "%H:%M(?i)", "(?x) %H : %M",
+        "[%H]", "%Y\u{e9}%m", "{NONE}\n{NONE}", "\n\n", "TAI64N\n{^LN-BEG}TAI64N\n^TAI64N", "(%H)|(%M)", "%H(?=x)",
+    ];
+    let lines = [
+        "", " ", "\u{e9}", "\u{1F600}2005-08-14 11:59:59", "1124013541\u{e9}", "audit(1124013541", "[", "[[[[",
+        "12:34:56\u{e9}", "@4000000042ff15d10000000a\u{e9}", "Aug 14 11:59:59\u{301}", "\u{661}\u{662}:\u{663}\u{664}:\u{665}\u{666}",
+        "x audit(1124013541.123:1) audit(1124013542:2)", "aug 14 11:59:59 2005 2005-08-14 11:59:59 1124013541",
+    ];
+    for p in patterns {
+        let Ok(mut d) = DateDetector::with_local_zone(Some(p), None, tz()) else { continue };
+        for l in lines {
+            if let Some(m) = d.find(l, NOW) {
+                assert!(l.get(m.span.clone()).is_some(), "{p:?} {l:?} {:?}", m.span);
+            }
+        }
+        let _ = (d.describe(), d.template_stats(), d.template_info());
+    }
+    let mut d = dd(None);
+    for l in lines.iter().chain(lines.iter().rev()) {
+        let _ = d.find(l, NOW);
+        let _ = d.find(l, f64::NAN);
+        let _ = d.find(l, 1e300);
+    }
+}
