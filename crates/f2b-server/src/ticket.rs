@@ -95,6 +95,9 @@ pub struct FailTicket {
     pub(crate) ban_time: Option<BanTime>,
     pub(crate) ban_count: u32,
     pub(crate) restored: bool,
+    /// The time is a whole number of seconds as the database stores it (fail2ban then prints
+    /// `<time>` without a fraction).
+    pub(crate) whole_time: bool,
 }
 
 impl FailTicket {
@@ -123,7 +126,13 @@ impl FailTicket {
             ban_time: None,
             ban_count: 0,
             restored: false,
+            whole_time: false,
         }
+    }
+
+    /// Marks the time as a whole number of seconds read from the database.
+    pub fn set_whole_time(&mut self, v: bool) {
+        self.whole_time = v;
     }
 
     pub fn id(&self) -> &str {
@@ -226,6 +235,7 @@ pub struct BanTicket {
     /// Set once every action ran its `actionban`.
     pub(crate) banned: bool,
     pub(crate) ban_epoch: u64,
+    pub(crate) whole_time: bool,
 }
 
 impl From<FailTicket> for BanTicket {
@@ -239,6 +249,7 @@ impl From<FailTicket> for BanTicket {
             restored: t.restored,
             banned: false,
             ban_epoch: 0,
+            whole_time: t.whole_time,
         }
     }
 }
@@ -260,6 +271,11 @@ impl BanTicket {
     }
     pub fn set_time(&mut self, t: f64) {
         self.time = t;
+        self.whole_time = false;
+    }
+    /// Whether the time came from the database as whole seconds.
+    pub fn whole_time(&self) -> bool {
+        self.whole_time
     }
     pub fn data(&self) -> &TicketData {
         &self.data

@@ -179,7 +179,11 @@ impl<'a> ActionInfo<'a> {
             "ip-host" => ipaddr::host(t.ip()),
             "fid" => t.id().to_string(),
             "failures" => t.attempt().to_string(),
-            "time" => py_float(self.time.unwrap_or(t.time())),
+            "time" => match self.time {
+                Some(now) => py_float(now),
+                None if t.whole_time() => format!("{}", t.time() as i64),
+                None => py_float(t.time()),
+            },
             "bantime" => (t.ban_time_or(self.jail_ban_time).as_secs().trunc() as i64).to_string(),
             "bancount" => t.ban_count().to_string(),
             "matches" => t.matches().join("\n"),
@@ -749,6 +753,7 @@ impl CommandAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ticket::FailTicket;
 
     fn def(cmds: &[(&str, &str)], props: &[(&str, &str)]) -> ActionDef {
         ActionDef::new(
@@ -776,6 +781,10 @@ mod tests {
         assert_eq!(i.lookup("ipjailfailures").as_deref(), Some("5"));
         assert_eq!(i.capture("user").as_deref(), Some("root"));
         assert_eq!(i.lookup("F-USER"), None);
+        let mut w = FailTicket::new("192.0.2.1", 1_700_000_000.0, vec![]);
+        w.set_whole_time(true);
+        let w = BanTicket::from(w);
+        assert_eq!(ActionInfo::new(&w, BanTime::Permanent).lookup("time").as_deref(), Some("1700000000"));
         let p = BanTicket::new("443", 1.5);
         let i = ActionInfo::new(&p, BanTime::Permanent);
         assert_eq!(i.lookup("family").as_deref(), Some("None"));

@@ -517,6 +517,7 @@ impl Database {
                 d.matches.drain(..d.matches.len() - max_matches);
             }
             let mut t = FailTicket::with_data(ip, tob, d);
+            t.set_whole_time(tob.fract() == 0.0);
             t.set_ban_time(BanTime::from_secs(bt));
             t.set_ban_count(count.max(0.0) as u32);
             out.push(t);
@@ -618,6 +619,7 @@ mod tests {
         assert_eq!(cur[1].ban_count(), 2);
         assert_eq!(cur[0].data().failures, 3);
         assert_eq!(cur[0].matches(), ["line of 10.0.0.1"]);
+        assert!(BanTicket::from(cur[0].clone()).whole_time());
         // restore without increment: only bans begun within the jail's ban time
         let r = db.restore_bans("sshd", d, None, 5, now).unwrap();
         assert_eq!(r.iter().map(|t| t.id()).collect::<Vec<_>>(), ["10.0.0.1"]);
