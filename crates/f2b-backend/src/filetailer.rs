@@ -89,6 +89,9 @@ impl Generation {
 
     fn from_file(file: File) -> io::Result<Generation> {
         let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        }
         let first_line_md5 = first_line_md5(&file)?;
         Ok(Generation {
             dev: meta.dev(),

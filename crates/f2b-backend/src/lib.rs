@@ -11,6 +11,27 @@
 //! lines (and journal times) and exposes positions; the daemon filters them and persists the
 //! positions. Globs in `logpath` are expanded by the config reader ([`expand_globs`] is here for
 //! reloads).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use f2b_backend::{FileBackend, FileTailer, FileWatcher, LogEncoding, StartPos};
+//!
+//! let mut watcher = FileWatcher::new(FileBackend::Inotify);
+//! let tailer = FileTailer::open("/var/log/auth.log", StartPos::Head, LogEncoding::Utf8)?;
+//! watcher.add(tailer)?;
+//! let stop = watcher.stop_handle(); // for another thread: stop.stop()
+//! loop {
+//!     let out = watcher.wait_and_read(Duration::from_secs(1), &mut |path, line| {
+//!         println!("{}: {line}", path.display());
+//!     });
+//!     if out.stopped {
+//!         break;
+//!     }
+//!     // Persist watcher.tailers()[i].position() now and then.
+//! }
+//! # drop(stop);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod backendspec;
 mod encoding;

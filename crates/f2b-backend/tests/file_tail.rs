@@ -181,6 +181,7 @@ fn missing_file_is_an_error_and_deleted_file_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("log");
     assert!(FileTailer::open(&p, StartPos::Head, LogEncoding::Utf8).is_err());
+    assert!(FileTailer::open(dir.path(), StartPos::Head, LogEncoding::Utf8).is_err());
     append(&p, b"a\n");
     let mut t = FileTailer::open(&p, StartPos::Head, LogEncoding::Utf8).unwrap();
     assert_eq!(read(&mut t), ["a"]);
