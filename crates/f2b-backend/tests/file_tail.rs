@@ -228,3 +228,68 @@ fn seek_to_time_skips_old_lines_but_never_new_ones() {
         assert!(old_bytes <= 80 * 1024, "target {target}: {old_bytes} bytes of old lines");
     }
 }
+
+/// The same bytes through fail2ban's own FileContainer: the lines must be identical.
+#[test]
+fn lines_match_fail2bans_file_container() {
+    let py = "/usr/bin/python3";
+    let ok = Command::new(py).args(["-c", "import fail2ban.server.filter"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIP: fail2ban (python3) not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("log");
+    let mut data: Vec<u8> = Vec::new();
+    data.extend_from_slice(b"plain line\n");
+    data.extend_from_slice(b"crlf line\r\n");
+    data.extend_from_slice(b"two crs\r\r\n");
+    data.extend_from_slice(b"\n");
+    data.extend_from_slice(b"cr \r inside\n");
+    data.extend_from_slice(b"utf8 caf\xc3\xa9 \xe2\x82\xac\n");
+    data.extend_from_slice(b"invalid \xff\xfe \xc3( \xed\xa0\x80 \xf0\x9f\x98 end\n");
+    data.extend_from_slice(b"latin1 caf\xe9\n");
+    data.extend_from_slice(b"nul \x00 byte\ttab\x1b[0m\n");
+    data.extend_from_slice(b"no newline at the end");
+    fs::write(&p, &data).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fail2ban_file.py");
+    for (enc, name) in [(LogEncoding::Utf8, "utf-8"), (LogEncoding::Latin1, "latin-1"), (LogEncoding::Ascii, "ascii")] {
+        let out = Command::new(py).arg(&script).arg(name).arg(&p).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // json.dumps escapes non-ASCII as \uXXXX: decode with a tiny JSON string reader.
+        let theirs: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(json_string).collect();
+        let mut t = FileTailer::open(&p, StartPos::Head, enc).unwrap();
+        assert_eq!(read(&mut t), theirs, "{name}");
+    }
+}
+
+fn json_string(l: &str) -> String {
+    let s = &l[1..l.len() - 1];
+    let mut out = String::new();
+    let mut chars = s.chars();
+    let mut pending_high: Option<u32> = None;
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next().unwrap() {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'u' => {
+                let hex: String = chars.by_ref().take(4).collect();
+                let cp = u32::from_str_radix(&hex, 16).unwrap();
+                match (pending_high.take(), cp) {
+                    (None, 0xD800..=0xDBFF) => pending_high = Some(cp),
+                    (Some(hi), 0xDC00..=0xDFFF) => out.push(char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (cp - 0xDC00)).unwrap()),
+                    (_, cp) => out.push(char::from_u32(cp).unwrap_or('\u{FFFD}')),
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -408,3 +408,41 @@ fn bad_options_are_clear_errors() {
     assert!(e.to_string().contains("matched no file"), "{e}");
     assert!(f2b_backend::parse_journalmatch("_COMM").is_err());
 }
+
+/// The tor-netscan journal of the shared log generator (kernel ufw lines among sshd/CRON/...),
+/// through our reader and fail2ban's formatter.
+#[test]
+fn generated_tor_netscan_journal_matches_fail2ban() {
+    let remote = require_journal_remote!();
+    let gen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/gen.py");
+    if !gen.exists() {
+        eprintln!("SKIP: {} not present", gen.display());
+        return;
+    }
+    let Some(py) = python() else {
+        eprintln!("SKIP: python3 with systemd.journal and fail2ban not available");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("tor.export");
+    let st = Command::new("python3").arg(&gen).args(["ufw-journal-export", "3000", "11", "0.3", "-o"]).arg(&export).stdout(Stdio::null()).status().unwrap();
+    assert!(st.success());
+    let file = dir.path().join("tor.journal");
+    let out = Command::new(&remote).arg("-o").arg(&file).arg(&export).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut r = JournalReader::open(&files_opts(&file), &[], JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let ours = read_all(&mut r);
+    let theirs = fail2ban_lines(py, &file, "UTF-8");
+    assert_eq!(ours.len(), 3000);
+    assert_eq!(ours.len(), theirs.len());
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(a.0, b.0, "entry {i}");
+        assert!((a.1 - b.1).abs() < 1e-6, "entry {i} time {} vs {}", a.1, b.1);
+    }
+    let m = f2b_backend::parse_journalmatch("_TRANSPORT=kernel").unwrap();
+    let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let kernel = read_all(&mut r);
+    assert!(!kernel.is_empty() && kernel.len() < 3000);
+    assert_eq!(kernel.len(), ours.iter().filter(|(l, _)| l.split(' ').nth(1) == Some("kernel:")).count());
+}
