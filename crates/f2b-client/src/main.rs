@@ -39,7 +39,41 @@ const USAGE: &str = include_str!("usage.txt");
 /// Exit status of every failure, as fail2ban-client.
 const FAILURE: i32 = 255;
 
+/// SIGINT/SIGTERM end the client as fail2ban-client's handler does: a newline (the wait
+/// indicator may be mid-line), a warning, exit status 255. Only async-signal-safe calls.
+extern "C" fn on_signal(sig: libc::c_int) {
+    const HEAD: &[u8] = b"WARNING Caught signal ";
+    const TAIL: &[u8] = b". Exiting\n";
+    let mut buf = [0u8; 64];
+    buf[..HEAD.len()].copy_from_slice(HEAD);
+    let mut n = HEAD.len();
+    if sig >= 10 {
+        buf[n] = b'0' + ((sig / 10) % 10) as u8;
+        n += 1;
+    }
+    buf[n] = b'0' + (sig % 10) as u8;
+    n += 1;
+    buf[n..n + TAIL.len()].copy_from_slice(TAIL);
+    n += TAIL.len();
+    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffers live on this stack.
+    unsafe {
+        libc::write(1, b"\n".as_ptr().cast(), 1);
+        libc::write(2, buf.as_ptr().cast(), n);
+        libc::_exit(FAILURE);
+    }
+}
+
+fn install_signal_handlers() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only makes async-signal-safe calls.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
 fn main() {
+    install_signal_handlers();
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let code = run(&args);
     let _ = std::io::stdout().flush();

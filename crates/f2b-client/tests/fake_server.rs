@@ -289,3 +289,29 @@ fn interactive_session() {
         assert_eq!(run_session(OURS, "ping\n"), run_session(r, "ping\n"));
     }
 }
+
+#[test]
+fn terminated_client_exits_255() {
+    use nix::sys::signal::{kill, Signal};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Running::start(dir.path());
+    for sig in [Signal::SIGTERM, Signal::SIGINT] {
+        let child = Command::new(OURS)
+            .arg("-s")
+            .arg(&server.path)
+            .arg("-i")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait for the prompt, so the handler is in place.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(255), "{sig}");
+        assert!(out.stdout.ends_with(b"fail2ban> \n"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("Caught signal {}. Exiting", sig as i32)), "{err}");
+    }
+}
