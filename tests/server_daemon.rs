@@ -181,3 +181,32 @@ fn bantime_increment_rebans_a_known_bad_address_sooner_and_longer() {
     let (_, bl) = ours(&tree.sock(), &["get", "t", "banip", "--with-time"]);
     assert!(bl.contains(" + 4 = "), "{bl}");
 }
+
+#[test]
+fn the_stock_recidive_filter_reads_our_log() {
+    let filters = f2b::repo_root().join("filter.d");
+    if !filters.join("recidive.conf").is_file() || !filters.join("common.conf").is_file() {
+        return f2b::skip("the_stock_recidive_filter_reads_our_log", "filter.d/recidive.conf or common.conf missing in the repo tree");
+    }
+    let tree = Tree::new(
+        "[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 1\nbantime = 1\naction = record[name=t]\n\n\
+         [recidive]\nenabled = true\nfilter = recidive\nlogpath = {dir}/server.log\nmaxretry = 3\nfindtime = 1d\nbantime = 1w\n\
+         action = record[name=recidive]\n",
+    );
+    for f in ["recidive.conf", "common.conf"] {
+        std::fs::copy(filters.join(f), tree.path(&format!("conf/filter.d/{f}"))).expect("copy filter");
+    }
+    tree.write("t.log", "hello\n");
+    let _d = Daemon::start_ours(&tree);
+    // three short bans of the same address in jail t: recidive (reading our own log) bans it
+    for round in 1..=3 {
+        tree.append("t.log", &fails("203.0.113.77", &[0]));
+        assert!(
+            wait_until(10.0, || tree.rec().iter().filter(|l| *l == "ban t 203.0.113.77").count() == round),
+            "round {round}: {:?}",
+            tree.rec()
+        );
+        assert!(wait_until(10.0, || tree.rec().iter().filter(|l| *l == "unban t 203.0.113.77").count() == round));
+    }
+    assert!(wait_until(10.0, || has(&tree, "ban recidive 203.0.113.77")), "{:?}\n{}", tree.rec(), tree.read("server.log"));
+}

@@ -344,10 +344,22 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
         }
         logging::refresh_pid();
     }
+    let target_existed = Path::new(&target).exists();
+    let target_created = |t: &str| !target_existed && Path::new(t).exists();
     if let Err(e) = logging::set_target(&target) {
         eprintln!("ERROR  {e}");
         let _ = logging::set_target("STDERR");
     }
+    // The jails are read once the log target exists: a jail watching our own log (recidive)
+    // must find the file on a first start.
+    let cfg = if target_created(&target) {
+        match crate::server::load_config(&opts.conf) {
+            Ok(c) => c,
+            Err(_) => cfg,
+        }
+    } else {
+        cfg
+    };
     crate::log!(LOG, Level::INFO, "--------------------------------------------------");
     crate::log!(LOG, Level::INFO, "Starting Fail2ban v{} (f2b)", crate::transmitter::VERSION);
     if opts.background {
@@ -391,13 +403,25 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
         }
     }
     let allow_ipv6 = spec.as_ref().and_then(|s| s.allowipv6).unwrap_or(true);
-    let builder = crate::stages::Builder { actions: actions(allow_ipv6, db.clone()), db };
-    let server = std::sync::Arc::new(crate::server::Server::new(opts.conf.clone(), Box::new(builder), tx, db_settings));
+    let builder = crate::stages::Builder { actions: actions(allow_ipv6, db.clone()), db: db.clone() };
+    let server = std::sync::Arc::new(crate::server::Server::new(opts.conf.clone(), Box::new(builder), tx, db_settings, db));
     server.start_all(cfg);
     let stop_socket = listener.shutdown_handle();
     let transmitter = std::sync::Arc::new(crate::transmitter::Transmitter::new(std::sync::Arc::clone(&server)));
     let serving = std::thread::Builder::new().name("f2b-socket".into()).spawn(move || listener.serve(transmitter));
-    for ev in rx.iter() {
+    // fail2ban purges the database of old bans once an hour.
+    let mut next_purge = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    loop {
+        let wait = next_purge.saturating_duration_since(std::time::Instant::now());
+        let ev = match rx.recv_timeout(wait) {
+            Ok(ev) => ev,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                next_purge = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+                server.purge_db();
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         match ev {
             Event::Stop => break,
             Event::Reload => {

@@ -9,7 +9,6 @@
 //! The stages are small traits ([`LineSource`], [`LineFilter`], [`ActionSet`]) so the pipeline
 //! is testable with in-memory stages; [`crate::stages`] builds the real ones from a `JailSpec`.
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -679,11 +678,6 @@ fn do_unban_except(name: &str, actions: &mut dyn ActionSet, t: &BanTicket, skip:
 /// The short description of a ticket used in action error messages.
 fn info_repr(t: &BanTicket) -> String {
     format!("ActionInfo({{'ip': '{}', 'time': {}, 'failures': {}}})", t.id(), t.time(), t.attempt())
-}
-
-/// Whether `s` is an IP address (v4 or v6), as fail2ban's `banip` requires for manual bans.
-pub fn is_ip(s: &str) -> bool {
-    s.parse::<IpAddr>().is_ok()
 }
 
 #[cfg(test)]

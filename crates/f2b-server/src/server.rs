@@ -71,6 +71,7 @@ pub struct Server {
     /// Serialises start/stop/reload so two reloads never interleave.
     lifecycle: Mutex<()>,
     db: Mutex<DbSettings>,
+    database: Option<crate::stages::SharedDb>,
 }
 
 /// Database settings as `get dbfile`/`dbpurgeage`/`dbmaxmatches` report them.
@@ -86,7 +87,13 @@ fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Server {
-    pub fn new(confdir: PathBuf, builder: Box<dyn JailBuilder>, events: Sender<Event>, db: DbSettings) -> Server {
+    pub fn new(
+        confdir: PathBuf,
+        builder: Box<dyn JailBuilder>,
+        events: Sender<Event>,
+        db: DbSettings,
+        database: Option<crate::stages::SharedDb>,
+    ) -> Server {
         Server {
             confdir,
             jails: RwLock::new(BTreeMap::new()),
@@ -94,6 +101,19 @@ impl Server {
             events: Mutex::new(events),
             lifecycle: Mutex::new(()),
             db: Mutex::new(db),
+            database,
+        }
+    }
+
+    /// Drop ban history older than `dbpurgeage` (run hourly, as fail2ban does).
+    pub fn purge_db(&self) {
+        if let Some(db) = &self.database {
+            let age = relock(&self.db).purgeage;
+            let mut d = relock(db);
+            d.set_purge_age(age);
+            if let Err(e) = d.purge(crate::jail::now()) {
+                crate::log!("fail2ban.database", Level::ERROR, "{e}");
+            }
         }
     }
 
@@ -110,8 +130,20 @@ impl Server {
         relock(&self.db).clone()
     }
 
+    /// Change the database settings (`set dbpurgeage`, `set dbmaxmatches`) and apply them.
     pub fn update_db_settings(&self, f: impl FnOnce(&mut DbSettings)) {
-        f(&mut relock(&self.db));
+        let s = {
+            let mut s = relock(&self.db);
+            f(&mut s);
+            s.clone()
+        };
+        if let Some(db) = &self.database {
+            let mut d = relock(db);
+            d.set_purge_age(s.purgeage);
+            if let Some(m) = s.maxmatches {
+                d.set_max_matches(m as usize);
+            }
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Running>> {

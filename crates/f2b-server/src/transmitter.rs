@@ -11,7 +11,7 @@ use f2b_protocol::server::{CommandError, Handler};
 use f2b_protocol::Value;
 
 use crate::daemon::Event;
-use crate::jail::{is_ip, Jail};
+use crate::jail::Jail;
 use crate::logging::{self, Level};
 use crate::server::Server;
 use crate::ticket::BanTime;
@@ -366,9 +366,11 @@ impl Transmitter {
         let opt = word(cmd, 2)?;
         match opt.as_str() {
             "banip" => {
+                // fail2ban bans whatever ID it is given (a jail's failure ID need not be an
+                // address); values reach the actions as data, never as shell text.
                 let ips = words_from(cmd, 3)?;
-                if let Some(bad) = ips.iter().find(|ip| !is_ip(ip)) {
-                    return Err(CommandError::Value(format!("{bad:?} is not a valid IP address")));
+                if ips.iter().any(|ip| ip.trim().is_empty()) {
+                    return Err(CommandError::Value("empty ID".into()));
                 }
                 Ok(int(j.ban_ips(ips)))
             }
