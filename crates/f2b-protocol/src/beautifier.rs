@@ -123,9 +123,15 @@ impl Beautify<'_> {
     /// fail2ban 1.1's `status --all`: the server part, then each jail's tree.
     fn status_all(&mut self, head: &[Value], jails: &[(Value, Value)]) -> Py<()> {
         self.msg = Value::List(vec![s("Status")]);
-        for entry in head {
-            let line = format!("|- {}:\t{}", index(entry, 0)?.py_str(), list_or_value(&index(entry, 1)?));
+        for (i, entry) in head.iter().enumerate() {
+            // Without jails the server part closes the tree.
+            let prefix = if jails.is_empty() && i + 1 == head.len() { "`-" } else { "|-" };
+            let line = format!("{prefix} {}:\t{}", index(entry, 0)?.py_str(), list_or_value(&index(entry, 1)?));
             self.push_line(line);
+        }
+        if jails.is_empty() {
+            self.join_lines();
+            return Ok(());
         }
         self.push_line("`- Status for the jails:".into());
         for (i, (name, status)) in jails.iter().enumerate() {
@@ -473,6 +479,36 @@ mod tests {
              |  `- File list:\t/var/log/auth.log\n`- Actions\n   |- Currently banned:\t0\n\
              |  |- Total banned:\t0\n   `- Banned IP list:\t"
                 .replace("\n|  |- Total banned", "\n   |- Total banned")
+        );
+    }
+
+    /// fail2ban 1.1's `status --all` (expected text produced by 1.1's client).
+    #[test]
+    fn status_all_of_fail2ban_1_1() {
+        let js = |files: Vec<Value>, ips: Vec<Value>| {
+            Value::List(vec![
+                pair("Filter", Value::List(vec![
+                    pair("Currently failed", Value::Int(1)),
+                    pair("Total failed", Value::Int(5)),
+                    pair("File list", Value::List(files)),
+                ])),
+                pair("Actions", Value::List(vec![
+                    pair("Currently banned", Value::Int(ips.len() as i64)),
+                    pair("Total banned", Value::Int(7)),
+                    pair("Banned IP list", Value::List(ips)),
+                ])),
+            ])
+        };
+        let r = Value::List(vec![
+            pair("Number of jail", Value::Int(2)),
+            pair("Jail list", s("a, b")),
+            Value::Dict(vec![(s("a"), js(vec![s("/x.log")], vec![s("1.2.3.4")])), (s("b"), js(vec![], vec![]))]),
+        ]);
+        let none = Value::List(vec![pair("Number of jail", Value::Int(0)), pair("Jail list", s("")), Value::Dict(vec![])]);
+        assert_eq!(beautify(&cmd("status --all"), &none), "Status\n|- Number of jail:\t0\n`- Jail list:\t");
+        assert_eq!(
+            beautify(&cmd("status --all"), &r),
+            "Status\n|- Number of jail:\t2\n|- Jail list:\ta, b\n`- Status for the jails:\n   |- Jail: a\n   |  |- Filter\n   |  |  |- Currently failed:\t1\n   |  |  |- Total failed:\t5\n   |  |  `- File list:\t/x.log\n   |  `- Actions\n   |     |- Currently banned:\t1\n   |     |- Total banned:\t7\n   |     `- Banned IP list:\t1.2.3.4\n   `- Jail: b\n      |- Filter\n      |  |- Currently failed:\t1\n      |  |- Total failed:\t5\n      |  `- File list:\t\n      `- Actions\n         |- Currently banned:\t0\n         |- Total banned:\t7\n         `- Banned IP list:\t"
         );
     }
 
