@@ -11,6 +11,24 @@
 //! It deliberately knows nothing of jails or bans: what a command means is the daemon's
 //! business; this crate only moves values and formats them. Decoding accepts plain data
 //! only (plus exception objects in replies) and never runs anything a pickle names.
+//!
+//! ```
+//! use f2b_protocol::{beautifier, decode_reply, decode_request, encode_reply, encode_request, Value};
+//!
+//! // What `fail2ban-client status sshd` sends, and what the server reads.
+//! let frame = encode_request(&Value::words(&["status", "sshd"]));
+//! assert!(frame.ends_with(f2b_protocol::END));
+//! assert_eq!(decode_request(&frame).unwrap(), Value::words(&["status", "sshd"]));
+//!
+//! // A failed command comes back as an exception the client prints its own way.
+//! let err = Value::Exception {
+//!     class: "fail2ban.exceptions.UnknownJailException".into(),
+//!     message: "sshd".into(),
+//! };
+//! let (code, value) = decode_reply(&encode_reply(1, &err)).unwrap();
+//! assert_eq!(code, 1);
+//! assert_eq!(beautifier::beautify_error(&value), "Sorry but the jail 'sshd' does not exist");
+//! ```
 
 pub mod beautifier;
 pub mod client;
