@@ -27,8 +27,11 @@ use memchr::memchr_iter;
 
 use crate::encoding::LogEncoding;
 
-/// Size of one positioned read.
-const READ_CHUNK: usize = 256 * 1024;
+/// Size of the first positioned read; a read that fills the buffer doubles it (a backlog), up
+/// to the largest size. Between reads only the small buffer is kept: a jail with many quiet
+/// files costs little memory.
+const READ_CHUNK_MIN: usize = 16 * 1024;
+const READ_CHUNK_MAX: usize = 256 * 1024;
 /// Default bound on a line: longer lines are cut here, the rest is skipped up to the newline.
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
 /// How long a rotated-away generation keeps being read after its last new byte.
@@ -46,7 +49,8 @@ pub enum StartPos {
     /// From the current end; only lines written later are read (`logpath = ... tail`).
     Tail,
     /// From a saved position, if the file's first line still has the saved MD5 and the file is
-    /// at least that long; from the start otherwise (the file was replaced meanwhile).
+    /// at least that long; from the start otherwise (the file was replaced meanwhile), after the
+    /// unread rest of the saved generation if it is found among the rotated siblings.
     At { pos: u64, first_line_md5: String },
 }
 
@@ -148,6 +152,7 @@ impl FileTailer {
         let path = path.into();
         let mut gen = Generation::open(&path)?;
         let size = gen.size_seen;
+        let mut resume_rotated = None;
         match start {
             StartPos::Head => {}
             StartPos::Tail => {
@@ -159,10 +164,12 @@ impl FileTailer {
                 if first_line_md5 == gen.first_line_md5 && pos <= size {
                     gen.seek_to(pos);
                     gen.skipping = pos > 0 && last_byte(&gen.file, pos)? != Some(b'\n');
+                } else if !first_line_md5.is_empty() {
+                    resume_rotated = Some((pos, first_line_md5));
                 }
             }
         }
-        Ok(FileTailer {
+        let mut tailer = FileTailer {
             path,
             encoding,
             max_line: DEFAULT_MAX_LINE,
@@ -170,7 +177,30 @@ impl FileTailer {
             retired: Vec::new(),
             buf: Vec::new(),
             rotations: 0,
-        })
+        };
+        if let Some((pos, md5)) = resume_rotated {
+            tailer.resume_rotated(pos, &md5);
+        }
+        Ok(tailer)
+    }
+
+    /// The file was rotated while we were stopped: if the generation we were reading is still
+    /// there under a rotated name (same first line, at least as long as our position), its
+    /// remainder is read first, so a restart across a rotation loses nothing. fail2ban itself
+    /// only starts the new file from its head.
+    fn resume_rotated(&mut self, pos: u64, md5: &str) {
+        let found = self.siblings().into_iter().find(|(p, m)| {
+            m.len() >= pos
+                && !self.current.as_ref().is_some_and(|c| c.same_file(m))
+                && File::open(p).and_then(|f| first_line_md5(&f)).is_ok_and(|h| h == md5)
+        });
+        if let Some((p, _)) = found {
+            if let Ok(mut gen) = Generation::open(&p) {
+                gen.seek_to(pos);
+                gen.skipping = pos > 0 && last_byte(&gen.file, pos).ok().flatten() != Some(b'\n');
+                self.retired.push(gen);
+            }
+        }
     }
 
     /// Changes the bound on line length (bytes, at least 1).
@@ -256,9 +286,17 @@ impl FileTailer {
     /// first; returns how many lines were handed out. An incomplete last line is held until its
     /// newline arrives.
     pub fn read_with(&mut self, sink: &mut dyn FnMut(&str)) -> io::Result<usize> {
-        if self.buf.len() != READ_CHUNK {
-            self.buf.resize(READ_CHUNK, 0);
+        if self.buf.len() < READ_CHUNK_MIN {
+            self.buf.resize(READ_CHUNK_MIN, 0);
         }
+        let result = self.read_all_generations(sink);
+        if self.buf.len() > READ_CHUNK_MIN {
+            self.buf = Vec::new();
+        }
+        result
+    }
+
+    fn read_all_generations(&mut self, sink: &mut dyn FnMut(&str)) -> io::Result<usize> {
         let mut count = 0;
         let reader = LineReader { encoding: self.encoding, max_line: self.max_line };
 
@@ -478,10 +516,10 @@ impl LineReader {
     }
 
     /// Reads `gen` from where it stopped to the current end of file.
-    fn drain(&self, gen: &mut Generation, buf: &mut [u8], sink: &mut dyn FnMut(&str)) -> io::Result<usize> {
+    fn drain(&self, gen: &mut Generation, buf: &mut Vec<u8>, sink: &mut dyn FnMut(&str)) -> io::Result<usize> {
         let mut count = 0;
         loop {
-            let n = match gen.file.read_at(buf, gen.read_pos) {
+            let n = match gen.file.read_at(buf.as_mut_slice(), gen.read_pos) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -525,6 +563,10 @@ impl LineReader {
             }
             if n < buf.len() {
                 break;
+            }
+            if buf.len() < READ_CHUNK_MAX {
+                let len = (buf.len() * 2).min(READ_CHUNK_MAX);
+                buf.resize(len, 0);
             }
         }
         Ok(count)

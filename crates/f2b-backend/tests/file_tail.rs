@@ -293,3 +293,29 @@ fn json_string(l: &str) -> String {
     }
     out
 }
+
+/// Stopped, then the file was rotated and written to: the rest of the old generation (now
+/// `log.1`) is read first, then the new file from its head.
+#[test]
+fn restart_across_a_rotation_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("log");
+    for i in 0..100 {
+        append(&p, format!("line {i}\n").as_bytes());
+    }
+    let mut t = FileTailer::open(&p, StartPos::Head, LogEncoding::Utf8).unwrap();
+    assert_eq!(read(&mut t).len(), 100);
+    let saved = t.position();
+    drop(t);
+    for i in 100..150 {
+        append(&p, format!("line {i}\n").as_bytes());
+    }
+    fs::rename(&p, dir.path().join("log.1")).unwrap();
+    for i in 150..200 {
+        append(&p, format!("line {i}\n").as_bytes());
+    }
+    let mut t = FileTailer::open(&p, StartPos::At { pos: saved.pos, first_line_md5: saved.first_line_md5 }, LogEncoding::Utf8).unwrap();
+    let want: Vec<String> = (100..200).map(|i| format!("line {i}")).collect();
+    assert_eq!(read(&mut t), want);
+    assert_eq!(read(&mut t), Vec::<String>::new());
+}
