@@ -171,7 +171,11 @@ fn run(args: &[String]) -> i32 {
     };
     // The pid file only matters to `start`, which resolves it then.
     if cli.socket.is_none() {
-        client.early_options(true, false);
+        if let Err(e) = client.early_options(true, false) {
+            output(&format!("ERROR: {e}"));
+            log.error("Init of command line failed");
+            return FAILURE;
+        }
     }
     log.info(&format!("Using socket file {}", client.socket.display()));
 
@@ -285,10 +289,26 @@ impl Client {
     }
 
     /// The socket and pid file from fail2ban.conf when the command line does not give them.
-    fn early_options(&mut self, socket: bool, pidfile: bool) {
+    /// `Err` (the message fail2ban-client prints) when fail2ban.conf itself cannot be read;
+    /// a broken jail file leaves the defaults in place, since fail2ban-client reads only
+    /// fail2ban.conf at this point.
+    fn early_options(&mut self, socket: bool, pidfile: bool) -> Result<(), String> {
+        let log = self.log;
         let (s, p) = match self.load_config(true) {
             Ok(cfg) => (cfg.socket.clone(), cfg.pidfile.clone()),
-            Err(_) => (PathBuf::new(), PathBuf::new()),
+            Err(e) => {
+                let in_fail2ban_conf = match e {
+                    ConfigError::Syntax { file, .. } | ConfigError::File { file, .. } => file
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("fail2ban.")),
+                    _ => false,
+                };
+                if in_fail2ban_conf {
+                    return Err(e.to_string());
+                }
+                log.info(&format!("Using default socket and pid file: {e}"));
+                (PathBuf::new(), PathBuf::new())
+            }
         };
         if socket {
             self.socket = if s.as_os_str().is_empty() { PathBuf::from(DEFAULT_SOCKET) } else { s };
@@ -296,6 +316,7 @@ impl Client {
         if pidfile {
             self.pidfile = if p.as_os_str().is_empty() { PathBuf::from(DEFAULT_PIDFILE) } else { p };
         }
+        Ok(())
     }
 
     /// Reads the configuration as fail2ban-client does before sending it: fatal errors fail,
@@ -597,8 +618,8 @@ impl Client {
 
     /// The pid the running server wrote to its pid file.
     fn server_pid(&mut self) -> Option<i32> {
-        if self.pidfile.as_os_str().is_empty() {
-            self.early_options(false, true);
+        if self.pidfile.as_os_str().is_empty() && self.early_options(false, true).is_err() {
+            return None;
         }
         std::fs::read_to_string(&self.pidfile).ok()?.trim().parse().ok().filter(|&p: &i32| p > 0)
     }
@@ -644,7 +665,10 @@ impl Client {
             return false;
         }
         if self.pidfile.as_os_str().is_empty() {
-            self.early_options(false, true);
+            if let Err(e) = self.early_options(false, true) {
+                self.log.error(&format!("Failed during configuration: {e}"));
+                return false;
+            }
         }
         let mut cmd = Command::new(Self::server_exe());
         // The server leaves our working directory when it daemonizes.
