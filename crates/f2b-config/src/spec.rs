@@ -39,9 +39,11 @@ pub struct BanTimeIncrement {
 pub struct ActionSpec {
     /// The action's name in the jail (`actname`), unique per jail.
     pub name: String,
-    /// `actionstart`, `actionban`, ...: raw templates with their `<tags>` still in.
+    /// `actionstart`, `actionban`, ... (every `action*` template but the two flags): raw
+    /// templates with their `<tags>` still in.
     pub commands: BTreeMap<String, String>,
-    /// Every other property (`port`, `protocol`, `name`, `blocktype?family=inet6`, ...).
+    /// Every other property (`port`, `protocol`, `name`, `blocktype?family=inet6`, and the
+    /// flags `actionstart_on_demand`, `actionrepair_on_unban`, `norestored` as "True"/"False").
     pub properties: BTreeMap<String, String>,
     /// For a Python action (`action = x.py[...]`): the file and its JSON keyword arguments.
     pub python: Option<(PathBuf, String)>,
@@ -299,7 +301,10 @@ impl JailSpec {
                     .find(|a| a.name == name)
                     .ok_or_else(|| opt_err(format!("action {name:?} was not added")))?;
                 for (k, v) in pairs {
-                    if k.starts_with("action") || k == "norestored" {
+                    // Command templates go to `commands`; flags such as `actionstart_on_demand`
+                    // and `norestored` are properties ("True"/"False").
+                    let flag = k == "actionstart_on_demand" || k == "actionrepair_on_unban";
+                    if k.starts_with("action") && !flag {
                         act.commands.insert(k, v);
                     } else {
                         act.properties.insert(k, v);
@@ -402,5 +407,89 @@ impl ServerSpec {
         s.socket = cfg.socket.clone();
         s.pidfile = cfg.pidfile.clone();
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.to_string())
+    }
+    fn cmd(items: &[Value]) -> Command {
+        Command(items.to_vec())
+    }
+    fn stream(cmds: Vec<Command>) -> JailStream {
+        JailStream { name: "j".into(), commands: cmds }
+    }
+
+    #[test]
+    fn jail_from_commands() {
+        let j = JailSpec::from_stream(&stream(vec![
+            cmd(&[s("add"), s("j"), s("systemd[journalfiles=/x.journal]")]),
+            cmd(&[s("set"), s("j"), s("usedns"), s("RAW")]),
+            cmd(&[s("multi-set"), s("j"), s("addfailregex"), Value::List(vec![s("^a <HOST>"), s("^b <HOST>")])]),
+            cmd(&[s("set"), s("j"), s("addjournalmatch"), s("A=1"), s("+"), s("B=2")]),
+            cmd(&[s("set"), s("j"), s("addjournalmatch"), s("C=3")]),
+            cmd(&[s("set"), s("j"), s("maxretry"), Value::Int(7)]),
+            cmd(&[s("set"), s("j"), s("findtime"), s("1h 30m")]),
+            cmd(&[s("set"), s("j"), s("bantime"), s("-1")]),
+            cmd(&[s("set"), s("j"), s("bantime.increment"), Value::Bool(false)]),
+            cmd(&[s("set"), s("j"), s("bantime.factor"), s("2")]),
+            cmd(&[s("set"), s("j"), s("addignoreip"), s("10.0.0.0/8"), s("::1")]),
+            cmd(&[s("set"), s("j"), s("addlogpath"), s("/var/log/x"), s("tail")]),
+            cmd(&[s("set"), s("j"), s("addaction"), s("ufw")]),
+            cmd(&[s("set"), s("j"), s("action"), s("ufw"), s("actionban"), s("ufw deny <ip>")]),
+            cmd(&[s("set"), s("j"), s("addaction"), s("py"), s("/etc/fail2ban/action.d/py.py"), s("{\"a\": \"1\"}")]),
+            cmd(&[s("set"), s("j"), s("custom"), s("v")]),
+        ]))
+        .unwrap();
+        assert_eq!(j.backend.kind, "systemd");
+        assert_eq!(j.backend.options, vec![("journalfiles".to_string(), "/x.journal".to_string())]);
+        assert_eq!(j.usedns, UseDns::Raw);
+        assert_eq!(j.failregex.len(), 2);
+        assert_eq!(j.journalmatch, vec!["A=1", "+", "B=2", "+", "C=3"]);
+        assert_eq!((j.maxretry, j.maxmatches, j.findtime, j.bantime), (7, 5, 5400.0, -1.0));
+        assert_eq!(j.bantime_increment, None, "bantime.* without increment stays off");
+        assert_eq!(j.ignoreip, vec!["10.0.0.0/8", "::1"]);
+        assert_eq!(j.logpaths, vec![(PathBuf::from("/var/log/x"), true)]);
+        assert_eq!(j.actions[0].commands.get("actionban").map(String::as_str), Some("ufw deny <ip>"));
+        assert_eq!(j.actions[1].python, Some((PathBuf::from("/etc/fail2ban/action.d/py.py"), "{\"a\": \"1\"}".to_string())));
+        assert_eq!(j.other, vec![("custom".to_string(), s("v"))]);
+    }
+
+    #[test]
+    fn increment_and_errors() {
+        let j = JailSpec::from_stream(&stream(vec![
+            cmd(&[s("set"), s("j"), s("bantime.increment"), Value::Bool(true)]),
+            cmd(&[s("set"), s("j"), s("bantime.multipliers"), s("1 2 4")]),
+            cmd(&[s("set"), s("j"), s("bantime.maxtime"), s("1w")]),
+        ]))
+        .unwrap();
+        let inc = j.bantime_increment.unwrap();
+        assert_eq!((inc.multipliers, inc.maxtime), (vec![1.0, 2.0, 4.0], Some(604_800.0)));
+        let e = JailSpec::from_stream(&stream(vec![cmd(&[s("set"), s("j"), s("findtime"), s("soon")])])).unwrap_err();
+        assert!(matches!(e, ConfigError::JailOption { ref option, .. } if option == "findtime"), "{e}");
+        let e = JailSpec::from_stream(&stream(vec![cmd(&[s("set"), s("j"), s("action"), s("nope"), s("k"), s("v")])])).unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
+        let e = JailSpec::from_stream(&stream(vec![cmd(&[s("config-error"), s("Jail 'j' skipped")])])).unwrap_err();
+        assert!(matches!(e, ConfigError::Jail { .. }));
+    }
+
+    #[test]
+    fn server_from_commands() {
+        let c = |k: &str, v: Value| cmd(&[s("set"), s(k), v]);
+        let sp = ServerSpec::from_stream(&[
+            c("loglevel", s("NOTICE")),
+            c("dbfile", s("None")),
+            c("dbmaxmatches", Value::Int(3)),
+            c("dbpurgeage", s("1w")),
+            c("allowipv6", s("auto")),
+        ])
+        .unwrap();
+        assert_eq!(sp.loglevel, "NOTICE");
+        assert_eq!((sp.dbfile, sp.dbmaxmatches, sp.dbpurgeage, sp.allowipv6), (None, Some(3), 604_800.0, None));
+        assert!(ServerSpec::from_stream(&[c("dbpurgeage", s("later"))]).is_err());
     }
 }
