@@ -60,8 +60,8 @@ pub struct WaitOutcome {
 pub struct FileWatcher {
     backend: FileBackend,
     watcher: Option<notify::RecommendedWatcher>,
-    /// Watched directories with the (device, inode) they had when the watch was set: a
-    /// directory removed and made again needs a new watch.
+    /// Watched directories with the (device, inode) they had when the watch was set (None: the
+    /// watch could not be set): a directory removed and made again needs a new watch.
     watched_dirs: HashMap<PathBuf, Option<(u64, u64)>>,
     tx: Sender<Wake>,
     rx: Receiver<Wake>,
@@ -105,21 +105,35 @@ impl FileWatcher {
         StopHandle(self.tx.clone())
     }
 
-    /// Adds a file; its directory is watched. A file already followed is replaced.
+    /// Adds a file; its directory is watched. A file already followed is replaced. When the
+    /// directory cannot be watched (inotify limits), the file is still followed, at each
+    /// timeout, and the watch is tried again then; [`FileWatcher::unwatched`] lists such files.
     pub fn add(&mut self, tailer: FileTailer) -> Result<(), BackendError> {
         let dir = parent_dir(tailer.path());
         if let Some(w) = self.watcher.as_mut() {
             if let std::collections::hash_map::Entry::Vacant(slot) = self.watched_dirs.entry(dir) {
-                let dir = slot.key();
-                w.watch(dir, RecursiveMode::NonRecursive)
-                    .map_err(|e| BackendError::Watch { path: dir.clone(), message: e.to_string() })?;
-                let id = dir_identity(dir);
+                let id = match w.watch(slot.key(), RecursiveMode::NonRecursive) {
+                    Ok(()) => dir_identity(slot.key()),
+                    Err(_) => None,
+                };
                 slot.insert(id);
             }
         }
         self.remove(tailer.path());
         self.tailers.push(tailer);
         Ok(())
+    }
+
+    /// Files whose directory is not watched at the moment (they are read at each timeout only).
+    pub fn unwatched(&self) -> Vec<PathBuf> {
+        if self.watcher.is_none() {
+            return self.paths();
+        }
+        self.tailers
+            .iter()
+            .filter(|t| !matches!(self.watched_dirs.get(&parent_dir(t.path())), Some(Some(_))))
+            .map(|t| t.path().to_path_buf())
+            .collect()
     }
 
     /// Stops following `path`; returns its tailer (for its position).
@@ -199,16 +213,17 @@ impl FileWatcher {
     }
 
     /// Renews the watch of directories that were removed and created again (their old watch
-    /// died with them); until then their files were only polled.
+    /// died with them) or could not be watched before; until then their files were only polled.
     fn rewatch_replaced_dirs(&mut self) {
         let Some(w) = self.watcher.as_mut() else { return };
         for (dir, id) in self.watched_dirs.iter_mut() {
             let now = dir_identity(dir);
             if now.is_some() && now != *id {
                 let _ = w.unwatch(dir);
-                if w.watch(dir, RecursiveMode::NonRecursive).is_ok() {
-                    *id = now;
-                }
+                *id = match w.watch(dir, RecursiveMode::NonRecursive) {
+                    Ok(()) => now,
+                    Err(_) => None,
+                };
             }
         }
     }

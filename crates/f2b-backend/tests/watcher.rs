@@ -43,6 +43,10 @@ fn several_files(backend: FileBackend) {
     assert_eq!(w.backend(), backend);
     w.add(FileTailer::open(&a, StartPos::Tail, LogEncoding::Utf8).unwrap()).unwrap();
     w.add(FileTailer::open(&b, StartPos::Head, LogEncoding::Utf8).unwrap()).unwrap();
+    match backend {
+        FileBackend::Inotify => assert!(w.unwatched().is_empty()),
+        FileBackend::Polling => assert_eq!(w.unwatched(), w.paths()),
+    }
     let first = w.read_all(&mut |_, _| {});
     assert_eq!(first.lines, 1); // "old b"; a started at its end
 
