@@ -116,6 +116,7 @@ pub struct DateDetector {
     last_pos: Edge,
     last_end: Edge,
     now_memo: std::cell::Cell<Option<(f64, jiff::civil::DateTime)>>,
+    invalid: Option<Range<usize>>,
 }
 
 impl std::fmt::Debug for DateDetector {
@@ -153,6 +154,7 @@ impl DateDetector {
             last_pos: start,
             last_end: end,
             now_memo: std::cell::Cell::new(None),
+            invalid: None,
         };
         let lines: Vec<&str> = datepattern.map(|p| p.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect()).unwrap_or_default();
         for line in &lines {
@@ -207,12 +209,26 @@ impl DateDetector {
     /// `None` when no template matches, or when the matched text is no valid date (fail2ban then
     /// treats the line as one without a date).
     pub fn find(&mut self, line: &str, now: f64) -> Option<DateMatch> {
+        self.invalid = None;
         let (_, span, computed) = self.find_inner(line, now)?;
         if span.is_empty() {
             return Some(DateMatch { time: now, span, is_int: false });
         }
-        let c = computed?;
-        Some(DateMatch { time: c.time, span, is_int: c.is_int })
+        match computed {
+            Some(c) => Some(DateMatch { time: c.time, span, is_int: c.is_int }),
+            None => {
+                self.invalid = Some(span);
+                None
+            }
+        }
+    }
+
+    /// After [`DateDetector::find`] returned `None`: the span of a text a template matched that
+    /// is no valid date (`0000-12-30 00:00:00`, `Feb 30 ...`), else `None`. fail2ban still cuts
+    /// that text out of the line (unless it reuses a recent last date, which takes the whole
+    /// line), but the line has no date of its own.
+    pub fn invalid_span(&self) -> Option<Range<usize>> {
+        self.invalid.clone()
     }
 
     /// The winning template's index, the date span and its time (`None`: not a valid date).

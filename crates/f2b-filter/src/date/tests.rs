@@ -64,9 +64,17 @@ fn lines_without_a_date() {
     let mut d = dd(None);
     assert_eq!(d.find("no date here", NOW), None);
     assert_eq!(d.find("x", NOW), None);
-    // A matched text that is no valid date gives no date either.
+    assert_eq!(d.invalid_span(), None);
+    // A matched text that is no valid date gives no date either, but its span is known.
     assert_eq!(d.find("2005-02-30 11:59:59 x", NOW), None);
+    assert_eq!(d.invalid_span(), Some(0..19));
     assert_eq!(d.find("Aug 14 24:59:59 x", NOW), None);
+    assert_eq!(d.invalid_span(), Some(0..15));
+    assert!(d.find("Aug 14 11:59:59 x", NOW).is_some());
+    assert_eq!(d.invalid_span(), None);
+    let mut y0 = dd(Some("{^LN-BEG}%Y-%m-%d %H:%M:%S"));
+    assert_eq!(y0.find("0000-12-30 00:00:00 server x", NOW), None);
+    assert_eq!(y0.invalid_span(), Some(0..19));
 }
 
 #[test]
