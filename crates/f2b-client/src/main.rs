@@ -319,10 +319,11 @@ impl Client {
         Ok(())
     }
 
-    /// Reads the configuration as fail2ban-client does before sending it: fatal errors fail,
-    /// broken jails are reported and skipped. `strict` (`-t`) fails on broken jails too;
-    /// `dump` (`-d`) accepts jails without log files.
-    fn read_config(&mut self, strict: bool, dump: bool) -> Option<LoadedConfig> {
+    /// Reads the configuration as fail2ban-client does before sending it: fatal errors fail;
+    /// broken jails are reported and skipped, and fail the read only when no jail loaded
+    /// (or, `strict` for `-t`, when any is broken). `dump` (`-d`) accepts jails without log
+    /// files. The configuration comes back even when the read failed, for `-d` to print.
+    fn read_config(&mut self, strict: bool, dump: bool) -> (Option<LoadedConfig>, bool) {
         let log = self.log;
         let already = self.errors_reported;
         self.errors_reported = true;
@@ -333,42 +334,39 @@ impl Client {
                         log.error(&e.to_string());
                     }
                 }
-                if strict && !cfg.errors.is_empty() {
-                    return None;
-                }
-                Some(cfg.clone())
+                let broken = cfg.jails.iter().filter(|j| j.config_error().is_some()).count();
+                let good = cfg.jails.len() - broken;
+                let ok = if strict { broken == 0 } else { good > 0 || broken == 0 };
+                (Some(cfg.clone()), ok)
             }
             Err(e) => {
                 log.error(&format!("Failed during configuration: {e}"));
-                None
+                (None, false)
             }
         }
     }
 
     fn dump(&mut self, pretty: bool) -> bool {
-        match self.read_config(false, true) {
+        let (cfg, ok) = self.read_config(false, true);
+        match cfg {
             Some(cfg) if pretty => {
                 for cmd in dump_commands(&cfg) {
                     output(&pprint::pformat(&cmd));
                 }
-                true
             }
             Some(cfg) => {
                 for line in f2b_config::dump_lines(&cfg) {
                     output(&line);
                 }
-                true
             }
-            None => {
-                output("ERROR: The configuration stream failed because of the invalid syntax.");
-                false
-            }
+            None => output("ERROR: The configuration stream failed because of the invalid syntax."),
         }
+        ok
     }
 
     /// `-t`; with `-d` too, fail2ban tests the configuration it read for the dump.
     fn test_config(&mut self, with_dump: bool) -> bool {
-        self.read_config(true, with_dump).is_some()
+        self.read_config(true, with_dump).1
     }
 
     /// `-i`: a prompt reading commands until `exit`, `quit` or end of input.
@@ -475,7 +473,7 @@ impl Client {
         let jail = if cmd.len() == 1 || cmd[1] == "--all" { "--all".to_owned() } else { cmd[1].clone() };
         self.config = None;
         self.errors_reported = false;
-        if self.read_config(false, false).is_none() {
+        if !self.read_config(false, false).1 {
             return false;
         }
         if self.interactive {
@@ -657,7 +655,7 @@ impl Client {
             self.log.error("Server already running");
             return false;
         }
-        if self.read_config(false, false).is_none() {
+        if !self.read_config(false, false).1 {
             return false;
         }
         if !self.force && self.socket.symlink_metadata().is_ok() {

@@ -8,7 +8,7 @@ const OURS: &str = env!("CARGO_BIN_EXE_f2b-client");
 
 /// A minimal configuration tree: one polling jail without actions, everything in `dir`.
 /// `extra`: "" for a clean tree, "broken" for a jail with a missing filter, "nofile" for a
-/// jail whose log file does not exist.
+/// jail whose log file does not exist, "onlybroken" for the broken jail as the only one.
 fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let conf = dir.join("conf");
     std::fs::create_dir_all(conf.join("filter.d")).unwrap();
@@ -23,9 +23,9 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
     .unwrap();
     std::fs::write(conf.join("filter.d/test.conf"), "[Definition]\nfailregex = ^fail from <HOST>$\n").unwrap();
     std::fs::write(dir.join("test.log"), "").unwrap();
-    let mut jails = format!("[t]\nenabled = true\nfilter = test\nlogpath = {d}/test.log\nbackend = polling\naction =\n");
+    let mut jails = format!("[t]\nenabled = {}\nfilter = test\nlogpath = {d}/test.log\nbackend = polling\naction =\n", extra != "onlybroken");
     match extra {
-        "broken" => jails.push_str(&format!("\n[broken]\nenabled = true\nfilter = nosuchfilter\nlogpath = {d}/test.log\n")),
+        "broken" | "onlybroken" => jails.push_str(&format!("\n[broken]\nenabled = true\nfilter = nosuchfilter\nlogpath = {d}/test.log\n")),
         "nofile" => jails.push_str(&format!("\n[nofile]\nenabled = true\nfilter = test\nlogpath = {d}/missing.log\n")),
         _ => {}
     }
@@ -45,7 +45,7 @@ fn reference() -> Option<&'static str> {
 #[test]
 fn test_and_dump_match_fail2ban_client() {
     let dir = tempfile::tempdir().unwrap();
-    for extra in ["", "broken", "nofile"] {
+    for extra in ["", "broken", "nofile", "onlybroken"] {
         let conf = write_config(dir.path(), extra);
         let t = client(OURS, &conf, &["-t"]);
         let d = client(OURS, &conf, &["-d"]);
@@ -55,11 +55,16 @@ fn test_and_dump_match_fail2ban_client() {
         } else {
             assert_eq!(t, (String::new(), 255), "-t with a {extra} jail");
         }
-        // A broken jail is skipped by -d, which still succeeds; a missing log file is fine
-        // for -d (and for -t -d, which tests what -d read).
-        assert_eq!(d.1, 0);
-        assert!(d.0.contains("['add', 't', 'polling']\n") && !d.0.contains("['add', 'broken'"), "{}", d.0);
-        assert_eq!(td.1, if extra == "broken" { 255 } else { 0 });
+        // A broken jail is skipped by -d, which still succeeds unless no jail loaded; a
+        // missing log file is fine for -d (and for -t -d, which tests what -d read).
+        assert!(!d.0.contains("['add', 'broken'"), "{}", d.0);
+        if extra == "onlybroken" {
+            assert_eq!((d.1, td.1), (255, 255));
+        } else {
+            assert_eq!(d.1, 0);
+            assert!(d.0.contains("['add', 't', 'polling']\n"), "{}", d.0);
+            assert_eq!(td.1, if extra == "broken" { 255 } else { 0 });
+        }
         match reference() {
             Some(r) => {
                 assert_eq!(t, client(r, &conf, &["-t"]), "-t ({extra})");
