@@ -300,10 +300,16 @@ impl FileTailer {
         let mut count = 0;
         let reader = LineReader { encoding: self.encoding, max_line: self.max_line };
 
-        // Older generations first: their lines were written before the current file's.
-        for gen in &mut self.retired {
-            count += reader.drain(gen, &mut self.buf, sink)?;
-        }
+        // Older generations first: their lines were written before the current file's. One that
+        // cannot be read any more is given up (it must not stop the current file).
+        let buf = &mut self.buf;
+        self.retired.retain_mut(|gen| match reader.drain(gen, buf, sink) {
+            Ok(n) => {
+                count += n;
+                true
+            }
+            Err(_) => false,
+        });
         self.expire_retired(&reader, sink);
 
         let Some(mut cur) = self.current.take() else {
@@ -385,7 +391,10 @@ impl FileTailer {
         Ok(n)
     }
 
-    fn retire(&mut self, gen: Generation) {
+    fn retire(&mut self, mut gen: Generation) {
+        // The grace period starts now: a quiet file may still get the last lines of a writer
+        // that has not reopened yet.
+        gen.last_data = Instant::now();
         self.retired.push(gen);
         if self.retired.len() > MAX_RETIRED {
             self.retired.remove(0);
