@@ -36,6 +36,8 @@ pub struct Regex {
     /// `tuple_NAME[_N]` groups (group, target), sorted: their values join `NAME` as a tuple.
     tuple: Vec<(String, String)>,
     pub warnings: Vec<String>,
+    /// Literals every match contains (checked on whole lines before anything else).
+    pub prefilter: crate::literals::Prefilter,
 }
 
 /// `alt_user_1` -> ("alt", "user"); names fail2ban merges into another group.
@@ -121,7 +123,9 @@ impl Regex {
         }
         alt.sort();
         tuple.sort();
+        let prefilter = crate::literals::Prefilter::new(&expanded);
         Ok(Regex {
+            prefilter,
             source: source.to_string(),
             expanded,
             engine,

@@ -31,6 +31,11 @@ pub struct FilterOptions {
     /// Server mode: a date more than 60 s away from now is replaced by now (fail2ban's
     /// "in operation" rule).
     pub in_operation: bool,
+    /// Skip lines that lack a literal every regex needs before running the date detector on
+    /// them (the date of a skipped line is only read when a later line needs it). Results are
+    /// the same; only the date detector's per-template hit counts then cover fewer lines, so
+    /// fail2ban-regex's report turns this off.
+    pub prefilter_lines: bool,
 }
 
 impl Default for FilterOptions {
@@ -47,9 +52,13 @@ impl Default for FilterOptions {
             check_all_regex: false,
             ignore_pending: true,
             in_operation: false,
+            prefilter_lines: true,
         }
     }
 }
+
+/// How many skipped lines are kept to find the last date when a later line needs it.
+const SKIPPED_RING: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilterError {
@@ -216,6 +225,12 @@ pub struct Filter {
     mlfid: MlfidCache,
     resolver: Box<dyn Resolver + Send>,
     scratch: String,
+    /// Whether lines can be ruled out by required literals (see [`FilterOptions::prefilter_lines`]).
+    prefilter: bool,
+    /// The last lines skipped by the prefilter (newest at `ring_next - 1`), dates not read yet.
+    ring: Vec<String>,
+    ring_next: usize,
+    ring_count: usize,
     /// Warnings met while compiling (mid-pattern global flags...).
     pub warnings: Vec<String>,
 }
@@ -260,7 +275,15 @@ impl Filter {
             warnings.extend(p.warnings.iter().cloned());
         }
         let date = Some(DateDetector::new(opts.datepattern.as_deref(), opts.logtimezone.as_deref())?);
+        let selective = !failregex.is_empty()
+            && (prefregex.as_ref().is_some_and(|p| p.prefilter.is_selective())
+                || failregex.iter().all(|r| r.prefilter.is_selective()));
+        let prefilter = opts.prefilter_lines && opts.maxlines == 1 && selective;
         Ok(Filter {
+            prefilter,
+            ring: Vec::new(),
+            ring_next: 0,
+            ring_count: 0,
             prefregex,
             failregex,
             ignoreregex,
@@ -313,9 +336,67 @@ impl Filter {
         self.date.as_ref()
     }
 
+    /// False when `line` certainly cannot match (a required literal is missing).
+    fn may_match(&self, line: &str) -> bool {
+        let b = line.as_bytes();
+        if let Some(p) = &self.prefregex {
+            if !p.prefilter.may_match(b) {
+                return false;
+            }
+        }
+        self.failregex.iter().any(|r| r.prefilter.may_match(b))
+    }
+
+    fn remember_skipped(&mut self, line: &str) {
+        if self.ring.len() < SKIPPED_RING {
+            self.ring.push(String::new());
+        }
+        let i = self.ring_next % SKIPPED_RING;
+        if let Some(slot) = self.ring.get_mut(i) {
+            slot.clear();
+            slot.push_str(line);
+        }
+        self.ring_next = (i + 1) % SKIPPED_RING;
+        self.ring_count = (self.ring_count + 1).min(SKIPPED_RING);
+    }
+
+    /// Reads the dates of skipped lines, newest first, until one has a date: that is the last
+    /// date fail2ban would have seen.
+    fn catch_up_dates(&mut self, now: f64) {
+        let n = self.ring_count;
+        self.ring_count = 0;
+        let Some(dd) = self.date.as_mut() else { return };
+        for k in 1..=n {
+            let i = (self.ring_next + SKIPPED_RING - k) % SKIPPED_RING;
+            let Some(line) = self.ring.get(i) else { break };
+            if let Some(m) = dd.find(line, now) {
+                let span = m.span;
+                if span.start < span.end && span.end <= line.len() && line.is_char_boundary(span.start) && line.is_char_boundary(span.end) {
+                    self.last_time_text.clear();
+                    self.last_time_text.push_str(&line[span]);
+                    let weird = self.in_operation && (m.time - now).abs() > 60.0;
+                    self.last_date = Some(if weird { now } else { m.time });
+                    self.last_date_int = m.is_int && !weird;
+                    break;
+                }
+            }
+        }
+    }
+
     /// A line from a file: its date is found by the date detector.
     pub fn process_line(&mut self, line: &str, now: f64) -> LineOutcome {
         let is_none = self.date.as_ref().is_some_and(|d| d.is_none());
+        if self.prefilter {
+            if !self.may_match(line) {
+                if !is_none {
+                    self.remember_skipped(line);
+                }
+                return LineOutcome::default();
+            }
+            if self.ring_count > 0 {
+                self.catch_up_dates(now);
+            }
+        }
         let found = if is_none {
             Some((0..0, now, false))
         } else {
@@ -377,6 +458,10 @@ impl Filter {
         self.last_date = Some(time);
         self.last_date_int = false;
         self.cur_date_int = false;
+        self.ring_count = 0;
+        if self.prefilter && !self.may_match(line) {
+            return LineOutcome::default();
+        }
         if let Some(o) = self.quick_miss(line, "") {
             return o;
         }

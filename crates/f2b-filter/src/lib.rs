@@ -9,6 +9,7 @@ pub mod faildata;
 pub mod failregex;
 pub mod filter;
 pub mod ipdns;
+pub mod literals;
 pub mod mlfid;
 pub mod tags;
 

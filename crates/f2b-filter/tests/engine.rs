@@ -252,3 +252,24 @@ fn mid_pattern_flags_warn_and_apply() {
     assert_eq!(f.warnings.len(), 1);
     assert_eq!(fids(&run(&mut f, "192.0.2.1 GET /ADMIN")), ["192.0.2.1"]);
 }
+
+#[test]
+fn skipped_lines_still_provide_the_last_date() {
+    for prefilter in [true, false] {
+        let mut f = filter(&["auth failure from <HOST>$"], |o| {
+            o.datepattern = Some("EPOCH".into());
+            o.raw_hosts = true;
+            o.prefilter_lines = prefilter;
+        });
+        assert!(f.process_line("1124013590 srv noise", T).failures.is_empty());
+        assert!(f.process_line("srv more noise without date", T).failures.is_empty());
+        let o = f.process_line("srv auth failure from 192.0.2.1", T);
+        assert_eq!(fids(&o), ["192.0.2.1"]);
+        assert_eq!(o.failures[0].time, 1_124_013_590.0, "prefilter={prefilter}: last date reused");
+        assert_eq!(o.failures[0].matches, ["1124013590srv auth failure from 192.0.2.1"]);
+        // a date older than 60 s before now is not reused
+        assert!(f.process_line("1124013000 srv noise", T).failures.is_empty());
+        let o = f.process_line("srv auth failure from 192.0.2.2", T);
+        assert_eq!(o.failures[0].time, T, "prefilter={prefilter}: now");
+    }
+}

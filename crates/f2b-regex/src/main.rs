@@ -160,6 +160,8 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
             raw_hosts: cli.raw,
             check_all_regex: !cli.no_check_all && !machine,
             ignore_pending: machine,
+            // the report shows per-template date hits, which need every line's date
+            prefilter_lines: machine,
             ..FilterOptions::default()
         },
         failregex_src: Vec::new(),

@@ -110,23 +110,56 @@ impl Run {
         let mut rows: Vec<String> = Vec::new();
         match source {
             Source::File(p) => {
-                let data = std::fs::read(p).map_err(|e| format!("ERROR: cannot read {}: {e}", p.display()))?;
-                let mut start = 0;
-                let n = data.len();
-                while start < n {
-                    let end = memchr::memchr(b'\n', &data[start..]).map_or(n, |i| start + i);
-                    let raw = &data[start..end];
-                    start = end + 1;
-                    let mut l = raw.len();
-                    while l > 0 && (raw[l - 1] == b'\r' || raw[l - 1] == b'\n') {
-                        l -= 1;
+                use std::io::Read;
+                let mut file = std::fs::File::open(p).map_err(|e| format!("ERROR: cannot read {}: {e}", p.display()))?;
+                // Read in blocks: memory stays flat whatever the log size.
+                let mut buf: Vec<u8> = vec![0; 1 << 18];
+                let mut filled = 0usize;
+                let mut eof = false;
+                while !eof || filled > 0 {
+                    if !eof {
+                        if filled == buf.len() {
+                            buf.resize(buf.len() * 2, 0);
+                        }
+                        let n = file.read(&mut buf[filled..]).map_err(|e| format!("ERROR: cannot read {}: {e}", p.display()))?;
+                        if n == 0 {
+                            eof = true;
+                        }
+                        filled += n;
                     }
-                    let raw = &raw[..l];
-                    if raw.is_empty() || raw[0] == b'#' {
-                        continue;
+                    let mut start = 0;
+                    while start < filled {
+                        let end = match memchr::memchr(b'\n', &buf[start..filled]) {
+                            Some(i) => start + i,
+                            None if eof => filled,
+                            None => break,
+                        };
+                        let raw = &buf[start..end];
+                        start = (end + 1).min(filled);
+                        if end == filled {
+                            start = filled;
+                        }
+                        let mut l = raw.len();
+                        while l > 0 && (raw[l - 1] == b'\r' || raw[l - 1] == b'\n') {
+                            l -= 1;
+                        }
+                        let raw = &raw[..l];
+                        if raw.is_empty() || raw[0] == b'#' {
+                            continue;
+                        }
+                        match std::str::from_utf8(raw) {
+                            Ok(line) => self.line(filter, line, now, w, &mut rows)?,
+                            Err(_) => {
+                                let line = String::from_utf8_lossy(raw);
+                                self.line(filter, &line, now, w, &mut rows)?
+                            }
+                        }
                     }
-                    let line = String::from_utf8_lossy(raw);
-                    self.line(filter, &line, now, w, &mut rows)?;
+                    buf.copy_within(start..filled, 0);
+                    filled -= start;
+                    if eof && filled == 0 {
+                        break;
+                    }
                 }
             }
             Source::Lines(lines) => {
