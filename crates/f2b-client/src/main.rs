@@ -225,6 +225,18 @@ fn dump_commands(cfg: &LoadedConfig) -> Vec<Value> {
     out
 }
 
+/// The stream for reloading one jail: the server settings, then that jail (if enabled).
+fn jail_stream(cfg: &LoadedConfig, name: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = cfg.server.iter().map(command_value).collect();
+    if let Some(jail) = cfg.jails.iter().find(|j| j.name == name) {
+        out.extend(jail.commands.iter().map(command_value));
+        if jail.config_error().is_none() {
+            out.push(Value::List(vec![Value::str("start"), Value::str(name)]));
+        }
+    }
+    out
+}
+
 fn command_value(cmd: &f2b_config::Command) -> Value {
     Value::List(cmd.0.iter().map(config_value).collect())
 }
@@ -473,16 +485,34 @@ impl Client {
         let jail = if cmd.len() == 1 || cmd[1] == "--all" { "--all".to_owned() } else { cmd[1].clone() };
         self.config = None;
         self.errors_reported = false;
-        if !self.read_config(false, false).1 {
+        if jail != "--all" && !self.jail_defined(&jail) {
+            self.log.error(&format!("Failed during configuration: No section: {}", Value::Str(jail).py_repr()));
             return false;
         }
+        let (cfg, ok) = self.read_config(false, false);
+        let Some(cfg) = cfg.filter(|_| ok) else { return false };
         if self.interactive {
             output("  ## reload ... ");
         }
-        // The server rereads the configuration itself: the stream fail2ban-client would send
-        // along is left empty.
-        let req = vec![Value::str("reload"), Value::Str(jail), Value::List(opts), Value::List(vec![])];
+        // The stream fail2ban-client sends along: f2b-server rereads the configuration
+        // itself, but fail2ban-server rebuilds the jails from it.
+        let stream = if jail == "--all" {
+            dump_commands(&cfg)
+        } else {
+            jail_stream(&cfg, &jail)
+        };
+        let req = vec![Value::str("reload"), Value::Str(jail), Value::List(opts), Value::List(stream)];
         self.process_cmd(&[req], true, None)
+    }
+
+    /// Whether the configuration has a section for `jail`, enabled or not.
+    fn jail_defined(&self, jail: &str) -> bool {
+        let opts = f2b_config::LoadOptions { allow_no_files: true, force_enable: true };
+        match f2b_config::load_with(&self.conf, opts) {
+            Ok(all) => all.jails.iter().any(|j| j.name == jail),
+            // The regular read reports the error.
+            Err(_) => true,
+        }
     }
 
     fn ping(&mut self, timeout: Option<Duration>) -> bool {

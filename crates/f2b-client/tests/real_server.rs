@@ -75,6 +75,13 @@ fn same_output_against_fail2ban_server() {
         "echo a b",
         "set t unbanip 192.0.2.1",
         "unban --all",
+        // Our reload sends the configuration stream fail2ban-server rebuilds jails from.
+        "reload nosuch",
+        "reload t",
+        "reload",
+        "reload --restart t",
+        "status",
+        "status t",
     ];
     let mut compared = 0;
     for line in script {
