@@ -288,6 +288,17 @@ fn kernel_match_sees_only_kernel_entries() {
     let m = f2b_backend::parse_journalmatch("_TRANSPORT=kernel\nSYSLOG_IDENTIFIER=sshd").unwrap();
     let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();
     assert_eq!(read_all(&mut r).len(), kernels + 200);
+    // Matches changed on a running reader: it keeps its place.
+    let m = f2b_backend::parse_journalmatch("SYSLOG_IDENTIFIER=sshd").unwrap();
+    let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let first: Vec<_> = (0..50).map(|_| r.next_line().unwrap().unwrap()).collect();
+    assert!(first.iter().all(|(l, _)| l.contains(" sshd[")));
+    r.set_matches(&f2b_backend::parse_journalmatch("_TRANSPORT=kernel").unwrap()).unwrap();
+    let rest = read_all(&mut r);
+    assert!(rest.iter().all(|(l, _)| l.contains(" kernel: [")));
+    assert!(rest.iter().all(|(_, t)| *t > first[49].1));
+    assert!(!rest.is_empty() && rest.len() < kernels);
+    assert!(r.set_matches(&[vec!["lowercase=x".to_string()]]).is_err());
     // Different fields in one alternative: AND.
     let m = f2b_backend::parse_journalmatch("_TRANSPORT=syslog SYSLOG_IDENTIFIER=sshd").unwrap();
     let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();

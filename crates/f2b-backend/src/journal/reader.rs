@@ -118,6 +118,16 @@ impl JournalReader {
         })
     }
 
+    /// Replaces the matches (fail2ban's `addjournalmatch` / `deljournalmatch` on a running jail);
+    /// the reader keeps its place. On a bad match the previous matches stay in force.
+    pub fn set_matches(&mut self, matches: &[Vec<String>]) -> Result<(), BackendError> {
+        for words in matches {
+            super::matches::validate(words)?;
+        }
+        self.journal.match_flush().map_err(jerr("flush matches"))?;
+        add_matches(&mut self.journal, matches)
+    }
+
     /// Where the reader stands: the time of the last line read and the cursor of that entry.
     pub fn position(&self) -> Option<JournalPosition> {
         let time = self.last_time?;
