@@ -79,7 +79,7 @@ const BUILD: u8 = b'b';
 /// installation stays far below).
 pub const MAX_PICKLE_LEN: usize = 16 << 20;
 /// Most values one decoded pickle may expand to (shared references count each time).
-pub const MAX_VALUES: usize = 1 << 21;
+pub const MAX_VALUES: usize = 1 << 20;
 /// Deepest nesting accepted.
 pub const MAX_DEPTH: usize = 64;
 /// Most string/bytes content one decoded pickle may expand to.
