@@ -627,7 +627,7 @@ impl JailReader {
         if let Some(e) = &self.error {
             return Ok(vec![Command::strs([
                 "config-error".to_string(),
-                format!("Jail {} skipped, because of wrong configuration: {e}", py_repr(&self.name)),
+                format!("Jail '{}' skipped, because of wrong configuration: {e}", self.name),
             ])]);
         }
         let name = self.name.clone();

@@ -176,6 +176,14 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
     ),
     ("jail.local without jail.conf", &[("jail.local", "[t]\nenabled = true\nfilter = test\naction = act\nlogpath = @LOG@\n")]),
     ("enabled through DEFAULT", &[("jail.conf", "[DEFAULT]\nenabled = true\nfilter = test\nlogpath = @LOG@\n[a]\n[b]\nenabled = false\n[c]\nfilter = %(__name__)s\n")]),
+    (
+        "quotes in names and messages",
+        &[(
+            "jail.conf",
+            "[it's]\nenabled = true\nfilter = no'pe\nlogpath = @LOG@\n[say \"hi\"]\nenabled = true\nfilter = test\nignorecommand = echo 'a' \"b\" \\n\naction = act[port=\"it's\"]\nlogpath = @LOG@\n[tab\tname]\nenabled = true\nfilter = test\nlogpath = @LOG@\n",
+        )],
+    ),
+    ("CRLF line endings", &[("jail.conf", "[t]\r\nenabled = true\r\nfilter = test\r\nfailregex = ^a <HOST>\r\n  ^b <HOST>\r\n\r\nlogpath = @LOG@\r\n")]),
     // Fatal cases: fail2ban prints nothing.
     ("missing %(x)s", &[("jail.conf", "[t]\nenabled = true\nfilter = test\nport = %(nope)s\naction = act[port=%(port)s]\nlogpath = @LOG@\n")]),
     ("recursive %(x)s", &[("jail.conf", "[t]\nenabled = true\nfilter = test\na = %(b)s\nb = %(a)s\naction = act[port=%(a)s]\nlogpath = @LOG@\n")]),
