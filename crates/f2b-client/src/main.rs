@@ -11,7 +11,6 @@ mod pprint;
 mod shlex;
 
 use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,7 +40,17 @@ const FAILURE: i32 = 255;
 
 /// SIGINT/SIGTERM end the client as fail2ban-client's handler does: a newline (the wait
 /// indicator may be mid-line), a warning, exit status 255. Only async-signal-safe calls.
+/// The foreground server (`start -f`) our signals are handed to, 0 when none.
+static FOREGROUND_SERVER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
 extern "C" fn on_signal(sig: libc::c_int) {
+    let child = FOREGROUND_SERVER.load(std::sync::atomic::Ordering::SeqCst);
+    if child > 0 {
+        // The server decides how to stop; we follow when it exits.
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(child, sig) };
+        return;
+    }
     const HEAD: &[u8] = b"WARNING Caught signal ";
     const TAIL: &[u8] = b". Exiting\n";
     let mut buf = [0u8; 64];
@@ -629,7 +638,9 @@ impl Client {
             }
             if let Some(c) = child.as_deref_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    if !status.success() {
+                    // A daemonizing launcher exits 0 and leaves the server behind; a
+                    // foreground server that exits is gone.
+                    if !status.success() || self.foreground {
                         return Err(());
                     }
                 }
@@ -708,28 +719,33 @@ impl Client {
         for (name, value) in &self.server_options {
             cmd.arg(format!("--{name}")).arg(value);
         }
-        if self.foreground {
-            // Foreground: the server takes over this process, as fail2ban-client -f runs the
-            // server in its own process.
-            cmd.arg("-f").arg("start");
-            let err = cmd.exec();
-            self.log.error("Exception while starting server foreground");
-            self.log.error(&err.to_string());
-            return false;
+        cmd.arg(if self.foreground { "-f" } else { "-b" }).arg("start").stdin(Stdio::null());
+        if !self.foreground {
+            // f2b-server goes to the background itself (new session, stdio on /dev/null) once
+            // its socket is bound; errors before that reach our stderr, as with fail2ban.
+            cmd.stdout(Stdio::null());
         }
-        // f2b-server goes to the background itself (new session, stdio on /dev/null) once
-        // its socket is bound; errors before that reach our stderr, as with fail2ban.
-        cmd.arg("start").stdin(Stdio::null()).stdout(Stdio::null());
         let mut child = match cmd.spawn() {
-            Ok(c) => c,
+            Ok(c) => {
+                if self.foreground {
+                    FOREGROUND_SERVER.store(c.id() as i32, std::sync::atomic::Ordering::SeqCst);
+                }
+                c
+            }
             Err(e) => {
                 output("");
-                self.log.error("Exception while starting server background");
+                let mode = if self.foreground { "foreground" } else { "background" };
+                self.log.error(&format!("Exception while starting server {mode}"));
                 self.log.error(&e.to_string());
                 return false;
             }
         };
         if self.wait_on_server(true, Some(&mut child)).is_err() {
+            if self.foreground {
+                let _ = child.kill();
+                let _ = child.wait();
+                FOREGROUND_SERVER.store(0, std::sync::atomic::Ordering::SeqCst);
+            }
             self.log.error(&format!(
                 "Could not start server. Maybe an old socket file is still present. Try to remove {}. \
                  If you used fail2ban-client to start the server, adding the -x option will do it",
@@ -737,9 +753,16 @@ impl Client {
             ));
             return false;
         }
-        // Reap the launcher if it already exited (a daemonizing server forks away).
-        let _ = child.try_wait();
-        self.process_cmd(&[vec![Value::str("server-status")]], false, None)
+        let ready = self.process_cmd(&[vec![Value::str("server-status")]], false, None);
+        if !self.foreground {
+            // Reap the launcher if it already exited (a daemonizing server forks away).
+            let _ = child.try_wait();
+            return ready;
+        }
+        // Foreground: stay with the server until it stops, as fail2ban-client -f does.
+        let status = child.wait();
+        FOREGROUND_SERVER.store(0, std::sync::atomic::Ordering::SeqCst);
+        ready && status.is_ok_and(|s| s.success())
     }
 }
 

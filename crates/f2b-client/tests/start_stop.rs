@@ -143,3 +143,33 @@ impl Drop for StopOnDrop {
         }
     }
 }
+
+#[test]
+fn foreground_start_stays_until_stop() {
+    use std::io::BufRead;
+    let server = Path::new(OURS).with_file_name("f2b-server");
+    if !server.is_file() {
+        eprintln!("SKIP foreground_start_stays_until_stop: {} is not built", server.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write_config(dir.path(), "");
+    let stop_anyway = StopOnDrop(conf.clone());
+    let mut child = Command::new(OURS)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-f", "start"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "Server ready");
+    assert_eq!(client(OURS, &conf, &["ping"]), ("Server replied: pong\n".into(), 0));
+    // The foreground client is still there, with its server.
+    assert!(child.try_wait().unwrap().is_none());
+    assert_eq!(client(OURS, &conf, &["stop"]), ("Shutdown successful\n".into(), 0));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    drop(stop_anyway);
+}
