@@ -39,7 +39,7 @@ fn cut(s: &str, n: usize) -> String {
 }
 
 /// Split `name[k=v, ...][...]` into the name and its arguments (values stripped).
-pub(crate) fn extract_options(option: &str) -> Result<(String, OrdMap<String>), String> {
+pub(crate) fn name_and_args(option: &str) -> Result<(String, OrdMap<String>), String> {
     let caps = option_re()
         .captures(option)
         .map_err(|e| format!("cannot parse option: {e}"))?
@@ -147,8 +147,8 @@ pub(crate) fn shlex_split(s: &str) -> Result<Vec<String>, String> {
 
 /// Split `name[k=v, k2="a, b"][k3=c]` into the name and its arguments in order, as fail2ban
 /// reads `filter =`, `action =` and `backend =` values (also handy for `systemd-journal[...]`).
-pub fn extract_options_pub(option: &str) -> Result<(String, Vec<(String, String)>), String> {
-    extract_options(option).map(|(n, o)| (n, o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+pub fn extract_options(option: &str) -> Result<(String, Vec<(String, String)>), String> {
+    name_and_args(option).map(|(n, o)| (n, o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
 }
 
 #[cfg(test)]
@@ -156,7 +156,7 @@ mod tests {
     use super::*;
 
     fn ex(s: &str) -> Result<(String, Vec<(String, String)>), String> {
-        extract_options(s).map(|(n, o)| (n, o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+        extract_options(s)
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::config::{conditional, join, Config, Files, GetError};
-use crate::options::{extract_options, shlex_split, split_with_options, splitwords};
+use crate::options::{name_and_args, shlex_split, split_with_options, splitwords};
 use crate::optval::{as_bool, py_int, vars_of, OptVal};
 use crate::ordmap::OrdMap;
 use crate::{Command, ConfigError, Value};
@@ -567,7 +567,7 @@ impl JailReader {
         let flt = opts1.get("filter").and_then(OptVal::as_str).unwrap_or("").to_string();
         if !flt.is_empty() {
             let (fname, fopts) =
-                extract_options(&flt).map_err(|e| Fail::Jail(format!("Invalid filter definition {}: {e}", py_repr(&flt))))?;
+                name_and_args(&flt).map_err(|e| Fail::Jail(format!("Invalid filter definition {}: {e}", py_repr(&flt))))?;
             let Some(mut f) = DefReader::open(loader, DefKind::Filter, &fname, &name, fopts)? else {
                 return Err(Fail::Jail(format!("Unable to read the filter {}", py_repr(&fname))));
             };
@@ -592,7 +592,7 @@ impl JailReader {
             if act.is_empty() {
                 continue;
             }
-            let (aname, mut aopts) = extract_options(&act)
+            let (aname, mut aopts) = name_and_args(&act)
                 .map_err(|e| Fail::Jail(format!("Invalid action definition {}: {e}", py_repr(&act))))?;
             if aname.ends_with(".py") {
                 let actname = match aopts.get("actname").cloned() {

@@ -173,7 +173,7 @@ impl JailSpec {
                 let (kind, opts) = crate::options::extract_options(spec).map_err(|e| bad(&e))?;
                 self.backend = BackendSpec {
                     kind: crate::ini::py_strip(&kind).to_string(),
-                    options: opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    options: opts,
                 };
                 Ok(())
             }
