@@ -513,13 +513,14 @@ struct LineReader {
 }
 
 impl LineReader {
+    /// Hands out one line: cut at the bound, then without its trailing CRs (fail2ban strips
+    /// every trailing CR/LF of a line).
     fn emit(&self, mut line: &[u8], sink: &mut dyn FnMut(&str)) {
-        // fail2ban strips every trailing CR/LF of a line.
-        while let [rest @ .., b'\r'] = line {
-            line = rest;
-        }
         if line.len() > self.max_line {
             line = &line[..self.max_line];
+        }
+        while let [rest @ .., b'\r'] = line {
+            line = rest;
         }
         sink(&self.encoding.decode(line));
     }
