@@ -13,6 +13,7 @@ use f2b_protocol::Value;
 
 use crate::log::Logger;
 use crate::stream::{dump_commands, jail_stream};
+use crate::visualwait::VisualWait;
 use crate::{output, pprint, shlex, signals, usage, DEFAULT_PIDFILE, DEFAULT_SOCKET, FAIL2BAN_VERSION, FAILURE};
 
 pub struct Client {
@@ -383,6 +384,7 @@ impl Client {
     fn wait_on_server(&mut self, alive: bool, mut child: Option<&mut Child>) -> Result<(), ()> {
         let start = Instant::now();
         let mut sleep = Duration::from_secs_f64(0.0125 / 2.0);
+        let mut visual = VisualWait::new(self.log.verbose);
         loop {
             let up = self.socket.exists() && self.ping(Some(sleep));
             if up == alive {
@@ -398,6 +400,9 @@ impl Client {
                 }
             }
             let waited = start.elapsed();
+            if waited > Duration::from_secs(1) {
+                visual.heartbeat();
+            }
             if waited >= self.timeout {
                 return Err(());
             }

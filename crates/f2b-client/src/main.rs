@@ -12,6 +12,7 @@ mod pprint;
 mod shlex;
 mod signals;
 mod stream;
+mod visualwait;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
