@@ -203,9 +203,10 @@ impl FileTailer {
         }
     }
 
-    /// Changes the bound on line length (bytes, at least 1).
+    /// Changes the bound on line length (bytes, at least 1; `usize::MAX` means no bound that
+    /// matters, as fail2ban-regex has none).
     pub fn set_max_line(&mut self, max_line: usize) {
-        self.max_line = max_line.max(1);
+        self.max_line = max_line.clamp(1, usize::MAX / 2);
     }
 
     pub fn set_encoding(&mut self, encoding: LogEncoding) {

@@ -85,6 +85,12 @@ fn long_lines_are_bounded() {
     append(&p, b"\nafter\n");
     assert_eq!(read(&mut t), ["after"]);
 
+    // No bound at all: the 3 MB line comes whole.
+    let mut u = FileTailer::open(&p, StartPos::Head, LogEncoding::Utf8).unwrap();
+    u.set_max_line(usize::MAX);
+    let got = read(&mut u);
+    assert_eq!(got.iter().map(String::len).collect::<Vec<_>>(), [6, 3_000_000, 5]);
+
     // A long line completed within one read is cut the same way.
     append(&p, &long[..5000]);
     append(&p, b"\nnext\n");
