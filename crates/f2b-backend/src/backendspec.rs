@@ -138,6 +138,20 @@ mod tests {
     }
 
     #[test]
+    fn odd_specs_are_errors_not_panics() {
+        for v in ["systemd[", "systemd[]", "systemd[=x]", "systemd[journalpath=\"x]", "systemd[a=b,,c=d]", "systemd[é=ü]", "[x=1]", "systemd[journalpath='é']x"] {
+            let _ = BackendSpec::parse(v);
+        }
+        // Every prefix of a spec with multi-byte characters and quotes.
+        let spec = "systemd[journalpath=\"/é/ü, x\", namespace='ß', journalflags=ü]";
+        for (i, _) in spec.char_indices() {
+            let _ = BackendSpec::parse(&spec[..i]);
+        }
+        assert!(BackendSpec::parse("systemd[]").is_ok());
+        assert!(BackendSpec::parse("systemd[journalpath=\"x]").is_err());
+    }
+
+    #[test]
     fn systemd_options() {
         let s = BackendSpec::parse("systemd[journalpath=/var/log/j, journalflags=1, journalfiles=\"/a/*.journal, /b/x.journal\", namespace=ns, useDns=no]").unwrap();
         let BackendSpec::Systemd(o) = s else { panic!("not systemd") };

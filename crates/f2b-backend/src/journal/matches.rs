@@ -118,5 +118,9 @@ mod tests {
         assert!(parse_journalmatch("sshd").is_err());
         assert!(parse_journalmatch("_comm=x").is_err());
         assert!(parse_journalmatch("A='x").is_err());
+        let odd = "_COMM=\"é\\\" x\" + 'ü' \\";
+        for (i, _) in odd.char_indices() {
+            let _ = parse_journalmatch(&odd[..i]);
+        }
     }
 }
