@@ -105,8 +105,6 @@ pub struct LineOutcome {
     pub pref_matched: bool,
     /// Multi-line mode: earlier buffered lines that became part of a match on this line.
     pub consumed_previous: Vec<String>,
-    /// The line text the regexes saw (date cut out), for `--debuggex` style listings.
-    pub stripped: String,
 }
 
 impl LineOutcome {
@@ -139,15 +137,21 @@ fn tuple_buf(lines: &[TLine]) -> String {
     s
 }
 
-/// Where a failregex hit sits in a multi-line buffer.
+/// Where a failregex hit sits in the buffer: indices of the lines it used and of the others.
 struct MatchLines {
-    matched: Vec<TLine>,
-    unmatched: Vec<TLine>,
+    matched: Vec<usize>,
+    unmatched: Vec<usize>,
+}
+
+impl MatchLines {
+    fn lines(idx: &[usize], org: &[TLine]) -> Vec<TLine> {
+        idx.iter().filter_map(|&i| org.get(i).cloned()).collect()
+    }
 }
 
 fn split_lines(re: &Regex, buf: &str, org: &[TLine]) -> MatchLines {
     if org.len() <= 1 {
-        return MatchLines { matched: org.to_vec(), unmatched: Vec::new() };
+        return MatchLines { matched: (0..org.len()).collect(), unmatched: Vec::new() };
     }
     let (s, e) = re.span().unwrap_or((0, 0));
     let b = buf.as_bytes();
@@ -157,8 +161,8 @@ fn split_lines(re: &Regex, buf: &str, org: &[TLine]) -> MatchLines {
     let line_end = memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |p| from + p + 1);
     let lc1 = memchr::memchr_iter(b'\n', &b[..line_start]).count().min(org.len());
     let lc2 = memchr::memchr_iter(b'\n', &b[..line_end]).count().min(org.len()).max(lc1);
-    let mut matched: Vec<TLine> = org[lc1..lc2].to_vec();
-    let mut unmatched: Vec<TLine> = org[..lc1].to_vec();
+    let mut matched: Vec<usize> = (lc1..lc2).collect();
+    let mut unmatched: Vec<usize> = (0..lc1).collect();
     // lines swallowed by <SKIPLINES> are not part of the failure
     let mut skipped = String::new();
     let mut n = 0;
@@ -176,12 +180,12 @@ fn split_lines(re: &Regex, buf: &str, org: &[TLine]) -> MatchLines {
     }
     let mut pos = 0;
     for sk in skipped.lines() {
-        if let Some(m) = matched[pos.min(matched.len())..].iter().position(|l| l.text == sk) {
+        if let Some(m) = matched[pos.min(matched.len())..].iter().position(|&l| org[l].text == sk) {
             unmatched.push(matched.remove(pos + m));
             pos += m;
         }
     }
-    unmatched.extend_from_slice(&org[lc2..]);
+    unmatched.extend(lc2..org.len());
     MatchLines { matched, unmatched }
 }
 
@@ -516,11 +520,11 @@ impl Filter {
         !self.ignoreregex.is_empty() && (self.ignoreregex.len() as isize) < self.failregex.len() as isize - 2
     }
 
-    fn ignore_line(&mut self, buf: &str, hit: Option<&MatchLines>, out: &mut LineOutcome) -> Option<usize> {
+    fn ignore_line(&mut self, buf: &str, org: &[TLine], hit: Option<&MatchLines>, out: &mut LineOutcome) -> Option<usize> {
         let own;
         let buf = match hit {
             Some(h) if self.maxlines > 1 => {
-                own = tuple_buf(&h.matched);
+                own = tuple_buf(&MatchLines::lines(&h.matched, org));
                 own.as_str()
             }
             _ => buf,
@@ -532,7 +536,7 @@ impl Filter {
                 out.ignored_by.push(i);
                 if !self.check_all || self.maxlines > 1 {
                     if let Some(h) = hit {
-                        self.line_buffer = h.unmatched.clone();
+                        self.line_buffer = MatchLines::lines(&h.unmatched, org);
                     }
                 }
                 if !self.check_all {
@@ -544,7 +548,7 @@ impl Filter {
     }
 
     fn find_failure(&mut self, tline: TLine, date: Option<f64>, _no_date: bool, now: f64) -> LineOutcome {
-        let mut out = LineOutcome { stripped: tline.text.clone(), ..LineOutcome::default() };
+        let mut out = LineOutcome::default();
         let before: Vec<TLine> = if self.maxlines > 1 { self.line_buffer.clone() } else { Vec::new() };
         let org: Vec<TLine> = if self.maxlines > 1 {
             self.line_buffer.push(tline);
@@ -554,8 +558,9 @@ impl Filter {
             }
             self.line_buffer.clone()
         } else {
-            self.line_buffer = vec![tline];
-            self.line_buffer.clone()
+            // single-line mode: an empty line buffer stands for "the line itself"
+            self.line_buffer.clear();
+            vec![tline]
         };
         self.find_failure_in(&org, date, now, &mut out);
         if self.maxlines > 1 {
@@ -576,7 +581,7 @@ impl Filter {
 
         if self.early_ignore() {
             let b = buf.clone().unwrap_or_default();
-            if self.ignore_line(&b, None, out).is_some() {
+            if self.ignore_line(&b, org, None, out).is_some() {
                 return;
             }
         }
@@ -602,6 +607,7 @@ impl Filter {
         for idx in 0..self.failregex.len() {
             let b = match buf.take() {
                 Some(b) => b,
+                None if self.maxlines == 1 && self.line_buffer.is_empty() => tuple_buf(org),
                 None => tuple_buf(&self.line_buffer),
             };
             if !self.failregex[idx].search(&b) {
@@ -614,7 +620,7 @@ impl Filter {
                 fail.data.set(&k, v.map(Value::Str));
             }
             let hit = split_lines(re, &b, org);
-            if !self.ignoreregex.is_empty() && self.ignore_line(&b, Some(&hit), out).is_some() {
+            if !self.ignoreregex.is_empty() && self.ignore_line(&b, org, Some(&hit), out).is_some() {
                 buf = None;
                 if !self.check_all {
                     break;
@@ -622,12 +628,12 @@ impl Filter {
                 continue;
             }
             if !self.check_all || self.maxlines > 1 {
-                self.line_buffer = hit.unmatched.clone();
+                self.line_buffer = MatchLines::lines(&hit.unmatched, org);
                 buf = None;
             } else {
                 buf = Some(b);
             }
-            let matched_full: Vec<String> = hit.matched.iter().map(|l| l.full.clone()).collect();
+            let matched_full: Vec<String> = hit.matched.iter().filter_map(|&i| org.get(i).map(|l| l.full.clone())).collect();
 
             if !pre_groups.iter().next().is_none() {
                 let mut merged = pre_groups.clone();
