@@ -14,7 +14,10 @@ use f2b_protocol::Value;
 use crate::log::Logger;
 use crate::stream::{dump_commands, jail_stream};
 use crate::visualwait::VisualWait;
-use crate::{output, pprint, shlex, signals, usage, DEFAULT_PIDFILE, DEFAULT_SOCKET, FAIL2BAN_VERSION, FAILURE};
+use crate::{
+    output, pprint, shlex, signals, usage, DEFAULT_PIDFILE, DEFAULT_SOCKET, FAIL2BAN_VERSION,
+    FAILURE,
+};
 
 pub struct Client {
     pub conf: PathBuf,
@@ -43,7 +46,10 @@ fn py_os_error(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => "timed out".into(),
         _ => match e.raw_os_error() {
-            Some(code) => format!("[Errno {code}] {}", nix::errno::Errno::from_raw(code).desc()),
+            Some(code) => format!(
+                "[Errno {code}] {}",
+                nix::errno::Errno::from_raw(code).desc()
+            ),
             None => e.to_string(),
         },
     }
@@ -54,12 +60,22 @@ impl Client {
     /// fail2ban-client) accepts jails whose log files do not exist; otherwise such a jail
     /// fails the whole read, as it would fail the server's start.
     fn load_config(&mut self, allow_no_files: bool) -> &Result<LoadedConfig, ConfigError> {
-        if self.config.as_ref().is_some_and(|(mode, _)| *mode != allow_no_files) {
+        if self
+            .config
+            .as_ref()
+            .is_some_and(|(mode, _)| *mode != allow_no_files)
+        {
             self.config = None;
         }
         let conf = &self.conf;
-        let opts = f2b_config::LoadOptions { allow_no_files, ..Default::default() };
-        &self.config.get_or_insert_with(|| (allow_no_files, f2b_config::load_with(conf, opts))).1
+        let opts = f2b_config::LoadOptions {
+            allow_no_files,
+            ..Default::default()
+        };
+        &self
+            .config
+            .get_or_insert_with(|| (allow_no_files, f2b_config::load_with(conf, opts)))
+            .1
     }
 
     /// The socket and pid file from fail2ban.conf when the command line does not give them.
@@ -85,10 +101,18 @@ impl Client {
             }
         };
         if socket {
-            self.socket = if s.as_os_str().is_empty() { PathBuf::from(DEFAULT_SOCKET) } else { s };
+            self.socket = if s.as_os_str().is_empty() {
+                PathBuf::from(DEFAULT_SOCKET)
+            } else {
+                s
+            };
         }
         if pidfile {
-            self.pidfile = if p.as_os_str().is_empty() { PathBuf::from(DEFAULT_PIDFILE) } else { p };
+            self.pidfile = if p.as_os_str().is_empty() {
+                PathBuf::from(DEFAULT_PIDFILE)
+            } else {
+                p
+            };
         }
         Ok(())
     }
@@ -108,9 +132,17 @@ impl Client {
                         log.error(&e.to_string());
                     }
                 }
-                let broken = cfg.jails.iter().filter(|j| j.config_error().is_some()).count();
+                let broken = cfg
+                    .jails
+                    .iter()
+                    .filter(|j| j.config_error().is_some())
+                    .count();
                 let good = cfg.jails.len() - broken;
-                let ok = if strict { broken == 0 } else { good > 0 || broken == 0 };
+                let ok = if strict {
+                    broken == 0
+                } else {
+                    good > 0 || broken == 0
+                };
                 (Some(cfg.clone()), ok)
             }
             Err(e) => {
@@ -148,7 +180,9 @@ impl Client {
         if !first.is_empty() && !self.process_command(first) {
             return FAILURE;
         }
-        output(&format!("Fail2Ban v{FAIL2BAN_VERSION} reads log file that contains password failure report"));
+        output(&format!(
+            "Fail2Ban v{FAIL2BAN_VERSION} reads log file that contains password failure report"
+        ));
         output("and bans the corresponding IP addresses using firewall rules.");
         output("");
         let stdin = std::io::stdin();
@@ -218,7 +252,10 @@ impl Client {
                     self.process_cmd(&[words(&cmd)], true, Some(Duration::from_secs_f64(t)))
                 }
                 _ => {
-                    self.log.error(&format!("could not convert string to float: {}", f2b_protocol::value::py_repr_str(&cmd[1])));
+                    self.log.error(&format!(
+                        "could not convert string to float: {}",
+                        f2b_protocol::value::py_repr_str(&cmd[1])
+                    ));
                     false
                 }
             },
@@ -234,7 +271,10 @@ impl Client {
             } else {
                 if cmd.len() > 2 {
                     let rest = Value::List(words(&cmd[1..]));
-                    self.log.error(&format!("Unexpected argument(s) for reload: {}", rest.py_repr()));
+                    self.log.error(&format!(
+                        "Unexpected argument(s) for reload: {}",
+                        rest.py_repr()
+                    ));
                     return false;
                 }
                 break;
@@ -244,15 +284,24 @@ impl Client {
             self.log.error("Could not find server");
             return false;
         }
-        let jail = if cmd.len() == 1 || cmd[1] == "--all" { "--all".to_owned() } else { cmd[1].clone() };
+        let jail = if cmd.len() == 1 || cmd[1] == "--all" {
+            "--all".to_owned()
+        } else {
+            cmd[1].clone()
+        };
         self.config = None;
         self.errors_reported = false;
         if jail != "--all" && !self.jail_defined(&jail) {
-            self.log.error(&format!("Failed during configuration: No section: {}", Value::Str(jail).py_repr()));
+            self.log.error(&format!(
+                "Failed during configuration: No section: {}",
+                Value::Str(jail).py_repr()
+            ));
             return false;
         }
         let (cfg, ok) = self.read_config(false, false);
-        let Some(cfg) = cfg.filter(|_| ok) else { return false };
+        let Some(cfg) = cfg.filter(|_| ok) else {
+            return false;
+        };
         if self.interactive {
             output("  ## reload ... ");
         }
@@ -263,13 +312,21 @@ impl Client {
         } else {
             jail_stream(&cfg, &jail)
         };
-        let req = vec![Value::str("reload"), Value::Str(jail), Value::List(opts), Value::List(stream)];
+        let req = vec![
+            Value::str("reload"),
+            Value::Str(jail),
+            Value::List(opts),
+            Value::List(stream),
+        ];
         self.process_cmd(&[req], true, None)
     }
 
     /// Whether the configuration has a section for `jail`, enabled or not.
     fn jail_defined(&self, jail: &str) -> bool {
-        let opts = f2b_config::LoadOptions { allow_no_files: true, force_enable: true };
+        let opts = f2b_config::LoadOptions {
+            allow_no_files: true,
+            force_enable: true,
+        };
         match f2b_config::load_with(&self.conf, opts) {
             Ok(all) => all.jails.iter().any(|j| j.name == jail),
             // The regular read reports the error.
@@ -308,7 +365,9 @@ impl Client {
                     }
                 }
             }
-            let Some(connection) = conn.as_mut() else { return false };
+            let Some(connection) = conn.as_mut() else {
+                return false;
+            };
             match connection.send(c) {
                 Ok(reply) if reply.is_ok() => {
                     if show || always {
@@ -316,7 +375,8 @@ impl Client {
                         match try_beautify(&words, &reply.value) {
                             Ok(text) => output(&text),
                             Err(fallback) => {
-                                self.log.warning("Beautifier error. Please report the error");
+                                self.log
+                                    .warning("Beautifier error. Please report the error");
                                 self.log.error(&format!(
                                     "Beautify {} with {} failed",
                                     reply.value.py_repr(),
@@ -329,7 +389,9 @@ impl Client {
                 }
                 Ok(reply) => {
                     let args = match &reply.value {
-                        Value::Exception { message, .. } => Value::Tuple(vec![Value::Str(message.clone())]).py_repr(),
+                        Value::Exception { message, .. } => {
+                            Value::Tuple(vec![Value::Str(message.clone())]).py_repr()
+                        }
                         other => other.py_repr(),
                     };
                     self.log.error(&format!("NOK: {args}"));
@@ -369,13 +431,21 @@ impl Client {
                 if error_only {
                     self.log.error(&prev);
                 } else {
-                    self.log.error(&format!("[{prev}] Unable to contact server. Is it running?"));
+                    self.log.error(&format!(
+                        "[{prev}] Unable to contact server. Is it running?"
+                    ));
                 }
             } else {
-                self.log.error(&format!("Permission denied to socket: {}, (you must be root)", path.display()));
+                self.log.error(&format!(
+                    "Permission denied to socket: {}, (you must be root)",
+                    path.display()
+                ));
             }
         } else {
-            self.log.error(&format!("Failed to access socket path: {}. Is fail2ban running?", path.display()));
+            self.log.error(&format!(
+                "Failed to access socket path: {}. Is fail2ban running?",
+                path.display()
+            ));
         }
     }
 
@@ -406,7 +476,11 @@ impl Client {
             if waited >= self.timeout {
                 return Err(());
             }
-            let cap = if waited > Duration::from_millis(200) { 0.5 } else { 0.1 };
+            let cap = if waited > Duration::from_millis(200) {
+                0.5
+            } else {
+                0.1
+            };
             sleep = Duration::from_secs_f64((sleep.as_secs_f64() * 2.0).min(cap));
             std::thread::sleep(sleep);
         }
@@ -417,7 +491,12 @@ impl Client {
         if self.pidfile.as_os_str().is_empty() && self.early_options(false, true).is_err() {
             return None;
         }
-        std::fs::read_to_string(&self.pidfile).ok()?.trim().parse().ok().filter(|&p: &i32| p > 0)
+        std::fs::read_to_string(&self.pidfile)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&p: &i32| p > 0)
     }
 
     /// Waits (at most `--timeout`) until process `pid` is gone: a server that stopped
@@ -457,7 +536,9 @@ impl Client {
             return false;
         }
         if !self.force && self.socket.symlink_metadata().is_ok() {
-            self.log.error("Fail2ban seems to be in unexpected state (not running but the socket exists)");
+            self.log.error(
+                "Fail2ban seems to be in unexpected state (not running but the socket exists)",
+            );
             return false;
         }
         if self.pidfile.as_os_str().is_empty() {
@@ -469,14 +550,21 @@ impl Client {
         let mut cmd = Command::new(Self::server_exe());
         // The server leaves our working directory when it daemonizes.
         let conf = std::path::absolute(&self.conf).unwrap_or_else(|_| self.conf.clone());
-        cmd.arg("-c").arg(conf).arg("-s").arg(&self.socket).arg("-p").arg(&self.pidfile);
+        cmd.arg("-c")
+            .arg(conf)
+            .arg("-s")
+            .arg(&self.socket)
+            .arg("-p")
+            .arg(&self.pidfile);
         if self.force {
             cmd.arg("-x");
         }
         for (name, value) in &self.server_options {
             cmd.arg(format!("--{name}")).arg(value);
         }
-        cmd.arg(if self.foreground { "-f" } else { "-b" }).arg("start").stdin(Stdio::null());
+        cmd.arg(if self.foreground { "-f" } else { "-b" })
+            .arg("start")
+            .stdin(Stdio::null());
         if !self.foreground {
             // f2b-server goes to the background itself (new session, stdio on /dev/null) once
             // its socket is bound; errors before that reach our stderr, as with fail2ban.
@@ -491,8 +579,13 @@ impl Client {
             }
             Err(e) => {
                 output("");
-                let mode = if self.foreground { "foreground" } else { "background" };
-                self.log.error(&format!("Exception while starting server {mode}"));
+                let mode = if self.foreground {
+                    "foreground"
+                } else {
+                    "background"
+                };
+                self.log
+                    .error(&format!("Exception while starting server {mode}"));
                 self.log.error(&e.to_string());
                 return false;
             }

@@ -43,7 +43,13 @@ impl Logger {
             return;
         }
         let line = if self.verbose <= 2 {
-            format!("{} {:<24}[{}]: {:<7} {msg}\n", timestamp(), "fail2ban", std::process::id(), level.name())
+            format!(
+                "{} {:<24}[{}]: {:<7} {msg}\n",
+                timestamp(),
+                "fail2ban",
+                std::process::id(),
+                level.name()
+            )
         } else {
             let thread = unsafe { libc::pthread_self() } as u64;
             let name: String = level.name().chars().take(5).collect();
@@ -65,7 +71,9 @@ impl Logger {
 
 /// Local time as Python's logging prints it: `2026-11-22 02:57:51,711`.
 fn timestamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as libc::time_t;
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: localtime_r only writes into the tm we own.

@@ -40,7 +40,9 @@ const FAILURE: i32 = 255;
 
 fn main() {
     signals::install_handlers();
-    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let code = run(&args);
     let _ = std::io::stdout().flush();
     std::process::exit(code);
@@ -62,12 +64,24 @@ fn usage(caller: &str) {
 fn run(args: &[String]) -> i32 {
     let caller = args
         .first()
-        .map(|a| Path::new(a).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .map(|a| {
+            Path::new(a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
         .unwrap_or_else(|| "f2b-client".into());
     let cli = match Cli::try_parse_from(args) {
         // Options end at the first plain word; a word starting with '-' before it is an
         // option we do not know.
-        Ok(c) if !c.command.first().is_some_and(|w| w.starts_with('-') && w.len() > 1) => c,
+        Ok(c)
+            if !c
+                .command
+                .first()
+                .is_some_and(|w| w.starts_with('-') && w.len() > 1) =>
+        {
+            c
+        }
         // A bad option: fail2ban prints its usage on stdout and fails.
         _ => {
             usage(&caller);
@@ -104,10 +118,18 @@ fn run(args: &[String]) -> i32 {
             }
         };
     }
-    let log = Logger { verbose: cli.verbosity() };
-    let conf = cli.conf.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONF));
+    let log = Logger {
+        verbose: cli.verbosity(),
+    };
+    let conf = cli
+        .conf
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF));
     if !conf.is_dir() {
-        output(&format!("ERROR: Base configuration directory {} does not exist ", conf.display()));
+        output(&format!(
+            "ERROR: Base configuration directory {} does not exist ",
+            conf.display()
+        ));
         log.error("Init of command line failed");
         return FAILURE;
     }
@@ -128,10 +150,14 @@ fn run(args: &[String]) -> i32 {
         timeout,
         log,
         config: None,
-        server_options: [("loglevel", &cli.loglevel), ("logtarget", &cli.logtarget), ("syslogsocket", &cli.syslogsocket)]
-            .into_iter()
-            .filter_map(|(name, v)| v.clone().map(|v| (name, v)))
-            .collect(),
+        server_options: [
+            ("loglevel", &cli.loglevel),
+            ("logtarget", &cli.logtarget),
+            ("syslogsocket", &cli.syslogsocket),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| v.clone().map(|v| (name, v)))
+        .collect(),
         errors_reported: false,
         interactive: false,
     };

@@ -23,12 +23,19 @@ fn chars(s: &str) -> usize {
 fn repr(v: &Value) -> String {
     match v {
         Value::Dict(pairs) => {
-            let mut items: Vec<(String, String)> = pairs.iter().map(|(k, v)| (repr(k), repr(v))).collect();
+            let mut items: Vec<(String, String)> =
+                pairs.iter().map(|(k, v)| (repr(k), repr(v))).collect();
             items.sort();
-            let inner: Vec<String> = items.into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let inner: Vec<String> = items
+                .into_iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
             format!("{{{}}}", inner.join(", "))
         }
-        Value::List(items) => format!("[{}]", items.iter().map(repr).collect::<Vec<_>>().join(", ")),
+        Value::List(items) => format!(
+            "[{}]",
+            items.iter().map(repr).collect::<Vec<_>>().join(", ")
+        ),
         other => other.py_repr(),
     }
 }
@@ -55,7 +62,13 @@ fn format(v: &Value, out: &mut String, indent: usize, allowance: usize, level: u
                     let krep = repr(k);
                     out.push_str(&krep);
                     out.push_str(": ");
-                    format(val, out, inner + chars(&krep) + 2, if last { allowance + 1 } else { 1 }, level + 1);
+                    format(
+                        val,
+                        out,
+                        inner + chars(&krep) + 2,
+                        if last { allowance + 1 } else { 1 },
+                        level + 1,
+                    );
                     if !last {
                         out.push_str(",\n");
                         out.push_str(&" ".repeat(inner));
@@ -154,7 +167,18 @@ fn split_lines(s: &str) -> Vec<String> {
     let mut it = s.chars().peekable();
     while let Some(c) = it.next() {
         cur.push(c);
-        let brk = matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}');
+        let brk = matches!(
+            c,
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        );
         if brk {
             if c == '\r' && it.peek() == Some(&'\n') {
                 cur.push('\n');
@@ -199,14 +223,21 @@ mod tests {
 
     #[test]
     fn short_commands_stay_on_one_line() {
-        let v = Value::List(vec![Value::str("set"), Value::str("loglevel"), Value::str("INFO")]);
+        let v = Value::List(vec![
+            Value::str("set"),
+            Value::str("loglevel"),
+            Value::str("INFO"),
+        ]);
         assert_eq!(pformat(&v), "['set', 'loglevel', 'INFO']");
     }
 
     #[test]
     fn long_commands_open_up() {
         let long = "x ".repeat(600);
-        let v = Value::List(vec![Value::str("a"), Value::List(vec![Value::str(&long), Value::str("b")])]);
+        let v = Value::List(vec![
+            Value::str("a"),
+            Value::List(vec![Value::str(&long), Value::str("b")]),
+        ]);
         let text = pformat(&v);
         assert!(text.starts_with("[ 'a',\n  [ 'x x "), "{text}");
         assert!(text.ends_with("',\n    'b']]"), "{text}");

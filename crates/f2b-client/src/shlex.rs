@@ -74,8 +74,14 @@ mod tests {
     #[test]
     fn splits_like_python() {
         let w = |s: &str| split(s).unwrap();
-        assert_eq!(w("  set sshd  banip 1.2.3.4 "), ["set", "sshd", "banip", "1.2.3.4"]);
-        assert_eq!(w(r#"set sshd addfailregex "^x \"y\" \d <HOST>$""#), ["set", "sshd", "addfailregex", r#"^x "y" \d <HOST>$"#]);
+        assert_eq!(
+            w("  set sshd  banip 1.2.3.4 "),
+            ["set", "sshd", "banip", "1.2.3.4"]
+        );
+        assert_eq!(
+            w(r#"set sshd addfailregex "^x \"y\" \d <HOST>$""#),
+            ["set", "sshd", "addfailregex", r#"^x "y" \d <HOST>$"#]
+        );
         assert_eq!(w("a 'b c' '' d\\ e"), ["a", "b c", "", "d e"]);
         assert_eq!(w("a'b'\"c\""), ["abc"]);
         assert_eq!(split("'open"), Err(SplitError::NoClosingQuotation));

@@ -39,7 +39,11 @@ extern "C" fn on_signal(sig: libc::c_int) {
 
 pub fn install_handlers() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
         // SAFETY: the handler only makes async-signal-safe calls.
         let _ = unsafe { sigaction(sig, &action) };

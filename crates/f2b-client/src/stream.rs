@@ -13,7 +13,10 @@ pub fn dump_commands(cfg: &LoadedConfig) -> Vec<Value> {
     }
     for jail in &cfg.jails {
         if jail.config_error().is_none() {
-            out.push(Value::List(vec![Value::str("start"), Value::str(jail.name.as_str())]));
+            out.push(Value::List(vec![
+                Value::str("start"),
+                Value::str(jail.name.as_str()),
+            ]));
         }
     }
     out
@@ -42,9 +45,12 @@ fn config_value(v: &f2b_config::Value) -> Value {
         f2b_config::Value::Bool(b) => Value::Bool(*b),
         f2b_config::Value::None => Value::None,
         f2b_config::Value::List(items) => Value::List(items.iter().map(config_value).collect()),
-        f2b_config::Value::Dict(pairs) => {
-            Value::Dict(pairs.iter().map(|(k, v)| (Value::Str(k.clone()), config_value(v))).collect())
-        }
+        f2b_config::Value::Dict(pairs) => Value::Dict(
+            pairs
+                .iter()
+                .map(|(k, v)| (Value::Str(k.clone()), config_value(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -57,7 +63,10 @@ mod tests {
     fn dump_commands_follow_dump_lines() {
         let dir = std::path::Path::new(crate::DEFAULT_CONF);
         let Ok(cfg) = f2b_config::load(dir) else {
-            eprintln!("SKIP dump_commands_follow_dump_lines: no readable {}", crate::DEFAULT_CONF);
+            eprintln!(
+                "SKIP dump_commands_follow_dump_lines: no readable {}",
+                crate::DEFAULT_CONF
+            );
             return;
         };
         let ours: Vec<String> = dump_commands(&cfg).iter().map(Value::py_repr).collect();

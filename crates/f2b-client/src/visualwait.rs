@@ -13,7 +13,11 @@ pub struct VisualWait {
 
 impl VisualWait {
     pub fn new(verbose: i32) -> VisualWait {
-        VisualWait { enabled: verbose > 1, pos: 0, delta: 1 }
+        VisualWait {
+            enabled: verbose > 1,
+            pos: 0,
+            delta: 1,
+        }
     }
 
     /// One step of the indicator (drawn on the first step).
@@ -23,7 +27,10 @@ impl VisualWait {
         }
         let mut out = String::new();
         if self.pos == 0 {
-            out.push_str(&format!("\nINFO   [#{}] Waiting on the server...\r\x1b[8C", " ".repeat(WIDTH as usize)));
+            out.push_str(&format!(
+                "\nINFO   [#{}] Waiting on the server...\r\x1b[8C",
+                " ".repeat(WIDTH as usize)
+            ));
         }
         self.pos += self.delta;
         out.push_str(match (self.delta > 0, self.pos > 1) {

@@ -23,28 +23,48 @@ fn pair(k: &str, v: Value) -> Value {
 }
 
 fn word(cmd: &[Value], i: usize) -> Result<&str, CommandError> {
-    cmd.get(i).and_then(Value::as_str).ok_or_else(|| CommandError::Index("list index out of range".into()))
+    cmd.get(i)
+        .and_then(Value::as_str)
+        .ok_or_else(|| CommandError::Index("list index out of range".into()))
 }
 
 impl FakeDaemon {
     fn jail_status(&self, jail: &str) -> Result<Value, CommandError> {
         let banned = self.banned.lock().unwrap();
         let (ips, source) = match jail {
-            "sshd" => (banned.clone(), pair("File list", Value::List(vec![s("/var/log/auth.log")]))),
-            "jsys" => (vec![], pair("Journal matches", Value::List(vec![s("_SYSTEMD_UNIT=sshd.service + _COMM=sshd")]))),
+            "sshd" => (
+                banned.clone(),
+                pair("File list", Value::List(vec![s("/var/log/auth.log")])),
+            ),
+            "jsys" => (
+                vec![],
+                pair(
+                    "Journal matches",
+                    Value::List(vec![s("_SYSTEMD_UNIT=sshd.service + _COMM=sshd")]),
+                ),
+            ),
             other => return Err(CommandError::UnknownJail(other.into())),
         };
         Ok(Value::List(vec![
-            pair("Filter", Value::List(vec![
-                pair("Currently failed", Value::Int(1)),
-                pair("Total failed", Value::Int(12)),
-                source,
-            ])),
-            pair("Actions", Value::List(vec![
-                pair("Currently banned", Value::Int(ips.len() as i64)),
-                pair("Total banned", Value::Int(ips.len() as i64 + 3)),
-                pair("Banned IP list", Value::List(ips.iter().map(|i| s(i)).collect())),
-            ])),
+            pair(
+                "Filter",
+                Value::List(vec![
+                    pair("Currently failed", Value::Int(1)),
+                    pair("Total failed", Value::Int(12)),
+                    source,
+                ]),
+            ),
+            pair(
+                "Actions",
+                Value::List(vec![
+                    pair("Currently banned", Value::Int(ips.len() as i64)),
+                    pair("Total banned", Value::Int(ips.len() as i64 + 3)),
+                    pair(
+                        "Banned IP list",
+                        Value::List(ips.iter().map(|i| s(i)).collect()),
+                    ),
+                ]),
+            ),
         ]))
     }
 }
@@ -63,7 +83,10 @@ impl Handler for FakeDaemon {
             "banned" if cmd.len() == 1 => {
                 let b = self.banned.lock().unwrap();
                 Ok(Value::List(vec![
-                    Value::Dict(vec![(s("sshd"), Value::List(b.iter().map(|i| s(i)).collect()))]),
+                    Value::Dict(vec![(
+                        s("sshd"),
+                        Value::List(b.iter().map(|i| s(i)).collect()),
+                    )]),
                     Value::Dict(vec![(s("jsys"), Value::List(vec![]))]),
                 ]))
             }
@@ -131,7 +154,12 @@ impl Running {
         let daemon = Arc::new(FakeDaemon::default());
         let handler: Arc<dyn Handler> = daemon.clone();
         let thread = std::thread::spawn(move || listener.serve(handler));
-        Running { path, daemon, stop, thread: Some(thread) }
+        Running {
+            path,
+            daemon,
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -145,12 +173,24 @@ impl Drop for Running {
 }
 
 fn run(exe: &str, socket: &Path, words: &[&str]) -> (String, i32) {
-    let out = Command::new(exe).arg("-s").arg(socket).args(words).output().expect("run client");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code().unwrap_or(-1))
+    let out = Command::new(exe)
+        .arg("-s")
+        .arg(socket)
+        .args(words)
+        .output()
+        .expect("run client");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
 }
 
 fn reference_client() -> Option<&'static str> {
-    let ok = Command::new("fail2ban-client").arg("-V").output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("fail2ban-client")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     ok.then_some("fail2ban-client")
 }
 
@@ -197,7 +237,11 @@ fn same_output_as_fail2ban_client() {
             let after = std::mem::replace(&mut *server.daemon.banned.lock().unwrap(), before);
             let theirs = run(r, &server.path, &words);
             assert_eq!(ours, theirs, "`{line}`: f2b-client vs fail2ban-client");
-            assert_eq!(*server.daemon.banned.lock().unwrap(), after, "`{line}` changed state differently");
+            assert_eq!(
+                *server.daemon.banned.lock().unwrap(),
+                after,
+                "`{line}` changed state differently"
+            );
             compared += 1;
         }
     }
@@ -207,9 +251,15 @@ fn same_output_as_fail2ban_client() {
     let (out, code) = run(OURS, &server.path, &["ping"]);
     assert_eq!((out.as_str(), code), ("Server replied: pong\n", 0));
     let (out, code) = run(OURS, &server.path, &["status", "nosuch"]);
-    assert_eq!((out.as_str(), code), ("Sorry but the jail 'nosuch' does not exist\n", 255));
+    assert_eq!(
+        (out.as_str(), code),
+        ("Sorry but the jail 'nosuch' does not exist\n", 255)
+    );
     let (out, _) = run(OURS, &server.path, &["status", "jsys"]);
-    assert!(out.contains("|  `- Journal matches:\t_SYSTEMD_UNIT=sshd.service + _COMM=sshd\n"), "{out}");
+    assert!(
+        out.contains("|  `- Journal matches:\t_SYSTEMD_UNIT=sshd.service + _COMM=sshd\n"),
+        "{out}"
+    );
     assert!(out.ends_with("   `- Banned IP list:\t\n"), "{out:?}");
 }
 
@@ -219,19 +269,38 @@ fn server_not_running() {
     let missing = dir.path().join("missing.sock");
     let ours = run(OURS, &missing, &["status"]);
     assert_eq!(ours, (String::new(), 255));
-    let out = Command::new(OURS).arg("-s").arg(&missing).arg("ping").output().unwrap();
+    let out = Command::new(OURS)
+        .arg("-s")
+        .arg(&missing)
+        .arg("ping")
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("ERROR   Failed to access socket path: {}. Is fail2ban running?", missing.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "ERROR   Failed to access socket path: {}. Is fail2ban running?",
+            missing.display()
+        )),
+        "{err}"
+    );
     if let Some(r) = reference_client() {
         assert_eq!(ours, run(r, &missing, &["status"]));
     }
     // A socket file nobody listens on.
     let stale = dir.path().join("stale.sock");
     drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
-    let out = Command::new(OURS).arg("-s").arg(&stale).arg("status").output().unwrap();
+    let out = Command::new(OURS)
+        .arg("-s")
+        .arg(&stale)
+        .arg("status")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(255));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("[[Errno 111] Connection refused] Unable to contact server. Is it running?"), "{err}");
+    assert!(
+        err.contains("[[Errno 111] Connection refused] Unable to contact server. Is it running?"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -239,19 +308,29 @@ fn usage_and_version() {
     let out = Command::new(OURS).arg("-h").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("Usage: f2b-client [OPTIONS] <COMMAND>\n\n"), "{text}");
-    assert!(text.contains("    status <JAIL> [FLAVOR]                   gets the current status of <JAIL>,\n"));
+    assert!(
+        text.starts_with("Usage: f2b-client [OPTIONS] <COMMAND>\n\n"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "    status <JAIL> [FLAVOR]                   gets the current status of <JAIL>,\n"
+    ));
     let bad = Command::new(OURS).arg("--no-such-option").output().unwrap();
     assert_eq!(bad.status.code(), Some(255));
     assert_eq!(bad.stdout, out.stdout);
     if let Some(r) = reference_client() {
         let theirs = Command::new(r).arg("-h").output().unwrap();
-        let theirs = String::from_utf8_lossy(&theirs.stdout).replacen("fail2ban-client", "f2b-client", 1);
+        let theirs =
+            String::from_utf8_lossy(&theirs.stdout).replacen("fail2ban-client", "f2b-client", 1);
         assert_eq!(text, theirs);
         for flag in ["-V", "--version"] {
             let a = Command::new(OURS).arg(flag).output().unwrap();
             let b = Command::new(r).arg(flag).output().unwrap();
-            assert_eq!((a.stdout, a.status.code()), (b.stdout, b.status.code()), "{flag}");
+            assert_eq!(
+                (a.stdout, a.status.code()),
+                (b.stdout, b.status.code()),
+                "{flag}"
+            );
         }
     }
 }
@@ -272,14 +351,27 @@ fn interactive_session() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code(),
+        )
     };
     let before = server.daemon.banned.lock().unwrap().clone();
     let ours = run_session(OURS, session);
     assert_eq!(ours.1, Some(0));
-    assert!(ours.0.contains("fail2ban> Server replied: pong\nfail2ban> Status for the jail: sshd\n"), "{}", ours.0);
+    assert!(
+        ours.0
+            .contains("fail2ban> Server replied: pong\nfail2ban> Status for the jail: sshd\n"),
+        "{}",
+        ours.0
+    );
     assert!(ours.0.contains("fail2ban> [['sshd'], []]\n"), "{}", ours.0);
     // End of input without `quit` fails.
     assert_eq!(run_session(OURS, "ping\n").1, Some(255));
@@ -312,6 +404,9 @@ fn terminated_client_exits_255() {
         assert_eq!(out.status.code(), Some(255), "{sig}");
         assert!(out.stdout.ends_with(b"fail2ban> \n"));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&format!("Caught signal {}. Exiting", sig as i32)), "{err}");
+        assert!(
+            err.contains(&format!("Caught signal {}. Exiting", sig as i32)),
+            "{err}"
+        );
     }
 }

@@ -8,21 +8,39 @@ use std::process::Command;
 const OURS: &str = env!("CARGO_BIN_EXE_f2b-client");
 
 fn run(exe: &str, conf: &Path, words: &[&str]) -> (String, i32) {
-    let out = Command::new(exe).arg("-c").arg(conf).args(words).output().unwrap();
-    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code().unwrap_or(-1))
+    let out = Command::new(exe)
+        .arg("-c")
+        .arg(conf)
+        .args(words)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
 }
 
 struct StopServer<'a>(&'a Path);
 
 impl Drop for StopServer<'_> {
     fn drop(&mut self) {
-        let _ = Command::new("fail2ban-client").arg("-c").arg(self.0).arg("stop").output();
+        let _ = Command::new("fail2ban-client")
+            .arg("-c")
+            .arg(self.0)
+            .arg("stop")
+            .output();
     }
 }
 
 #[test]
 fn same_output_against_fail2ban_server() {
-    let present = |exe: &str| Command::new(exe).arg("-V").output().map(|o| o.status.success()).unwrap_or(false);
+    let present = |exe: &str| {
+        Command::new(exe)
+            .arg("-V")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
     if !present("fail2ban-client") || !present("fail2ban-server") {
         eprintln!("SKIP same_output_against_fail2ban_server: fail2ban is not installed");
         return;
@@ -36,7 +54,11 @@ fn same_output_against_fail2ban_server() {
         format!("[Definition]\nloglevel = INFO\nlogtarget = {d}/f2b.log\nsocket = {d}/f2b.sock\npidfile = {d}/f2b.pid\ndbfile = :memory:\n"),
     )
     .unwrap();
-    std::fs::write(conf.join("filter.d/test.conf"), "[Definition]\nfailregex = ^fail from <HOST>$\n").unwrap();
+    std::fs::write(
+        conf.join("filter.d/test.conf"),
+        "[Definition]\nfailregex = ^fail from <HOST>$\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("test.log"), "").unwrap();
     std::fs::write(
         conf.join("jail.conf"),
@@ -44,7 +66,11 @@ fn same_output_against_fail2ban_server() {
     )
     .unwrap();
     let (out, code) = run("fail2ban-client", &conf, &["start"]);
-    assert_eq!((out.as_str(), code), ("Server ready\n", 0), "the reference server did not start");
+    assert_eq!(
+        (out.as_str(), code),
+        ("Server ready\n", 0),
+        "the reference server did not start"
+    );
     let _stop = StopServer(&conf);
 
     let script: &[&str] = &[
@@ -90,7 +116,9 @@ fn same_output_against_fail2ban_server() {
         // state, so each state-changing line is written to give the same answer twice or is
         // compared on its own first run only.
         let ours = run(OURS, &conf, &words);
-        let stateful = line.starts_with("set t banip") || line.starts_with("set t unbanip 1") || line.starts_with("unban");
+        let stateful = line.starts_with("set t banip")
+            || line.starts_with("set t unbanip 1")
+            || line.starts_with("unban");
         if stateful {
             assert_eq!(ours.1, 0, "`{line}` failed: {}", ours.0);
             continue;

@@ -21,12 +21,23 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
         ),
     )
     .unwrap();
-    std::fs::write(conf.join("filter.d/test.conf"), "[Definition]\nfailregex = ^fail from <HOST>$\n").unwrap();
+    std::fs::write(
+        conf.join("filter.d/test.conf"),
+        "[Definition]\nfailregex = ^fail from <HOST>$\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("test.log"), "").unwrap();
-    let mut jails = format!("[t]\nenabled = {}\nfilter = test\nlogpath = {d}/test.log\nbackend = polling\naction =\n", extra != "onlybroken");
+    let mut jails = format!(
+        "[t]\nenabled = {}\nfilter = test\nlogpath = {d}/test.log\nbackend = polling\naction =\n",
+        extra != "onlybroken"
+    );
     match extra {
-        "broken" | "onlybroken" => jails.push_str(&format!("\n[broken]\nenabled = true\nfilter = nosuchfilter\nlogpath = {d}/test.log\n")),
-        "nofile" => jails.push_str(&format!("\n[nofile]\nenabled = true\nfilter = test\nlogpath = {d}/missing.log\n")),
+        "broken" | "onlybroken" => jails.push_str(&format!(
+            "\n[broken]\nenabled = true\nfilter = nosuchfilter\nlogpath = {d}/test.log\n"
+        )),
+        "nofile" => jails.push_str(&format!(
+            "\n[nofile]\nenabled = true\nfilter = test\nlogpath = {d}/missing.log\n"
+        )),
         _ => {}
     }
     std::fs::write(conf.join("jail.conf"), jails).unwrap();
@@ -34,12 +45,25 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
 }
 
 fn client(exe: &str, conf: &Path, args: &[&str]) -> (String, i32) {
-    let out = Command::new(exe).arg("-c").arg(conf).args(args).output().unwrap();
-    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code().unwrap_or(-1))
+    let out = Command::new(exe)
+        .arg("-c")
+        .arg(conf)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
 }
 
 fn reference() -> Option<&'static str> {
-    Command::new("fail2ban-client").arg("-V").output().ok().filter(|o| o.status.success()).map(|_| "fail2ban-client")
+    Command::new("fail2ban-client")
+        .arg("-V")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| "fail2ban-client")
 }
 
 #[test]
@@ -102,7 +126,10 @@ fn pretty_dump_matches_fail2ban_client() {
 fn start_restart_reload_stop() {
     let server = Path::new(OURS).with_file_name("f2b-server");
     if !server.is_file() {
-        eprintln!("SKIP start_restart_reload_stop: {} is not built", server.display());
+        eprintln!(
+            "SKIP start_restart_reload_stop: {} is not built",
+            server.display()
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -116,12 +143,18 @@ fn start_restart_reload_stop() {
     // A second start finds it running.
     assert_eq!(run(&["start"]), (String::new(), 255));
     let (out, code) = run(&["status"]);
-    assert_eq!((out.as_str(), code), ("Status\n|- Number of jail:\t1\n`- Jail list:\tt\n", 0));
+    assert_eq!(
+        (out.as_str(), code),
+        ("Status\n|- Number of jail:\t1\n`- Jail list:\tt\n", 0)
+    );
     assert_eq!(run(&["set", "t", "banip", "192.0.2.7"]), ("1\n".into(), 0));
     assert_eq!(run(&["reload"]), ("OK\n".into(), 0));
     assert_eq!(run(&["reload", "--restart", "t"]), ("OK\n".into(), 0));
     assert_eq!(run(&["reload", "--bogus", "t"]).1, 255);
-    assert_eq!(run(&["restart"]), ("Shutdown successful\nServer ready\n".into(), 0));
+    assert_eq!(
+        run(&["restart"]),
+        ("Shutdown successful\nServer ready\n".into(), 0)
+    );
     assert_eq!(run(&["ping"]), ("Server replied: pong\n".into(), 0));
     assert_eq!(run(&["stop"]), ("Shutdown successful\n".into(), 0));
     let gone = (0..100).any(|_| {
@@ -139,7 +172,11 @@ struct StopOnDrop(PathBuf);
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let _ = Command::new(OURS).arg("-c").arg(&self.0).arg("stop").output();
+            let _ = Command::new(OURS)
+                .arg("-c")
+                .arg(&self.0)
+                .arg("stop")
+                .output();
         }
     }
 }
@@ -149,7 +186,10 @@ fn foreground_start_stays_until_stop() {
     use std::io::BufRead;
     let server = Path::new(OURS).with_file_name("f2b-server");
     if !server.is_file() {
-        eprintln!("SKIP foreground_start_stays_until_stop: {} is not built", server.display());
+        eprintln!(
+            "SKIP foreground_start_stays_until_stop: {} is not built",
+            server.display()
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -165,10 +205,16 @@ fn foreground_start_stays_until_stop() {
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "Server ready");
-    assert_eq!(client(OURS, &conf, &["ping"]), ("Server replied: pong\n".into(), 0));
+    assert_eq!(
+        client(OURS, &conf, &["ping"]),
+        ("Server replied: pong\n".into(), 0)
+    );
     // The foreground client is still there, with its server.
     assert!(child.try_wait().unwrap().is_none());
-    assert_eq!(client(OURS, &conf, &["stop"]), ("Shutdown successful\n".into(), 0));
+    assert_eq!(
+        client(OURS, &conf, &["stop"]),
+        ("Shutdown successful\n".into(), 0)
+    );
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     drop(stop_anyway);

@@ -26,7 +26,11 @@ pub fn beautify(cmd: &[String], response: &Value) -> String {
 /// Like [`beautify`], but tells apart a reply that did not fit its formatter: `Err` holds
 /// the fallback text fail2ban-client prints after logging "Beautifier error".
 pub fn try_beautify(cmd: &[String], response: &Value) -> Result<String, String> {
-    let mut b = Beautify { cmd, response, msg: response.clone() };
+    let mut b = Beautify {
+        cmd,
+        response,
+        msg: response.clone(),
+    };
     match b.run() {
         Ok(()) => Ok(b.msg.py_str()),
         Err(PyError) => Err(format!("{}{}", b.msg.py_repr(), response.py_repr())),
@@ -37,7 +41,9 @@ pub fn try_beautify(cmd: &[String], response: &Value) -> Result<String, String> 
 pub fn beautify_error(response: &Value) -> String {
     if let Value::Exception { class, message } = response {
         match crate::value::short_class(class) {
-            "UnknownJailException" => return format!("Sorry but the jail '{message}' does not exist"),
+            "UnknownJailException" => {
+                return format!("Sorry but the jail '{message}' does not exist")
+            }
             "IndexError" => return "Sorry but the command is invalid".into(),
             "DuplicateJailException" => return format!("The jail '{message}' already exists"),
             _ => {}
@@ -82,7 +88,11 @@ impl Beautify<'_> {
             "start" => self.msg = s("Jail started"),
             "stop" => {
                 if r == &Value::None {
-                    self.msg = s(if self.cmd.len() == 1 { "Shutdown successful" } else { "Jail stopped" });
+                    self.msg = s(if self.cmd.len() == 1 {
+                        "Shutdown successful"
+                    } else {
+                        "Jail stopped"
+                    });
                 }
             }
             "add" => self.msg = s(format!("Added jail {}", text(r)?)),
@@ -112,7 +122,11 @@ impl Beautify<'_> {
             let n = entries.len();
             for (i, entry) in entries.iter().enumerate() {
                 let prefix = if i + 1 == n { "`-" } else { "|-" };
-                let line = format!("{prefix} {}:\t{}", index(entry, 0)?.py_str(), list_or_value(&index(entry, 1)?));
+                let line = format!(
+                    "{prefix} {}:\t{}",
+                    index(entry, 0)?.py_str(),
+                    list_or_value(&index(entry, 1)?)
+                );
                 self.push_line(line);
             }
         }
@@ -125,8 +139,16 @@ impl Beautify<'_> {
         self.msg = Value::List(vec![s("Status")]);
         for (i, entry) in head.iter().enumerate() {
             // Without jails the server part closes the tree.
-            let prefix = if jails.is_empty() && i + 1 == head.len() { "`-" } else { "|-" };
-            let line = format!("{prefix} {}:\t{}", index(entry, 0)?.py_str(), list_or_value(&index(entry, 1)?));
+            let prefix = if jails.is_empty() && i + 1 == head.len() {
+                "`-"
+            } else {
+                "|-"
+            };
+            let line = format!(
+                "{prefix} {}:\t{}",
+                index(entry, 0)?.py_str(),
+                list_or_value(&index(entry, 1)?)
+            );
             self.push_line(line);
         }
         if jails.is_empty() {
@@ -136,7 +158,11 @@ impl Beautify<'_> {
         self.push_line("`- Status for the jails:".into());
         for (i, (name, status)) in jails.iter().enumerate() {
             let last = i + 1 == jails.len();
-            self.push_line(format!("   {} Jail: {}", if last { "`-" } else { "|-" }, name.py_str()));
+            self.push_line(format!(
+                "   {} Jail: {}",
+                if last { "`-" } else { "|-" },
+                name.py_str()
+            ));
             self.jail_status(status, if last { "      " } else { "   |  " })?;
         }
         self.join_lines();
@@ -149,15 +175,22 @@ impl Beautify<'_> {
         let n = sections.len();
         for (i, section) in sections.iter().enumerate() {
             let last = i + 1 == n;
-            let line = format!("{pref}{} {}", if last { "`-" } else { "|-" }, index(section, 0)?.py_str());
+            let line = format!(
+                "{pref}{} {}",
+                if last { "`-" } else { "|-" },
+                index(section, 0)?.py_str()
+            );
             self.push_line(line);
             let prefix1 = format!("{pref}{}", if last { "   " } else { "|  " });
             let entries = iterate(&index(section, 1)?)?;
             let m = entries.len();
             for (j, entry) in entries.iter().enumerate() {
                 let prefix2 = format!("{prefix1}{}", if j + 1 == m { "`-" } else { "|-" });
-                let line =
-                    format!("{prefix2} {}:\t{}", index(entry, 0)?.py_str(), list_or_value(&index(entry, 1)?));
+                let line = format!(
+                    "{prefix2} {}:\t{}",
+                    index(entry, 0)?.py_str(),
+                    list_or_value(&index(entry, 1)?)
+                );
                 self.push_line(line);
             }
         }
@@ -227,9 +260,11 @@ impl Beautify<'_> {
         }
         let third = self.cmd[2].as_str();
         match third {
-            "logpath" | "addlogpath" | "dellogpath" => {
-                self.tree_list(r, "No file is currently monitored", "Current monitored log file(s):\n")?
-            }
+            "logpath" | "addlogpath" | "dellogpath" => self.tree_list(
+                r,
+                "No file is currently monitored",
+                "Current monitored log file(s):\n",
+            )?,
             "logencoding" => {
                 self.msg = s("Current log encoding is set to:\n");
                 self.append(text(r)?)?;
@@ -239,7 +274,10 @@ impl Beautify<'_> {
                     self.msg = s("No journal match filter set");
                 } else {
                     self.msg = s("Current match filter:\n");
-                    let groups: Py<Vec<String>> = iterate(r)?.iter().map(|g| join(" ", &iterate(g)?)).collect();
+                    let groups: Py<Vec<String>> = iterate(r)?
+                        .iter()
+                        .map(|g| join(" ", &iterate(g)?))
+                        .collect();
                     self.append(&groups?.join(" + "))?;
                 }
             }
@@ -287,12 +325,19 @@ impl Beautify<'_> {
                 }
             }
             "actionproperties" | "actionmethods" => {
-                let what = if third == "actionproperties" { "properties" } else { "methods" };
+                let what = if third == "actionproperties" {
+                    "properties"
+                } else {
+                    "methods"
+                };
                 let (jail, action) = (self.cmd[1].clone(), self.arg(3).map(str::to_owned));
                 if len(r)? == 0 {
                     self.msg = s(format!("No {what} for jail {jail} action {}", action?));
                 } else {
-                    self.msg = s(format!("The jail {jail} action {} has the following {what}:\n", action?));
+                    self.msg = s(format!(
+                        "The jail {jail} action {} has the following {what}:\n",
+                        action?
+                    ));
                     self.append(&join(", ", &iterate(r)?)?)?;
                 }
             }
@@ -334,7 +379,11 @@ fn text(v: &Value) -> Py<&str> {
 /// `" ".join(map(str, v)) if isinstance(v, list) else v`, as formatted by `%s`.
 fn list_or_value(v: &Value) -> String {
     match v {
-        Value::List(items) => items.iter().map(Value::py_str).collect::<Vec<_>>().join(" "),
+        Value::List(items) => items
+            .iter()
+            .map(Value::py_str)
+            .collect::<Vec<_>>()
+            .join(" "),
         other => other.py_str(),
     }
 }
@@ -385,7 +434,11 @@ fn index(v: &Value, i: i64) -> Py<Value> {
         Value::Bytes(b) => Value::Int(b[pick(b.len())?] as i64),
         Value::Dict(pairs) => {
             let key = Value::Int(i);
-            pairs.iter().find(|(k, _)| py_eq(k, &key)).map(|(_, v)| v.clone()).ok_or(PyError)?
+            pairs
+                .iter()
+                .find(|(k, _)| py_eq(k, &key))
+                .map(|(_, v)| v.clone())
+                .ok_or(PyError)?
         }
         _ => return Err(PyError),
     })
@@ -462,16 +515,22 @@ mod tests {
     #[test]
     fn jail_status_tree() {
         let r = Value::List(vec![
-            pair("Filter", Value::List(vec![
-                pair("Currently failed", Value::Int(0)),
-                pair("Total failed", Value::Int(3)),
-                pair("File list", Value::List(vec![s("/var/log/auth.log")])),
-            ])),
-            pair("Actions", Value::List(vec![
-                pair("Currently banned", Value::Int(0)),
-                pair("Total banned", Value::Int(0)),
-                pair("Banned IP list", Value::List(vec![])),
-            ])),
+            pair(
+                "Filter",
+                Value::List(vec![
+                    pair("Currently failed", Value::Int(0)),
+                    pair("Total failed", Value::Int(3)),
+                    pair("File list", Value::List(vec![s("/var/log/auth.log")])),
+                ]),
+            ),
+            pair(
+                "Actions",
+                Value::List(vec![
+                    pair("Currently banned", Value::Int(0)),
+                    pair("Total banned", Value::Int(0)),
+                    pair("Banned IP list", Value::List(vec![])),
+                ]),
+            ),
         ]);
         assert_eq!(
             beautify(&cmd("status sshd"), &r),
@@ -487,25 +546,41 @@ mod tests {
     fn status_all_of_fail2ban_1_1() {
         let js = |files: Vec<Value>, ips: Vec<Value>| {
             Value::List(vec![
-                pair("Filter", Value::List(vec![
-                    pair("Currently failed", Value::Int(1)),
-                    pair("Total failed", Value::Int(5)),
-                    pair("File list", Value::List(files)),
-                ])),
-                pair("Actions", Value::List(vec![
-                    pair("Currently banned", Value::Int(ips.len() as i64)),
-                    pair("Total banned", Value::Int(7)),
-                    pair("Banned IP list", Value::List(ips)),
-                ])),
+                pair(
+                    "Filter",
+                    Value::List(vec![
+                        pair("Currently failed", Value::Int(1)),
+                        pair("Total failed", Value::Int(5)),
+                        pair("File list", Value::List(files)),
+                    ]),
+                ),
+                pair(
+                    "Actions",
+                    Value::List(vec![
+                        pair("Currently banned", Value::Int(ips.len() as i64)),
+                        pair("Total banned", Value::Int(7)),
+                        pair("Banned IP list", Value::List(ips)),
+                    ]),
+                ),
             ])
         };
         let r = Value::List(vec![
             pair("Number of jail", Value::Int(2)),
             pair("Jail list", s("a, b")),
-            Value::Dict(vec![(s("a"), js(vec![s("/x.log")], vec![s("1.2.3.4")])), (s("b"), js(vec![], vec![]))]),
+            Value::Dict(vec![
+                (s("a"), js(vec![s("/x.log")], vec![s("1.2.3.4")])),
+                (s("b"), js(vec![], vec![])),
+            ]),
         ]);
-        let none = Value::List(vec![pair("Number of jail", Value::Int(0)), pair("Jail list", s("")), Value::Dict(vec![])]);
-        assert_eq!(beautify(&cmd("status --all"), &none), "Status\n|- Number of jail:\t0\n`- Jail list:\t");
+        let none = Value::List(vec![
+            pair("Number of jail", Value::Int(0)),
+            pair("Jail list", s("")),
+            Value::Dict(vec![]),
+        ]);
+        assert_eq!(
+            beautify(&cmd("status --all"), &none),
+            "Status\n|- Number of jail:\t0\n`- Jail list:\t"
+        );
         assert_eq!(
             beautify(&cmd("status --all"), &r),
             "Status\n|- Number of jail:\t2\n|- Jail list:\ta, b\n`- Status for the jails:\n   |- Jail: a\n   |  |- Filter\n   |  |  |- Currently failed:\t1\n   |  |  |- Total failed:\t5\n   |  |  `- File list:\t/x.log\n   |  `- Actions\n   |     |- Currently banned:\t1\n   |     |- Total banned:\t7\n   |     `- Banned IP list:\t1.2.3.4\n   `- Jail: b\n      |- Filter\n      |  |- Currently failed:\t1\n      |  |- Total failed:\t5\n      |  `- File list:\t\n      `- Actions\n         |- Currently banned:\t0\n         |- Total banned:\t7\n         `- Banned IP list:\t"
@@ -519,19 +594,34 @@ mod tests {
             try_beautify(&cmd("get logtarget"), &Value::None),
             Err("'Current logging target is:\\n'None".into())
         );
-        assert_eq!(beautify(&cmd("get loglevel"), &Value::Int(7)), "Current logging level is 'TRACE'");
-        assert_eq!(beautify(&cmd("get loglevel"), &Value::Int(11)), "Current logging level is '#11-Lev.'");
+        assert_eq!(
+            beautify(&cmd("get loglevel"), &Value::Int(7)),
+            "Current logging level is 'TRACE'"
+        );
+        assert_eq!(
+            beautify(&cmd("get loglevel"), &Value::Int(11)),
+            "Current logging level is '#11-Lev.'"
+        );
     }
 
     #[test]
     fn errors() {
-        let e = |c: &str, m: &str| Value::Exception { class: c.into(), message: m.into() };
+        let e = |c: &str, m: &str| Value::Exception {
+            class: c.into(),
+            message: m.into(),
+        };
         assert_eq!(
             beautify_error(&e("fail2ban.exceptions.UnknownJailException", "x")),
             "Sorry but the jail 'x' does not exist"
         );
-        assert_eq!(beautify_error(&e("builtins.IndexError", "list index")), "Sorry but the command is invalid");
-        assert_eq!(beautify_error(&e("builtins.Exception", "Invalid command")), "Invalid command");
+        assert_eq!(
+            beautify_error(&e("builtins.IndexError", "list index")),
+            "Sorry but the command is invalid"
+        );
+        assert_eq!(
+            beautify_error(&e("builtins.Exception", "Invalid command")),
+            "Invalid command"
+        );
         assert_eq!(beautify_error(&e("builtins.KeyError", "k")), "'k'");
     }
 }

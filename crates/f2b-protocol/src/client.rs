@@ -28,8 +28,13 @@ pub enum ClientError {
 impl ClientError {
     /// Whether this is a failure of the socket itself (as opposed to a garbled reply).
     pub fn is_socket_error(&self) -> bool {
-        matches!(self, ClientError::Connect(_) | ClientError::Io(_) | ClientError::Reset)
-            || matches!(self, ClientError::Frame(FrameError::Io(_) | FrameError::UnexpectedEof))
+        matches!(
+            self,
+            ClientError::Connect(_) | ClientError::Io(_) | ClientError::Reset
+        ) || matches!(
+            self,
+            ClientError::Frame(FrameError::Io(_) | FrameError::UnexpectedEof)
+        )
     }
 }
 
@@ -57,7 +62,11 @@ impl Connection {
     /// Connects to the socket at `path`; `timeout` bounds each read and write.
     pub fn connect(path: &Path, timeout: Option<Duration>) -> Result<Connection, ClientError> {
         let stream = UnixStream::connect(path).map_err(ClientError::Connect)?;
-        let conn = Connection { stream, reader: FrameReader::new(Mode::Reply), closed: false };
+        let conn = Connection {
+            stream,
+            reader: FrameReader::new(Mode::Reply),
+            closed: false,
+        };
         conn.set_timeout(timeout)?;
         Ok(conn)
     }
@@ -71,9 +80,13 @@ impl Connection {
 
     /// Sends one command and waits for its reply.
     pub fn send(&mut self, cmd: &[Value]) -> Result<Reply, ClientError> {
-        self.stream.write_all(&crate::encode_request(cmd)).map_err(ClientError::Io)?;
+        self.stream
+            .write_all(&crate::encode_request(cmd))
+            .map_err(ClientError::Io)?;
         match self.reader.read_from(&mut self.stream) {
-            Ok(Some(Incoming::Message(Ok(v)))) => crate::reply_from_value(v).map_err(ClientError::Decode),
+            Ok(Some(Incoming::Message(Ok(v)))) => {
+                crate::reply_from_value(v).map_err(ClientError::Decode)
+            }
             Ok(Some(Incoming::Message(Err(e)))) => Err(ClientError::Decode(e)),
             Ok(Some(Incoming::Close)) | Ok(None) => Err(ClientError::Reset),
             Err(FrameError::Io(e)) => Err(ClientError::Io(e)),

@@ -49,12 +49,20 @@ pub struct FrameReader {
 
 impl FrameReader {
     pub fn new(mode: Mode) -> FrameReader {
-        FrameReader { buf: Vec::new(), scan_from: 0, mode, max: MAX_FRAME_LEN }
+        FrameReader {
+            buf: Vec::new(),
+            scan_from: 0,
+            mode,
+            max: MAX_FRAME_LEN,
+        }
     }
 
     /// A reader with a smaller bound on message size.
     pub fn with_max(mode: Mode, max: usize) -> FrameReader {
-        FrameReader { max, ..FrameReader::new(mode) }
+        FrameReader {
+            max,
+            ..FrameReader::new(mode)
+        }
     }
 
     /// Whether bytes of an unfinished message are buffered.
@@ -87,7 +95,9 @@ impl FrameReader {
             }
         }
         // Nothing complete: next search may start where a terminator could begin.
-        self.scan_from = self.scan_from.max(self.buf.len().saturating_sub(END.len() - 1));
+        self.scan_from = self
+            .scan_from
+            .max(self.buf.len().saturating_sub(END.len() - 1));
         None
     }
 
@@ -114,7 +124,11 @@ impl FrameReader {
                 Err(e) => return Err(e.into()),
             };
             if n == 0 {
-                return if self.buf.is_empty() { Ok(None) } else { Err(FrameError::UnexpectedEof) };
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(FrameError::UnexpectedEof)
+                };
             }
             self.push(&chunk[..n])?;
         }

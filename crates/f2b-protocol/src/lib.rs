@@ -63,7 +63,8 @@ pub fn encode_reply(code: i32, value: &Value) -> Vec<u8> {
 /// Decodes a reply: the pickle, with or without the trailing terminator.
 pub fn decode_reply(frame: &[u8]) -> Result<(i32, Value), DecodeError> {
     let reply = reply_from_value(pickle::loads(strip_end(frame), pickle::Mode::Reply)?)?;
-    let code = i32::try_from(reply.code).map_err(|_| DecodeError::Shape("reply code out of range"))?;
+    let code =
+        i32::try_from(reply.code).map_err(|_| DecodeError::Shape("reply code out of range"))?;
     Ok((code, reply.value))
 }
 
@@ -73,12 +74,21 @@ pub(crate) fn reply_from_value(v: Value) -> Result<client::Reply, DecodeError> {
             let value = items.pop().unwrap_or(Value::None);
             match items.pop() {
                 Some(Value::Int(code)) => Ok(client::Reply { code, value }),
-                Some(Value::Bool(b)) => Ok(client::Reply { code: b as i64, value }),
+                Some(Value::Bool(b)) => Ok(client::Reply {
+                    code: b as i64,
+                    value,
+                }),
                 _ => Err(DecodeError::Shape("reply code is not an integer")),
             }
         }
         // A server that could not decode our message answers with a bare string.
-        Value::Str(s) => Ok(client::Reply { code: 1, value: Value::Exception { class: "builtins.Exception".into(), message: s } }),
+        Value::Str(s) => Ok(client::Reply {
+            code: 1,
+            value: Value::Exception {
+                class: "builtins.Exception".into(),
+                message: s,
+            },
+        }),
         _ => Err(DecodeError::Shape("a reply must be a (code, value) pair")),
     }
 }

@@ -339,7 +339,10 @@ struct Machine<'a> {
 /// Deserializes one pickle. `data` must hold exactly one pickle (no trailing bytes).
 pub fn loads(data: &[u8], mode: Mode) -> Result<Value, DecodeError> {
     if data.len() > MAX_PICKLE_LEN {
-        return Err(DecodeError::TooLong { len: data.len(), max: MAX_PICKLE_LEN });
+        return Err(DecodeError::TooLong {
+            len: data.len(),
+            max: MAX_PICKLE_LEN,
+        });
     }
     let mut m = Machine {
         data,
@@ -354,7 +357,10 @@ pub fn loads(data: &[u8], mode: Mode) -> Result<Value, DecodeError> {
     if m.pos != data.len() {
         return Err(DecodeError::Trailing(data.len() - m.pos));
     }
-    let mut budget = Budget { values: MAX_VALUES, bytes: MAX_CONTENT_BYTES };
+    let mut budget = Budget {
+        values: MAX_VALUES,
+        bytes: MAX_CONTENT_BYTES,
+    };
     m.expand(root, 0, &mut budget)
 }
 
@@ -412,7 +418,10 @@ impl<'a> Machine<'a> {
     }
 
     fn malformed(&self, reason: &'static str) -> DecodeError {
-        DecodeError::Malformed { offset: self.pos, reason }
+        DecodeError::Malformed {
+            offset: self.pos,
+            reason,
+        }
     }
 
     fn push(&mut self, node: Node) {
@@ -425,7 +434,9 @@ impl<'a> Machine<'a> {
         if self.stack.len() <= floor {
             return Err(self.malformed("stack underflow"));
         }
-        self.stack.pop().ok_or_else(|| self.malformed("stack underflow"))
+        self.stack
+            .pop()
+            .ok_or_else(|| self.malformed("stack underflow"))
     }
 
     fn top(&self) -> Result<usize, DecodeError> {
@@ -433,11 +444,17 @@ impl<'a> Machine<'a> {
         if self.stack.len() <= floor {
             return Err(self.malformed("stack underflow"));
         }
-        self.stack.last().copied().ok_or_else(|| self.malformed("stack underflow"))
+        self.stack
+            .last()
+            .copied()
+            .ok_or_else(|| self.malformed("stack underflow"))
     }
 
     fn pop_mark(&mut self) -> Result<Vec<usize>, DecodeError> {
-        let mark = self.marks.pop().ok_or_else(|| self.malformed("no mark on the stack"))?;
+        let mark = self
+            .marks
+            .pop()
+            .ok_or_else(|| self.malformed("no mark on the stack"))?;
         Ok(self.stack.split_off(mark))
     }
 
@@ -452,7 +469,10 @@ impl<'a> Machine<'a> {
     }
 
     fn memo_get(&mut self, key: u32) -> Result<(), DecodeError> {
-        let id = *self.memo.get(&key).ok_or_else(|| self.malformed("memo key not found"))?;
+        let id = *self
+            .memo
+            .get(&key)
+            .ok_or_else(|| self.malformed("memo key not found"))?;
         self.stack.push(id);
         Ok(())
     }
@@ -514,7 +534,11 @@ impl<'a> Machine<'a> {
                     self.push(Node::Int(u16::from_le_bytes([b[0], b[1]]) as i64));
                 }
                 LONG1 | LONG4 => {
-                    let n = if op == LONG1 { self.byte()? as usize } else { self.u32le()? as usize };
+                    let n = if op == LONG1 {
+                        self.byte()? as usize
+                    } else {
+                        self.u32le()? as usize
+                    };
                     let b = self.take(n)?;
                     let v = long_from_le(b).ok_or(DecodeError::IntTooLarge { offset: at })?;
                     self.push(Node::Int(v));
@@ -526,7 +550,10 @@ impl<'a> Machine<'a> {
                     let node = match (op, s) {
                         (INT, "01") => Node::Bool(true),
                         (INT, "00") => Node::Bool(false),
-                        _ => Node::Int(s.parse().map_err(|_| DecodeError::IntTooLarge { offset: at })?),
+                        _ => Node::Int(
+                            s.parse()
+                                .map_err(|_| DecodeError::IntTooLarge { offset: at })?,
+                        ),
                     };
                     self.push(node);
                 }
@@ -704,11 +731,17 @@ impl<'a> Machine<'a> {
                     let ok = matches!(self.nodes[t], Node::Exception { .. })
                         && matches!(self.nodes[state], Node::Dict(_) | Node::None);
                     if !ok {
-                        return Err(DecodeError::Forbidden { what: "BUILD".into(), offset: at });
+                        return Err(DecodeError::Forbidden {
+                            what: "BUILD".into(),
+                            offset: at,
+                        });
                     }
                 }
                 other => {
-                    return Err(DecodeError::UnsupportedOpcode { opcode: other, offset: at });
+                    return Err(DecodeError::UnsupportedOpcode {
+                        opcode: other,
+                        offset: at,
+                    });
                 }
             }
         }
@@ -717,7 +750,12 @@ impl<'a> Machine<'a> {
     fn reduce(&self, callable: usize, args: usize, at: usize) -> Result<Node, DecodeError> {
         let (module, name) = match &self.nodes[callable] {
             Node::Global { module, name } => (module, name),
-            _ => return Err(DecodeError::Forbidden { what: "REDUCE of a non-class".into(), offset: at }),
+            _ => {
+                return Err(DecodeError::Forbidden {
+                    what: "REDUCE of a non-class".into(),
+                    offset: at,
+                })
+            }
         };
         let Node::Tuple(items) = &self.nodes[args] else {
             return Err(self.malformed("REDUCE arguments are not a tuple"));
@@ -726,12 +764,18 @@ impl<'a> Machine<'a> {
             return match items.as_slice() {
                 [one] => match &self.nodes[*one] {
                     Node::Str(s) => Ok(Node::Str(s.clone())),
-                    _ => Err(DecodeError::Forbidden { what: "str() of a non-string".into(), offset: at }),
+                    _ => Err(DecodeError::Forbidden {
+                        what: "str() of a non-string".into(),
+                        offset: at,
+                    }),
                 },
                 _ => Err(self.malformed("str() takes one argument")),
             };
         }
-        Ok(Node::Exception { class: format!("{module}.{name}"), args })
+        Ok(Node::Exception {
+            class: format!("{module}.{name}"),
+            args,
+        })
     }
 
     /// Turns the arena node `id` into a tree, charging the budget for every value produced so
@@ -746,7 +790,10 @@ impl<'a> Machine<'a> {
             Ok(())
         };
         let seq = |items: &[usize], budget: &mut Budget| -> Result<Vec<Value>, DecodeError> {
-            items.iter().map(|&i| self.expand(i, depth + 1, budget)).collect()
+            items
+                .iter()
+                .map(|&i| self.expand(i, depth + 1, budget))
+                .collect()
         };
         Ok(match &self.nodes[id] {
             Node::None => Value::None,
@@ -767,12 +814,18 @@ impl<'a> Machine<'a> {
             Node::Dict(pairs) => {
                 let mut out = Vec::with_capacity(pairs.len());
                 for &(k, v) in pairs {
-                    out.push((self.expand(k, depth + 1, budget)?, self.expand(v, depth + 1, budget)?));
+                    out.push((
+                        self.expand(k, depth + 1, budget)?,
+                        self.expand(v, depth + 1, budget)?,
+                    ));
                 }
                 Value::Dict(out)
             }
             Node::Global { module, name } => {
-                return Err(DecodeError::Forbidden { what: format!("bare global {module}.{name}"), offset: 0 })
+                return Err(DecodeError::Forbidden {
+                    what: format!("bare global {module}.{name}"),
+                    offset: 0,
+                })
             }
             Node::Exception { class, args } => {
                 let args = match self.expand(*args, depth + 1, budget)? {
@@ -785,7 +838,10 @@ impl<'a> Machine<'a> {
                     [] => String::new(),
                     many => Value::Tuple(many.to_vec()).py_str(),
                 };
-                Value::Exception { class: class.clone(), message }
+                Value::Exception {
+                    class: class.clone(),
+                    message,
+                }
             }
         })
     }
@@ -794,11 +850,17 @@ impl<'a> Machine<'a> {
 /// Classes a reply may name: exception classes, and `str` (fail2ban's IP objects reduce
 /// to `str(...)`).
 fn allowed_global(module: &str, name: &str) -> bool {
-    let ident = |s: &str| !s.is_empty() && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    };
     if !ident(module) || !ident(name) || name.contains('.') {
         return false;
     }
-    (module == "builtins" && name == "str") || name.ends_with("Error") || name.ends_with("Exception")
+    (module == "builtins" && name == "str")
+        || name.ends_with("Error")
+        || name.ends_with("Exception")
 }
 
 /// Little-endian two's complement of at most 8 bytes.
@@ -831,11 +893,13 @@ mod tests {
     }
 
     // Bytes below were captured from Debian's fail2ban 1.0.2 (Python 3.11) on the wire.
-    const PONG: &[u8] = b"\x80\x05\x95\x0c\x00\x00\x00\x00\x00\x00\x00K\x00\x8c\x04pong\x94\x86\x94.";
+    const PONG: &[u8] =
+        b"\x80\x05\x95\x0c\x00\x00\x00\x00\x00\x00\x00K\x00\x8c\x04pong\x94\x86\x94.";
     const STATUS: &[u8] = b"\x80\x05\x959\x00\x00\x00\x00\x00\x00\x00K\x00]\x94(\x8c\x0eNumber of jail\x94K\x02\x86\x94\x8c\tJail list\x94\x8c\njsys, sshd\x94\x86\x94e\x86\x94.";
     const UNKNOWN_JAIL: &[u8] = b"\x80\x05\x95A\x00\x00\x00\x00\x00\x00\x00K\x01\x8c\x13fail2ban.exceptions\x94\x8c\x14UnknownJailException\x94\x93\x94\x8c\x06nosuch\x94\x85\x94R\x94\x86\x94.";
     const BANNED_WITH_IPADDR: &[u8] = b"\x80\x05\x95T\x00\x00\x00\x00\x00\x00\x00K\x00]\x94(}\x94\x8c\x04sshd\x94]\x94(\x8c\x08builtins\x94\x8c\x03str\x94\x93\x94\x8c\x071.2.3.4\x94\x85\x94R\x94h\x06\x8c\x075.6.7.8\x94\x85\x94R\x94es}\x94\x8c\x04jsys\x94]\x94se\x86\x94.";
-    const REQ_STATUS_SSHD: &[u8] = b"\x80\x05\x95\x15\x00\x00\x00\x00\x00\x00\x00]\x94(\x8c\x06status\x94\x8c\x04sshd\x94e.";
+    const REQ_STATUS_SSHD: &[u8] =
+        b"\x80\x05\x95\x15\x00\x00\x00\x00\x00\x00\x00]\x94(\x8c\x06status\x94\x8c\x04sshd\x94e.";
     const REQ_PING_FLOAT: &[u8] = b"\x80\x05\x95\x15\x00\x00\x00\x00\x00\x00\x00]\x94(\x8c\x04ping\x94G?\x89\x99\x99\x99\x99\x99\x9ae.";
     const INTS: &[u8] = b"\x80\x05\x95:\x00\x00\x00\x00\x00\x00\x00]\x94(\x8a\x05\x00\x00\x00\x80\x00J\xff\xff\xff\xffJ\x7f\xff\xff\xff\x8a\x06\x00\x00\x00\x00\x00\x01\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x80\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7fM\xff\xffJ\x00\x00\x01\x00e.";
     const MIXED: &[u8] = b"\x80\x05\x95*\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01a\x94\x8f\x94(K\x01K\x02\x90\x8c\x01b\x94C\x03xxx\x94\x8c\x01c\x94(K\x01K\x02K\x03K\x04t\x94u.";
@@ -852,12 +916,33 @@ mod tests {
             Value::Tuple(vec![s("Jail list"), s("jsys, sshd")]),
         ]);
         assert_eq!(dumps(&reply(0, status)), STATUS);
-        let err = Value::Exception { class: "fail2ban.exceptions.UnknownJailException".into(), message: "nosuch".into() };
+        let err = Value::Exception {
+            class: "fail2ban.exceptions.UnknownJailException".into(),
+            message: "nosuch".into(),
+        };
         assert_eq!(dumps(&reply(1, err)), UNKNOWN_JAIL);
-        assert_eq!(dumps(&Value::List(vec![s("status"), s("sshd")])), REQ_STATUS_SSHD);
-        assert_eq!(dumps(&Value::List(vec![s("ping"), Value::Float(0.0125)])), REQ_PING_FLOAT);
-        let ints = [1i64 << 31, -1, -129, 1 << 40, i64::MIN, i64::MAX, 65535, 65536];
-        assert_eq!(dumps(&Value::List(ints.iter().map(|&i| Value::Int(i)).collect())), INTS);
+        assert_eq!(
+            dumps(&Value::List(vec![s("status"), s("sshd")])),
+            REQ_STATUS_SSHD
+        );
+        assert_eq!(
+            dumps(&Value::List(vec![s("ping"), Value::Float(0.0125)])),
+            REQ_PING_FLOAT
+        );
+        let ints = [
+            1i64 << 31,
+            -1,
+            -129,
+            1 << 40,
+            i64::MIN,
+            i64::MAX,
+            65535,
+            65536,
+        ];
+        assert_eq!(
+            dumps(&Value::List(ints.iter().map(|&i| Value::Int(i)).collect())),
+            INTS
+        );
         let mixed = Value::Dict(vec![
             (s("a"), Value::Set(vec![Value::Int(1), Value::Int(2)])),
             (s("b"), Value::Bytes(b"xxx".to_vec())),
@@ -869,33 +954,60 @@ mod tests {
 
     #[test]
     fn decodes_python_bytes() {
-        for (bytes, mode) in [(PONG, Mode::Reply), (STATUS, Mode::Reply), (UNKNOWN_JAIL, Mode::Reply),
-            (REQ_STATUS_SSHD, Mode::Data), (REQ_PING_FLOAT, Mode::Data), (INTS, Mode::Data), (MIXED, Mode::Data)]
-        {
+        for (bytes, mode) in [
+            (PONG, Mode::Reply),
+            (STATUS, Mode::Reply),
+            (UNKNOWN_JAIL, Mode::Reply),
+            (REQ_STATUS_SSHD, Mode::Data),
+            (REQ_PING_FLOAT, Mode::Data),
+            (INTS, Mode::Data),
+            (MIXED, Mode::Data),
+        ] {
             let v = loads(bytes, mode).unwrap();
             assert_eq!(dumps(&v), bytes, "{v:?}");
         }
         let banned = loads(BANNED_WITH_IPADDR, Mode::Reply).unwrap();
         assert_eq!(
             banned,
-            reply(0, Value::List(vec![
-                Value::Dict(vec![(s("sshd"), Value::List(vec![s("1.2.3.4"), s("5.6.7.8")]))]),
-                Value::Dict(vec![(s("jsys"), Value::List(vec![]))]),
-            ]))
+            reply(
+                0,
+                Value::List(vec![
+                    Value::Dict(vec![(
+                        s("sshd"),
+                        Value::List(vec![s("1.2.3.4"), s("5.6.7.8")])
+                    )]),
+                    Value::Dict(vec![(s("jsys"), Value::List(vec![]))]),
+                ])
+            )
         );
     }
 
     #[test]
     fn requests_refuse_globals() {
-        assert!(matches!(loads(UNKNOWN_JAIL, Mode::Data), Err(DecodeError::Forbidden { .. })));
-        assert!(matches!(loads(BANNED_WITH_IPADDR, Mode::Data), Err(DecodeError::Forbidden { .. })));
+        assert!(matches!(
+            loads(UNKNOWN_JAIL, Mode::Data),
+            Err(DecodeError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            loads(BANNED_WITH_IPADDR, Mode::Data),
+            Err(DecodeError::Forbidden { .. })
+        ));
         // os.system("true") as protocol 0 text: GLOBAL, MARK, STRING... REDUCE.
         let evil = b"cos\nsystem\n(Vtrue\ntR.";
-        assert!(matches!(loads(evil, Mode::Reply), Err(DecodeError::Forbidden { .. })));
-        assert!(matches!(loads(evil, Mode::Data), Err(DecodeError::Forbidden { .. })));
+        assert!(matches!(
+            loads(evil, Mode::Reply),
+            Err(DecodeError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            loads(evil, Mode::Data),
+            Err(DecodeError::Forbidden { .. })
+        ));
         // builtins.eval via STACK_GLOBAL.
         let evil2 = b"\x80\x05\x8c\x08builtins\x8c\x04eval\x93\x8c\x012\x85R.";
-        assert!(matches!(loads(evil2, Mode::Reply), Err(DecodeError::Forbidden { .. })));
+        assert!(matches!(
+            loads(evil2, Mode::Reply),
+            Err(DecodeError::Forbidden { .. })
+        ));
         // An exception class applied to a non-tuple is refused too.
         let bad = b"\x80\x05\x8c\x08builtins\x8c\nValueError\x93K\x01R.";
         assert!(loads(bad, Mode::Reply).is_err());
@@ -904,10 +1016,28 @@ mod tests {
     #[test]
     fn malformed_input_is_refused_without_panic() {
         let cases: &[&[u8]] = &[
-            b"", b".", b"\x80", b"\x80\x06N.", b"K", b"a.", b"]a.", b"(.", b"N0.", b"NN.",
-            b"\x8c\x05ab", b"X\xff\xff\xff\xff", b"\x95\xff\xff\xff\xff\xff\xff\xff\xff",
-            b"h\x00.", b"]\x94h\x05.", b"\x8c\x02\xff\xfe.", b"\x8a\x09\x01\x01\x01\x01\x01\x01\x01\x01\x01.",
-            b"}K\x01s.", b"(K\x01d.", b"Q.", b"I12x\n.", b"N\x94.junk",
+            b"",
+            b".",
+            b"\x80",
+            b"\x80\x06N.",
+            b"K",
+            b"a.",
+            b"]a.",
+            b"(.",
+            b"N0.",
+            b"NN.",
+            b"\x8c\x05ab",
+            b"X\xff\xff\xff\xff",
+            b"\x95\xff\xff\xff\xff\xff\xff\xff\xff",
+            b"h\x00.",
+            b"]\x94h\x05.",
+            b"\x8c\x02\xff\xfe.",
+            b"\x8a\x09\x01\x01\x01\x01\x01\x01\x01\x01\x01.",
+            b"}K\x01s.",
+            b"(K\x01d.",
+            b"Q.",
+            b"I12x\n.",
+            b"N\x94.junk",
         ];
         for c in cases {
             assert!(loads(c, Mode::Reply).is_err(), "{c:?}");
@@ -950,25 +1080,44 @@ mod tests {
         wrapped.extend_from_slice(&bomb[2..]);
         wrapped.extend_from_slice(b"t.");
         let r = loads(&wrapped, Mode::Data);
-        assert!(matches!(r, Err(DecodeError::TooBig) | Err(DecodeError::TooDeep)), "{r:?}");
+        assert!(
+            matches!(r, Err(DecodeError::TooBig) | Err(DecodeError::TooDeep)),
+            "{r:?}"
+        );
     }
 
     #[test]
     fn oversized_input_is_refused() {
         let big = vec![b'N'; MAX_PICKLE_LEN + 1];
-        assert!(matches!(loads(&big, Mode::Data), Err(DecodeError::TooLong { .. })));
+        assert!(matches!(
+            loads(&big, Mode::Data),
+            Err(DecodeError::TooLong { .. })
+        ));
     }
 
     #[test]
     fn round_trips() {
         let v = Value::List(vec![
-            Value::None, Value::Bool(false), Value::Int(-5), Value::Int(1 << 50), Value::Float(-0.5),
-            s(""), s(&"x".repeat(300)), s("ünïcødé ✓ 🦀"), Value::Bytes(vec![0; 300]),
-            Value::Tuple(vec![]), Value::Tuple(vec![s("a")]), Value::Tuple((0..5).map(Value::Int).collect()),
-            Value::Dict(vec![]), Value::Dict(vec![(Value::Int(1), Value::None)]),
+            Value::None,
+            Value::Bool(false),
+            Value::Int(-5),
+            Value::Int(1 << 50),
+            Value::Float(-0.5),
+            s(""),
+            s(&"x".repeat(300)),
+            s("ünïcødé ✓ 🦀"),
+            Value::Bytes(vec![0; 300]),
+            Value::Tuple(vec![]),
+            Value::Tuple(vec![s("a")]),
+            Value::Tuple((0..5).map(Value::Int).collect()),
+            Value::Dict(vec![]),
+            Value::Dict(vec![(Value::Int(1), Value::None)]),
             Value::List((0..2500).map(Value::Int).collect()),
             Value::Set((0..1500).map(Value::Int).collect()),
-            Value::Exception { class: "builtins.ValueError".into(), message: "bad".into() },
+            Value::Exception {
+                class: "builtins.ValueError".into(),
+                message: "bad".into(),
+            },
         ]);
         assert_eq!(loads(&dumps(&v), Mode::Reply).unwrap(), v);
     }

@@ -84,7 +84,10 @@ impl CommandError {
             | CommandError::Type(m) => m.clone(),
             CommandError::Other { message, .. } => message.clone(),
         };
-        Value::Exception { class: self.class().to_owned(), message }
+        Value::Exception {
+            class: self.class().to_owned(),
+            message,
+        }
     }
 }
 
@@ -95,9 +98,15 @@ pub enum ServerError {
     #[error("Server already running")]
     AlreadyRunning(PathBuf),
     #[error("Unable to bind socket {path}: {source}")]
-    Bind { path: PathBuf, source: std::io::Error },
+    Bind {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("socket {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Tunables of the listener.
@@ -113,7 +122,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { force: false, max_connections: 32, idle_timeout: Duration::from_secs(120) }
+        Options {
+            force: false,
+            max_connections: 32,
+            idle_timeout: Duration::from_secs(120),
+        }
     }
 }
 
@@ -143,7 +156,10 @@ impl ShutdownHandle {
         self.0.stop.store(true, Ordering::SeqCst);
         // Wakes the blocked accept(): on Linux it fails with EINVAL once the listening
         // socket is shut down.
-        let _ = nix::sys::socket::shutdown(self.0.listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        let _ = nix::sys::socket::shutdown(
+            self.0.listener.as_raw_fd(),
+            nix::sys::socket::Shutdown::Both,
+        );
     }
 
     pub fn is_shutdown(&self) -> bool {
@@ -155,7 +171,10 @@ impl Listener {
     /// Creates the socket at `path` (mode 0600; the last directory level is created if
     /// missing, as fail2ban does). An existing file is an error unless `options.force`.
     pub fn bind(path: &Path, options: Options) -> Result<Listener, ServerError> {
-        let io_err = |source| ServerError::Io { path: path.to_owned(), source };
+        let io_err = |source| ServerError::Io {
+            path: path.to_owned(),
+            source,
+        };
         if path.symlink_metadata().is_ok() {
             if !options.force {
                 return Err(ServerError::AlreadyRunning(path.to_owned()));
@@ -177,11 +196,17 @@ impl Listener {
         // directory like /tmp.
         // A fresh name (never reused, never cleaned up blindly: what sits at an unexpected
         // name in a shared directory is not ours to delete), kept short for sun_path.
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
         let private = path.with_file_name(format!(".f2b{}-{nanos:x}", std::process::id()));
         {
             use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new().mode(0o700).create(&private).map_err(io_err)?;
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&private)
+                .map_err(io_err)?;
         }
         let tmp = private.join("s");
         let bound = UnixListener::bind(&tmp).and_then(|listener| {
@@ -191,10 +216,17 @@ impl Listener {
         });
         let _ = std::fs::remove_file(&tmp);
         let _ = std::fs::remove_dir(&private);
-        let listener = bound.map_err(|source| ServerError::Bind { path: path.to_owned(), source })?;
+        let listener = bound.map_err(|source| ServerError::Bind {
+            path: path.to_owned(),
+            source,
+        })?;
         let meta = path.symlink_metadata().map_err(io_err)?;
         Ok(Listener {
-            shared: Arc::new(Shared { listener, stop: AtomicBool::new(false), active: AtomicUsize::new(0) }),
+            shared: Arc::new(Shared {
+                listener,
+                stop: AtomicBool::new(false),
+                active: AtomicUsize::new(0),
+            }),
             path: path.to_owned(),
             identity: (meta.dev(), meta.ino()),
             options,
@@ -241,10 +273,12 @@ impl Listener {
             let shared = self.shared.clone();
             let handler = handler.clone();
             let idle = self.options.idle_timeout;
-            let spawned = std::thread::Builder::new().name("f2b-control".into()).spawn(move || {
-                serve_connection(stream, &*handler, &shared.stop, idle);
-                shared.active.fetch_sub(1, Ordering::SeqCst);
-            });
+            let spawned = std::thread::Builder::new()
+                .name("f2b-control".into())
+                .spawn(move || {
+                    serve_connection(stream, &*handler, &shared.stop, idle);
+                    shared.active.fetch_sub(1, Ordering::SeqCst);
+                });
             if spawned.is_err() {
                 self.shared.active.fetch_sub(1, Ordering::SeqCst);
             }
@@ -284,7 +318,10 @@ fn peer_allowed(stream: &UnixStream, owner: u32) -> bool {
             let uid = cred.uid();
             let ok = uid == 0 || uid == owner;
             if !ok {
-                tracing::warn!("refused control connection from uid {uid} (pid {})", cred.pid());
+                tracing::warn!(
+                    "refused control connection from uid {uid} (pid {})",
+                    cred.pid()
+                );
             }
             ok
         }
@@ -297,7 +334,12 @@ fn peer_allowed(stream: &UnixStream, owner: u32) -> bool {
 
 const POLL: Duration = Duration::from_millis(250);
 
-fn serve_connection(mut stream: UnixStream, handler: &dyn Handler, stop: &AtomicBool, idle_timeout: Duration) {
+fn serve_connection(
+    mut stream: UnixStream,
+    handler: &dyn Handler,
+    stop: &AtomicBool,
+    idle_timeout: Duration,
+) {
     let _ = stream.set_read_timeout(Some(POLL));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
     let mut reader = FrameReader::new(Mode::Data);
@@ -328,12 +370,18 @@ fn serve_connection(mut stream: UnixStream, handler: &dyn Handler, stop: &Atomic
             Ok(n) => {
                 if let Err(e) = reader.push(&chunk[..n]) {
                     tracing::error!("control connection: {e}");
-                    let _ = stream.write_all(&crate::encode_value(&Value::Str(format!("ERROR: {e}"))));
+                    let _ =
+                        stream.write_all(&crate::encode_value(&Value::Str(format!("ERROR: {e}"))));
                     break;
                 }
                 idle = Duration::ZERO;
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 idle += POLL;
                 if idle >= idle_timeout {
                     break;
@@ -351,13 +399,19 @@ fn reply_to(msg: &Value, handler: &dyn Handler) -> Vec<u8> {
     let cmd = match msg {
         Value::List(c) | Value::Tuple(c) => c.as_slice(),
         other => {
-            let e = CommandError::Type(format!("'{}' object is not subscriptable", other.type_name()));
+            let e = CommandError::Type(format!(
+                "'{}' object is not subscriptable",
+                other.type_name()
+            ));
             return crate::encode_reply(1, &e.to_value());
         }
     };
     if cmd.is_empty() {
         // What fail2ban's transmitter raises on an empty command.
-        return crate::encode_reply(1, &CommandError::Index("list index out of range".into()).to_value());
+        return crate::encode_reply(
+            1,
+            &CommandError::Index("list index out of range".into()).to_value(),
+        );
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(cmd)));
     match result {

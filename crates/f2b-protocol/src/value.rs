@@ -23,7 +23,10 @@ pub enum Value {
     Set(Vec<Value>),
     /// An exception object: `class` is the dotted path (`builtins.ValueError`,
     /// `fail2ban.exceptions.UnknownJailException`), `message` its single argument.
-    Exception { class: String, message: String },
+    Exception {
+        class: String,
+        message: String,
+    },
 }
 
 impl Value {
@@ -34,7 +37,10 @@ impl Value {
 
     /// A list of strings, the shape of every command fail2ban-client sends.
     pub fn words<S: AsRef<str>>(words: &[S]) -> Vec<Value> {
-        words.iter().map(|w| Value::Str(w.as_ref().to_owned())).collect()
+        words
+            .iter()
+            .map(|w| Value::Str(w.as_ref().to_owned()))
+            .collect()
     }
 
     pub fn as_str(&self) -> Option<&str> {
@@ -188,7 +194,11 @@ pub fn py_float_repr(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     // Rust's `{:e}` gives the shortest round-trip digits too: "-1.2345e-5".
     let sci = format!("{:e}", f);
@@ -240,7 +250,11 @@ pub fn py_float_repr(f: f64) -> String {
 
 /// Python's `repr()` of a str.
 pub fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -276,7 +290,11 @@ pub fn py_repr_str(s: &str) -> String {
 
 /// Python's `repr()` of bytes.
 pub fn py_repr_bytes(b: &[u8]) -> String {
-    let quote = if b.contains(&b'\'') && !b.contains(&b'"') { b'"' } else { b'\'' };
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
     let mut out = String::from("b");
     out.push(quote as char);
     for &c in b {
@@ -345,7 +363,10 @@ mod tests {
     #[test]
     fn containers_print_as_python_does() {
         let v = Value::List(vec![
-            Value::Dict(vec![(Value::str("sshd"), Value::List(vec![Value::str("1.2.3.4")]))]),
+            Value::Dict(vec![(
+                Value::str("sshd"),
+                Value::List(vec![Value::str("1.2.3.4")]),
+            )]),
             Value::Tuple(vec![Value::Int(1)]),
             Value::Tuple(vec![]),
             Value::Set(vec![]),
@@ -369,7 +390,10 @@ mod tests {
 
     #[test]
     fn exceptions_print_their_message() {
-        let e = Value::Exception { class: "builtins.ValueError".into(), message: "bad".into() };
+        let e = Value::Exception {
+            class: "builtins.ValueError".into(),
+            message: "bad".into(),
+        };
         assert_eq!(e.py_str(), "bad");
         assert_eq!(e.py_repr(), "ValueError('bad')");
         let k = Value::Exception {

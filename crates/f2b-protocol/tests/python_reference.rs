@@ -10,7 +10,11 @@ use f2b_protocol::Value;
 
 fn python() -> Option<String> {
     for cand in ["/usr/bin/python3", "python3"] {
-        let ok = Command::new(cand).arg("-c").arg("import pickle").output().map(|o| o.status.success());
+        let ok = Command::new(cand)
+            .arg("-c")
+            .arg("import pickle")
+            .output()
+            .map(|o| o.status.success());
         if matches!(ok, Ok(true)) {
             return Some(cand.to_owned());
         }
@@ -36,10 +40,19 @@ fn run_python(py: &str, script: &str, input: &str) -> Vec<String> {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn python");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "python failed");
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn hex(b: &[u8]) -> String {
@@ -47,7 +60,10 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn s(x: &str) -> Value {
@@ -104,20 +120,36 @@ for line in sys.stdin:
     back = pickle.loads(bytes.fromhex(ours))
     print(pickle.dumps(v, 5).hex(), repr(back) == repr(v), repr(v).encode('unicode_escape').decode())
 "#;
-    let input: String = cases.iter().map(|(lit, v)| format!("{lit}\t{}\n", hex(&dumps(v)))).collect();
+    let input: String = cases
+        .iter()
+        .map(|(lit, v)| format!("{lit}\t{}\n", hex(&dumps(v))))
+        .collect();
     let lines = run_python(&py, script, &input);
     assert_eq!(lines.len(), cases.len());
     for ((lit, want), line) in cases.iter().zip(&lines) {
         let mut parts = line.splitn(3, ' ');
         let theirs = unhex(parts.next().unwrap());
-        assert_eq!(parts.next(), Some("True"), "Python read our pickle of {lit} differently");
+        assert_eq!(
+            parts.next(),
+            Some("True"),
+            "Python read our pickle of {lit} differently"
+        );
         let got = loads(&theirs, Mode::Reply).unwrap_or_else(|e| panic!("{lit}: {e}"));
         assert_eq!(&got, want, "decoding Python's pickle of {lit}");
         // Without shared references, our bytes are Python's bytes.
         if !lit.contains("*3") {
             let ours = dumps(want);
-            let diff = ours.iter().zip(&theirs).position(|(a, b)| a != b).unwrap_or(ours.len().min(theirs.len()));
-            assert!(ours == theirs, "encoding of {lit} differs from byte {diff} (lengths {} / {})", ours.len(), theirs.len());
+            let diff = ours
+                .iter()
+                .zip(&theirs)
+                .position(|(a, b)| a != b)
+                .unwrap_or(ours.len().min(theirs.len()));
+            assert!(
+                ours == theirs,
+                "encoding of {lit} differs from byte {diff} (lengths {} / {})",
+                ours.len(),
+                theirs.len()
+            );
         }
     }
 }
@@ -135,19 +167,37 @@ for line in sys.stdin:
     v = pickle.loads(bytes.fromhex(line.strip()))
     print(repr(v).encode('unicode_escape').hex(), str(v).encode('unicode_escape').hex())
 "#;
-    let input: String = cases.iter().map(|(_, v)| format!("{}\n", hex(&dumps(v)))).collect();
+    let input: String = cases
+        .iter()
+        .map(|(_, v)| format!("{}\n", hex(&dumps(v))))
+        .collect();
     let lines = run_python(&py, script, &input);
     for ((lit, v), line) in cases.iter().zip(&lines) {
         let (r, st) = line.split_once(' ').unwrap();
         let esc = |x: String| -> String {
-            x.chars().flat_map(|c| if c.is_ascii() && c != '\\' && c != '\t' && c != '\n' { vec![c as u8] } else {
-                let mut out = Vec::new();
-                match c { '\\' => out.extend_from_slice(b"\\\\"), '\t' => out.extend_from_slice(b"\\t"), '\n' => out.extend_from_slice(b"\\n"),
-                    c if (c as u32) < 0x100 => out.extend_from_slice(format!("\\x{:02x}", c as u32).as_bytes()),
-                    c if (c as u32) < 0x10000 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
-                    c => out.extend_from_slice(format!("\\U{:08x}", c as u32).as_bytes()) }
-                out
-            }).map(|b| b as char).collect()
+            x.chars()
+                .flat_map(|c| {
+                    if c.is_ascii() && c != '\\' && c != '\t' && c != '\n' {
+                        vec![c as u8]
+                    } else {
+                        let mut out = Vec::new();
+                        match c {
+                            '\\' => out.extend_from_slice(b"\\\\"),
+                            '\t' => out.extend_from_slice(b"\\t"),
+                            '\n' => out.extend_from_slice(b"\\n"),
+                            c if (c as u32) < 0x100 => {
+                                out.extend_from_slice(format!("\\x{:02x}", c as u32).as_bytes())
+                            }
+                            c if (c as u32) < 0x10000 => {
+                                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+                            }
+                            c => out.extend_from_slice(format!("\\U{:08x}", c as u32).as_bytes()),
+                        }
+                        out
+                    }
+                })
+                .map(|b| b as char)
+                .collect()
         };
         assert_eq!(hex(esc(v.py_repr()).as_bytes()), r, "repr of {lit}");
         assert_eq!(hex(esc(v.py_str()).as_bytes()), st, "str of {lit}");
@@ -168,26 +218,45 @@ fn strs(items: &[&str]) -> Value {
 
 fn jail_status(files: Value, ips: Value, journal: bool) -> Value {
     list(vec![
-        pair("Filter", list(vec![
-            pair("Currently failed", Value::Int(2)),
-            pair("Total failed", Value::Int(17)),
-            pair(if journal { "Journal matches" } else { "File list" }, files),
-        ])),
-        pair("Actions", list(vec![
-            pair("Currently banned", Value::Int(1)),
-            pair("Total banned", Value::Int(4)),
-            pair("Banned IP list", ips),
-        ])),
+        pair(
+            "Filter",
+            list(vec![
+                pair("Currently failed", Value::Int(2)),
+                pair("Total failed", Value::Int(17)),
+                pair(
+                    if journal {
+                        "Journal matches"
+                    } else {
+                        "File list"
+                    },
+                    files,
+                ),
+            ]),
+        ),
+        pair(
+            "Actions",
+            list(vec![
+                pair("Currently banned", Value::Int(1)),
+                pair("Total banned", Value::Int(4)),
+                pair("Banned IP list", ips),
+            ]),
+        ),
     ])
 }
 
 fn exc(class: &str, msg: &str) -> Value {
-    Value::Exception { class: class.into(), message: msg.into() }
+    Value::Exception {
+        class: class.into(),
+        message: msg.into(),
+    }
 }
 
 /// (command, reply, is_error)
 fn beautifier_cases() -> Vec<(&'static str, Value, bool)> {
-    let status = list(vec![pair("Number of jail", Value::Int(2)), pair("Jail list", s("recidive, sshd"))]);
+    let status = list(vec![
+        pair("Number of jail", Value::Int(2)),
+        pair("Jail list", s("recidive, sshd")),
+    ]);
     vec![
         ("ping", s("pong"), false),
         ("ping", Value::Int(3), false),
@@ -203,38 +272,144 @@ fn beautifier_cases() -> Vec<(&'static str, Value, bool)> {
         ("echo", s("xyz"), false),
         ("echo", Value::Int(1), false),
         ("status", status.clone(), false),
-        ("status", list(vec![pair("Number of jail", Value::Int(0)), pair("Jail list", s(""))]), false),
-        ("status", list(vec![pair("Jails", strs(&["a", "b"]))]), false),
+        (
+            "status",
+            list(vec![
+                pair("Number of jail", Value::Int(0)),
+                pair("Jail list", s("")),
+            ]),
+            false,
+        ),
+        (
+            "status",
+            list(vec![pair("Jails", strs(&["a", "b"]))]),
+            false,
+        ),
         ("status", list(vec![]), false),
         ("status", Value::Int(5), false),
         ("status", list(vec![s("x")]), false),
-        ("status sshd", jail_status(strs(&["/var/log/auth.log", "/var/log/secure"]), strs(&["1.2.3.4", "5.6.7.8"]), false), false),
-        ("status sshd", jail_status(list(vec![]), list(vec![]), false), false),
-        ("status jsys", jail_status(strs(&["_SYSTEMD_UNIT=sshd.service + _COMM=sshd"]), strs(&["2001:db8::1"]), true), false),
-        ("status sshd short", list(vec![
-            pair("Filter", list(vec![pair("Currently failed", Value::Int(0)), pair("Total failed", Value::Int(0)), pair("File list", strs(&["/x"]))])),
-            pair("Actions", list(vec![pair("Currently banned", Value::Int(2)), pair("Total banned", Value::Int(2))])),
-        ]), false),
-        ("status sshd", list(vec![pair("Filter", list(vec![])), pair("Actions", list(vec![pair("n", Value::None)]))]), false),
-        ("status sshd", list(vec![pair("Filter", Value::Int(1))]), false),
-        ("status sshd", list(vec![pair("Filter", list(vec![pair("x", list(vec![Value::Int(1), Value::Float(2.5), Value::None]))]))]), false),
+        (
+            "status sshd",
+            jail_status(
+                strs(&["/var/log/auth.log", "/var/log/secure"]),
+                strs(&["1.2.3.4", "5.6.7.8"]),
+                false,
+            ),
+            false,
+        ),
+        (
+            "status sshd",
+            jail_status(list(vec![]), list(vec![]), false),
+            false,
+        ),
+        (
+            "status jsys",
+            jail_status(
+                strs(&["_SYSTEMD_UNIT=sshd.service + _COMM=sshd"]),
+                strs(&["2001:db8::1"]),
+                true,
+            ),
+            false,
+        ),
+        (
+            "status sshd short",
+            list(vec![
+                pair(
+                    "Filter",
+                    list(vec![
+                        pair("Currently failed", Value::Int(0)),
+                        pair("Total failed", Value::Int(0)),
+                        pair("File list", strs(&["/x"])),
+                    ]),
+                ),
+                pair(
+                    "Actions",
+                    list(vec![
+                        pair("Currently banned", Value::Int(2)),
+                        pair("Total banned", Value::Int(2)),
+                    ]),
+                ),
+            ]),
+            false,
+        ),
+        (
+            "status sshd",
+            list(vec![
+                pair("Filter", list(vec![])),
+                pair("Actions", list(vec![pair("n", Value::None)])),
+            ]),
+            false,
+        ),
+        (
+            "status sshd",
+            list(vec![pair("Filter", Value::Int(1))]),
+            false,
+        ),
+        (
+            "status sshd",
+            list(vec![pair(
+                "Filter",
+                list(vec![pair(
+                    "x",
+                    list(vec![Value::Int(1), Value::Float(2.5), Value::None]),
+                )]),
+            )]),
+            false,
+        ),
         ("status sshd", s("ab"), false),
-        ("status nosuch", exc("fail2ban.exceptions.UnknownJailException", "nosuch"), true),
-        ("add sshd", exc("fail2ban.exceptions.DuplicateJailException", "sshd"), true),
-        ("get sshd", exc("builtins.IndexError", "list index out of range"), true),
+        (
+            "status nosuch",
+            exc("fail2ban.exceptions.UnknownJailException", "nosuch"),
+            true,
+        ),
+        (
+            "add sshd",
+            exc("fail2ban.exceptions.DuplicateJailException", "sshd"),
+            true,
+        ),
+        (
+            "get sshd",
+            exc("builtins.IndexError", "list index out of range"),
+            true,
+        ),
         ("foo", exc("builtins.Exception", "Invalid command"), true),
-        ("set sshd maxretry x", exc("builtins.ValueError", "invalid literal for int() with base 10: 'x'"), true),
+        (
+            "set sshd maxretry x",
+            exc(
+                "builtins.ValueError",
+                "invalid literal for int() with base 10: 'x'",
+            ),
+            true,
+        ),
         ("get x y", exc("builtins.KeyError", "y"), true),
         ("get x y", s("plain string error"), true),
-        ("banned", list(vec![Value::Dict(vec![(s("sshd"), strs(&["1.2.3.4"]))]), Value::Dict(vec![(s("jsys"), list(vec![]))])]), false),
-        ("banned 1.2.3.4 9.9.9.9", list(vec![strs(&["sshd"]), list(vec![])]), false),
+        (
+            "banned",
+            list(vec![
+                Value::Dict(vec![(s("sshd"), strs(&["1.2.3.4"]))]),
+                Value::Dict(vec![(s("jsys"), list(vec![]))]),
+            ]),
+            false,
+        ),
+        (
+            "banned 1.2.3.4 9.9.9.9",
+            list(vec![strs(&["sshd"]), list(vec![])]),
+            false,
+        ),
         ("unban --all", Value::Int(3), false),
         ("unban 1.2.3.4", Value::Int(0), false),
         ("set sshd banip 1.2.3.4 5.6.7.8", Value::Int(2), false),
         ("set sshd unbanip 1.2.3.4", Value::Int(1), false),
         ("get sshd banip", strs(&["5.6.7.8", "1.2.3.4"]), false),
         ("get sshd banip ,", strs(&["5.6.7.8", "1.2.3.4"]), false),
-        ("get sshd banip --with-time", strs(&["5.6.7.8 \t2026-11-22 02:49:51 + 600 = 2026-11-22 02:59:51", "1.2.3.4 \t2026-11-22 02:49:51 + 600 = 2026-11-22 02:59:51"]), false),
+        (
+            "get sshd banip --with-time",
+            strs(&[
+                "5.6.7.8 \t2026-11-22 02:49:51 + 600 = 2026-11-22 02:59:51",
+                "1.2.3.4 \t2026-11-22 02:49:51 + 600 = 2026-11-22 02:59:51",
+            ]),
+            false,
+        ),
         ("get sshd banip", list(vec![]), false),
         ("get sshd banip", s("notalist"), false),
         ("get sshd banip", list(vec![Value::Int(1)]), false),
@@ -261,22 +436,49 @@ fn beautifier_cases() -> Vec<(&'static str, Value, bool)> {
         ("set sshd addlogpath /b", list(vec![]), false),
         ("get sshd logpath", Value::None, false),
         ("get sshd logencoding", s("UTF-8"), false),
-        ("get sshd journalmatch", list(vec![strs(&["_SYSTEMD_UNIT=sshd.service"]), strs(&["_COMM=sshd", "PRIORITY=3"])]), false),
+        (
+            "get sshd journalmatch",
+            list(vec![
+                strs(&["_SYSTEMD_UNIT=sshd.service"]),
+                strs(&["_COMM=sshd", "PRIORITY=3"]),
+            ]),
+            false,
+        ),
         ("get sshd journalmatch", list(vec![]), false),
-        ("get sshd datepattern", Value::Tuple(vec![Value::None, s("Default Detectors")]), false),
-        ("get sshd datepattern", Value::Tuple(vec![s("%Y-%m-%d"), s("{^LN-BEG}Year-Month-Day")]), false),
+        (
+            "get sshd datepattern",
+            Value::Tuple(vec![Value::None, s("Default Detectors")]),
+            false,
+        ),
+        (
+            "get sshd datepattern",
+            Value::Tuple(vec![s("%Y-%m-%d"), s("{^LN-BEG}Year-Month-Day")]),
+            false,
+        ),
         ("get sshd datepattern", Value::None, false),
         ("get sshd datepattern", list(vec![s("a"), s("b")]), false),
         ("get sshd ignoreip", strs(&["127.0.0.1/8", "::1"]), false),
         ("get sshd ignoreip", list(vec![]), false),
         ("set sshd addignoreip 10.0.0.1", strs(&["10.0.0.1"]), false),
         ("set sshd delignoreip 10.0.0.1", list(vec![]), false),
-        ("get sshd failregex", strs(&["^a <HOST>$", "^b <HOST>$"]), false),
+        (
+            "get sshd failregex",
+            strs(&["^a <HOST>$", "^b <HOST>$"]),
+            false,
+        ),
         ("get sshd ignoreregex", list(vec![]), false),
         ("set sshd addfailregex x", strs(&["x"]), false),
-        ("get sshd actions", strs(&["iptables-multiport", "sendmail"]), false),
+        (
+            "get sshd actions",
+            strs(&["iptables-multiport", "sendmail"]),
+            false,
+        ),
         ("get sshd actions", list(vec![]), false),
-        ("get sshd actionproperties iptables", strs(&["actionban", "actionunban"]), false),
+        (
+            "get sshd actionproperties iptables",
+            strs(&["actionban", "actionunban"]),
+            false,
+        ),
         ("get sshd actionmethods iptables", list(vec![]), false),
         ("get sshd actionproperties", list(vec![]), false),
         ("get sshd bantime", Value::Int(600), false),
@@ -284,15 +486,27 @@ fn beautifier_cases() -> Vec<(&'static str, Value, bool)> {
         ("get sshd maxretry", Value::Int(5), false),
         ("get sshd ignoreself", Value::Bool(true), false),
         ("get sshd usedns", s("warn"), false),
-        ("get sshd action iptables actionban", s("iptables -I f2b-<name> 1 -s <ip> -j <blocktype>"), false),
+        (
+            "get sshd action iptables actionban",
+            s("iptables -I f2b-<name> 1 -s <ip> -j <blocktype>"),
+            false,
+        ),
         ("set sshd idle on", Value::Bool(true), false),
         ("get sshd bantime.increment", Value::Bool(false), false),
         ("set sshd bantime 3600", Value::Int(3600), false),
         ("get sshd maxlines", Value::Float(1.0), false),
         ("set sshd attempt 1.2.3.4", Value::Int(1), false),
         ("reload", s("OK"), false),
-        ("get sshd x", Value::Dict(vec![(s("k"), Value::Set(vec![Value::Int(1)]))]), false),
-        ("get sshd x", Value::Tuple(vec![Value::Bytes(b"\x00a'".to_vec())]), false),
+        (
+            "get sshd x",
+            Value::Dict(vec![(s("k"), Value::Set(vec![Value::Int(1)]))]),
+            false,
+        ),
+        (
+            "get sshd x",
+            Value::Tuple(vec![Value::Bytes(b"\x00a'".to_vec())]),
+            false,
+        ),
         ("get sshd x", s("ünï ✓"), false),
     ]
 }
@@ -330,11 +544,24 @@ for line in sys.stdin:
     for ((c, v, err), line) in cases.iter().zip(&lines) {
         let want = String::from_utf8(unhex(line)).unwrap();
         let words: Vec<String> = c.split(' ').map(str::to_owned).collect();
-        let got = if *err { beautify_error(v) } else { beautify(&words, v) };
+        let got = if *err {
+            beautify_error(v)
+        } else {
+            beautify(&words, v)
+        };
         if got != want {
-            failures.push(format!("{c} with {}:\n  python: {want:?}\n  ours:   {got:?}", v.py_repr()));
+            failures.push(format!(
+                "{c} with {}:\n  python: {want:?}\n  ours:   {got:?}",
+                v.py_repr()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     eprintln!("beautifier: {} cases identical to fail2ban's", cases.len());
 }

@@ -26,7 +26,11 @@ fn check(data: &[u8]) {
     for mode in [Mode::Data, Mode::Reply] {
         if let Ok(v) = loads(data, mode) {
             if !has_nan(&v) {
-                assert_eq!(loads(&dumps(&v), Mode::Reply).as_ref(), Ok(&v), "re-encoding {data:?}");
+                assert_eq!(
+                    loads(&dumps(&v), Mode::Reply).as_ref(),
+                    Ok(&v),
+                    "re-encoding {data:?}"
+                );
             }
             let _ = v.py_str();
         }
@@ -48,9 +52,26 @@ fn sample() -> Value {
     Value::Tuple(vec![
         Value::Int(0),
         Value::List(vec![
-            Value::Tuple(vec![Value::str("Filter"), Value::List(vec![Value::Tuple(vec![Value::str("File list"), Value::List(vec![Value::str("/var/log/auth.log")])])])]),
-            Value::Dict(vec![(Value::str("k"), Value::Set(vec![Value::Int(70000), Value::Float(0.5), Value::None, Value::Bool(true)]))]),
-            Value::Exception { class: "builtins.ValueError".into(), message: "x".into() },
+            Value::Tuple(vec![
+                Value::str("Filter"),
+                Value::List(vec![Value::Tuple(vec![
+                    Value::str("File list"),
+                    Value::List(vec![Value::str("/var/log/auth.log")]),
+                ])]),
+            ]),
+            Value::Dict(vec![(
+                Value::str("k"),
+                Value::Set(vec![
+                    Value::Int(70000),
+                    Value::Float(0.5),
+                    Value::None,
+                    Value::Bool(true),
+                ]),
+            )]),
+            Value::Exception {
+                class: "builtins.ValueError".into(),
+                message: "x".into(),
+            },
             Value::Bytes(b"ab".to_vec()),
         ]),
     ])
@@ -62,7 +83,13 @@ fn random_opcode_soup_never_panics() {
     for _ in 0..50_000 {
         let len = rng.below(40);
         let data: Vec<u8> = (0..len)
-            .map(|_| if rng.below(3) == 0 { rng.next() as u8 } else { OPCODES[rng.below(OPCODES.len())] })
+            .map(|_| {
+                if rng.below(3) == 0 {
+                    rng.next() as u8
+                } else {
+                    OPCODES[rng.below(OPCODES.len())]
+                }
+            })
             .collect();
         check(&data);
     }

@@ -29,7 +29,13 @@ impl Handler for Echo {
     }
 }
 
-fn serve(path: &Path) -> (Arc<Echo>, f2b_protocol::server::ShutdownHandle, std::thread::JoinHandle<()>) {
+fn serve(
+    path: &Path,
+) -> (
+    Arc<Echo>,
+    f2b_protocol::server::ShutdownHandle,
+    std::thread::JoinHandle<()>,
+) {
     let listener = Listener::bind(path, Options::default()).unwrap();
     let stop = listener.shutdown_handle();
     let echo = Arc::new(Echo::default());
@@ -59,16 +65,32 @@ fn socket_file_lifecycle() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     // A second server refuses while the file exists, unless forced.
-    assert!(matches!(Listener::bind(&path, Options::default()), Err(ServerError::AlreadyRunning(_))));
+    assert!(matches!(
+        Listener::bind(&path, Options::default()),
+        Err(ServerError::AlreadyRunning(_))
+    ));
     stop.shutdown();
     t.join().unwrap();
     assert!(!path.exists(), "socket removed on shutdown");
 
     // A stale file (crashed server) needs force, as fail2ban's -x.
     std::fs::write(&path, b"").unwrap();
-    assert!(matches!(Listener::bind(&path, Options::default()), Err(ServerError::AlreadyRunning(_))));
-    let forced = Listener::bind(&path, Options { force: true, ..Options::default() }).unwrap();
-    assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_socket_like());
+    assert!(matches!(
+        Listener::bind(&path, Options::default()),
+        Err(ServerError::AlreadyRunning(_))
+    ));
+    let forced = Listener::bind(
+        &path,
+        Options {
+            force: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert!(std::fs::symlink_metadata(&path)
+        .unwrap()
+        .file_type()
+        .is_socket_like());
     drop(forced);
     assert!(!path.exists());
 }
@@ -93,19 +115,45 @@ fn many_requests_on_one_connection_and_odd_frames() {
     for i in 0..5 {
         let r = conn.send(&[Value::str("echo"), Value::Int(i)]).unwrap();
         assert_eq!(r.code, 0);
-        assert_eq!(r.value, Value::List(vec![Value::str("echo"), Value::Int(i)]));
+        assert_eq!(
+            r.value,
+            Value::List(vec![Value::str("echo"), Value::Int(i)])
+        );
     }
     // The terminator inside an argument does not cut the message.
     let tricky = format!("a{}b", String::from_utf8_lossy(END));
-    let r = conn.send(&[Value::str("set"), Value::Str(tricky.clone())]).unwrap();
-    assert_eq!(r.value, Value::List(vec![Value::str("set"), Value::Str(tricky)]));
+    let r = conn
+        .send(&[Value::str("set"), Value::Str(tricky.clone())])
+        .unwrap();
+    assert_eq!(
+        r.value,
+        Value::List(vec![Value::str("set"), Value::Str(tricky)])
+    );
     // Errors come back as exceptions with code 1; a panicking handler does not kill the server.
     let r = conn.send(&[Value::str("fail")]).unwrap();
-    assert_eq!((r.code, r.value), (1, Value::Exception { class: "builtins.ValueError".into(), message: "bad value".into() }));
+    assert_eq!(
+        (r.code, r.value),
+        (
+            1,
+            Value::Exception {
+                class: "builtins.ValueError".into(),
+                message: "bad value".into()
+            }
+        )
+    );
     let r = conn.send(&[Value::str("boom")]).unwrap();
     assert_eq!(r.code, 1);
     let r = conn.send(&[]).unwrap();
-    assert_eq!((r.code, r.value), (1, Value::Exception { class: "builtins.IndexError".into(), message: "list index out of range".into() }));
+    assert_eq!(
+        (r.code, r.value),
+        (
+            1,
+            Value::Exception {
+                class: "builtins.IndexError".into(),
+                message: "list index out of range".into()
+            }
+        )
+    );
     conn.close();
 
     // Raw bytes: garbage and a pickle naming os.system are answered with an error string
@@ -116,11 +164,18 @@ fn many_requests_on_one_connection_and_odd_frames() {
     raw.write_all(b"\x80\x05garbage").unwrap();
     raw.write_all(END).unwrap();
     let reply = loads(&read_reply(&mut raw), Mode::Reply).unwrap();
-    assert!(matches!(&reply, Value::Str(s) if s.starts_with("ERROR: ")), "{reply:?}");
-    raw.write_all(b"cos\nsystem\n(Vtouch /tmp/pwned\ntR.").unwrap();
+    assert!(
+        matches!(&reply, Value::Str(s) if s.starts_with("ERROR: ")),
+        "{reply:?}"
+    );
+    raw.write_all(b"cos\nsystem\n(Vtouch /tmp/pwned\ntR.")
+        .unwrap();
     raw.write_all(END).unwrap();
     let reply = loads(&read_reply(&mut raw), Mode::Reply).unwrap();
-    assert!(matches!(&reply, Value::Str(s) if s.contains("refused")), "{reply:?}");
+    assert!(
+        matches!(&reply, Value::Str(s) if s.contains("refused")),
+        "{reply:?}"
+    );
     assert_eq!(echo.calls.load(Ordering::SeqCst), calls);
     // Split writes, then a polite close.
     let req = encode_request(&[Value::str("ping")]);
@@ -183,9 +238,20 @@ fn other_users_are_refused() {
         path.to_str().unwrap()
     );
     use std::os::unix::process::CommandExt;
-    let out = std::process::Command::new(python).arg("-c").arg(&script).uid(65534).gid(65534).output().unwrap();
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(&script)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.trim(), "connected\n0", "nobody must get no reply; stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        stdout.trim(),
+        "connected\n0",
+        "nobody must get no reply; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(echo.calls.load(Ordering::SeqCst), 0);
     // Root still gets through.
     let mut conn = Connection::connect(&path, Some(Duration::from_secs(5))).unwrap();
