@@ -18,6 +18,9 @@ const MAX_INTERPOLATION_DEPTH: usize = 10;
 #[derive(Default)]
 pub(crate) struct Files {
     parsed: HashMap<PathBuf, Option<Rc<IniFile>>>,
+    /// Include lists by the file list they were computed for. fail2ban caches them the same
+    /// way (whatever chain of includes led there), which decides the order inside include loops.
+    include_lists: HashMap<Vec<PathBuf>, Vec<PathBuf>>,
     /// Problems that fail2ban only logs (a file that is not UTF-8 is skipped).
     pub notes: Vec<ConfigError>,
 }
@@ -75,10 +78,14 @@ impl Files {
                 expanded.push(local);
             }
         }
+        if let Some(l) = self.include_lists.get(&expanded) {
+            return Ok(l.clone());
+        }
         let mut out = Vec::new();
         for f in &expanded {
             out.extend(self.includes_of(f, seen)?);
         }
+        self.include_lists.insert(expanded, out.clone());
         Ok(out)
     }
 

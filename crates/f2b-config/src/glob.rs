@@ -8,29 +8,86 @@ fn has_magic(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// `fnmatch`: whole-name match of `pat` against `name`.
-pub(crate) fn fnmatch(name: &str, pat: &str) -> bool {
-    let n: Vec<char> = name.chars().collect();
-    let p: Vec<char> = pat.chars().collect();
-    matches(&n, &p)
+enum Tok {
+    Star,
+    Any,
+    Set(Vec<(char, char)>, bool),
+    Lit(char),
 }
 
-fn matches(n: &[char], p: &[char]) -> bool {
-    let Some(&c) = p.first() else { return n.is_empty() };
-    match c {
-        '*' => (0..=n.len()).any(|i| matches(&n[i..], &p[1..])),
-        '?' => !n.is_empty() && matches(&n[1..], &p[1..]),
-        '[' => match parse_set(&p[1..]) {
-            Some((set, neg, used)) => {
-                let Some(&ch) = n.first() else { return false };
-                let inside = set.iter().any(|&(lo, hi)| lo <= ch && ch <= hi);
-                inside != neg && matches(&n[1..], &p[1 + used..])
-            }
-            // An unclosed `[` is a literal bracket.
-            None => n.first() == Some(&'[') && matches(&n[1..], &p[1..]),
-        },
-        _ => n.first() == Some(&c) && matches(&n[1..], &p[1..]),
+impl Tok {
+    fn accepts(&self, c: char) -> bool {
+        match self {
+            Tok::Star | Tok::Any => true,
+            Tok::Set(ranges, neg) => ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *neg,
+            Tok::Lit(l) => *l == c,
+        }
     }
+}
+
+fn tokens(pat: &str) -> Vec<Tok> {
+    let p: Vec<char> = pat.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '*' => {
+                if !matches!(out.last(), Some(Tok::Star)) {
+                    out.push(Tok::Star);
+                }
+                i += 1;
+            }
+            '?' => {
+                out.push(Tok::Any);
+                i += 1;
+            }
+            '[' => match parse_set(&p[i + 1..]) {
+                Some((set, neg, used)) => {
+                    out.push(Tok::Set(set, neg));
+                    i += 1 + used;
+                }
+                // An unclosed `[` is a literal bracket.
+                None => {
+                    out.push(Tok::Lit('['));
+                    i += 1;
+                }
+            },
+            c => {
+                out.push(Tok::Lit(c));
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// `fnmatch`: whole-name match of `pat` against `name` (linear backtracking over the last `*`).
+pub(crate) fn fnmatch(name: &str, pat: &str) -> bool {
+    let n: Vec<char> = name.chars().collect();
+    let t = tokens(pat);
+    let (mut ni, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match t.get(ti) {
+            Some(Tok::Star) => {
+                star = Some((ti, ni));
+                ti += 1;
+            }
+            Some(tok) if tok.accepts(n[ni]) => {
+                ni += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((st, sn)) => {
+                    ti = st + 1;
+                    ni = sn + 1;
+                    star = Some((st, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    t[ti..].iter().all(|x| matches!(x, Tok::Star))
 }
 
 /// A parsed `[...]` set: its ranges, whether it is negated, pattern chars used.
@@ -154,6 +211,13 @@ mod tests {
         assert!(fnmatch("]", "[]]"));
         assert!(fnmatch("[x", "[x"));
         assert!(!fnmatch("x.log.1", "*.log"));
+        assert!(fnmatch("access-error.log", "*err*.log"));
+        assert!(fnmatch("", "*"));
+        assert!(!fnmatch("", "?"));
+        assert!(fnmatch("abcabcabd", "*abd"));
+        // no exponential blow-up on many stars
+        let long = "a".repeat(200);
+        assert!(!fnmatch(&long, "*a*a*a*a*a*a*a*a*a*a*a*b"));
     }
 
     #[test]
