@@ -4,9 +4,36 @@
 //! `banip --with-time` sorted by end of ban; both are reproduced here. The next-unban time lets
 //! the daemon sleep until a ban really ends instead of polling.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use crate::ticket::{BanTicket, BanTime, MAX_TIME};
+
+/// When a ban may end: a lower bound of its end (ban times only grow), for the ban of
+/// sequence number `seq`.
+#[derive(Debug)]
+struct Due {
+    end: f64,
+    seq: u64,
+    id: String,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.end.total_cmp(&o.end).then(self.seq.cmp(&o.seq))
+    }
+}
 
 /// What [`BanManager::add_ban_ticket`] did with a ticket.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +50,8 @@ pub enum AddBan {
 #[derive(Debug)]
 pub struct BanManager {
     list: HashMap<String, (u64, BanTicket)>,
+    /// Ends of bans, earliest first: unbanning looks only at bans that may be over.
+    due: BinaryHeap<Reverse<Due>>,
     seq: u64,
     ban_time: BanTime,
     ban_total: u64,
@@ -40,6 +69,7 @@ impl BanManager {
     pub fn new() -> BanManager {
         BanManager {
             list: HashMap::new(),
+            due: BinaryHeap::new(),
             seq: 0,
             ban_time: BanTime::Seconds(600.0),
             ban_total: 0,
@@ -53,6 +83,19 @@ impl BanManager {
             BanTime::Seconds(s) => BanTime::from_secs(s.trunc()),
             p => p,
         };
+        self.reschedule();
+    }
+
+    /// Recomputes the end of every ban: needed after a ban was shortened through
+    /// [`get_mut`](Self::get_mut) (lengthening needs nothing).
+    pub fn reschedule(&mut self) {
+        let d = self.ban_time;
+        self.due = self
+            .list
+            .iter()
+            .map(|(id, (seq, t))| Reverse(Due { end: t.end_of_ban(d), seq: *seq, id: id.clone() }))
+            .collect();
+        self.next_unban_time = self.due.peek().map_or(MAX_TIME, |Reverse(d)| d.end);
     }
     pub fn ban_time(&self) -> BanTime {
         self.ban_time
@@ -74,11 +117,12 @@ impl BanManager {
     pub fn get(&self, id: &str) -> Option<&BanTicket> {
         self.list.get(id).map(|(_, t)| t)
     }
+    /// A ban to change; its ban time may only grow here (see [`reschedule`](Self::reschedule)).
     pub fn get_mut(&mut self, id: &str) -> Option<&mut BanTicket> {
         self.list.get_mut(id).map(|(_, t)| t)
     }
-    /// The earliest end of ban among the bans (at most [`MAX_TIME`]); nothing needs unbanning
-    /// before it. Bans added since the last [`unban_list`](Self::unban_list) are included.
+    /// When the next ban may end (at most [`MAX_TIME`]): nothing needs unbanning before it. It
+    /// may come early (a ban prolonged or removed since), never late.
     pub fn next_unban_time(&self) -> f64 {
         self.next_unban_time
     }
@@ -112,38 +156,50 @@ impl BanManager {
             self.next_unban_time = eob;
         }
         self.seq += 1;
+        self.due.push(Reverse(Due { end: eob, seq: self.seq, id: ticket.id.clone() }));
         self.list.insert(ticket.id.clone(), (self.seq, ticket.clone()));
         AddBan::Added(ticket)
     }
 
-    /// Takes out up to `max_count` bans that are over at `now` (strictly after their end).
+    /// Takes out up to `max_count` bans that are over at `now` (strictly after their end),
+    /// earliest end first.
     pub fn unban_list(&mut self, now: f64, max_count: usize) -> Vec<BanTicket> {
         if self.next_unban_time > now {
             return Vec::new();
         }
-        let mut out_ids: Vec<(u64, String)> = Vec::new();
-        let mut next = MAX_TIME;
         let default = self.ban_time;
-        let mut stopped_early = false;
-        for (id, (seq, t)) in &self.list {
-            let eob = t.end_of_ban(default);
-            if now > eob {
-                out_ids.push((*seq, id.clone()));
-                if out_ids.len() >= max_count {
-                    stopped_early = true;
-                    break;
+        let mut out = Vec::new();
+        while out.len() < max_count {
+            match self.due.peek() {
+                Some(Reverse(d)) if now > d.end => {}
+                _ => break,
+            }
+            let Some(Reverse(d)) = self.due.pop() else { break };
+            match self.list.get(&d.id) {
+                Some((seq, t)) if *seq == d.seq => {
+                    let end = t.end_of_ban(default);
+                    if now > end {
+                        if let Some((_, t)) = self.list.remove(&d.id) {
+                            out.push(t);
+                        }
+                    } else {
+                        // prolonged since: due at its new end
+                        self.due.push(Reverse(Due { end, ..d }));
+                    }
                 }
-            } else if eob < next {
-                next = eob;
+                // unbanned by hand, or banned anew under a later sequence number
+                _ => {}
             }
         }
-        // when the search stopped early the remaining ends are unknown: check again next time
-        self.next_unban_time = if stopped_early { self.next_unban_time } else { next };
-        out_ids.sort();
-        let out: Vec<BanTicket> =
-            out_ids.iter().filter_map(|(_, id)| self.list.remove(id).map(|(_, t)| t)).collect();
+        self.next_unban_time = self.due.peek().map_or(MAX_TIME, |Reverse(d)| d.end);
+        if self.due.len() > self.list.len() * 2 + 1024 {
+            self.reschedule();
+        }
         if self.list.capacity() > 64 && self.list.capacity() > self.list.len() * 4 {
             self.list.shrink_to(self.list.len() * 2);
+        }
+        if self.due.capacity() > 64 && self.due.capacity() > self.due.len() * 4 {
+            self.due.shrink_to(self.due.len() * 2);
         }
         out
     }
@@ -153,6 +209,8 @@ impl BanManager {
         let mut all: Vec<(u64, BanTicket)> = self.list.drain().map(|(_, v)| v).collect();
         all.sort_by_key(|(s, _)| *s);
         self.list.shrink_to_fit();
+        self.due.clear();
+        self.due.shrink_to_fit();
         self.next_unban_time = MAX_TIME;
         all.into_iter().map(|(_, t)| t).collect()
     }
@@ -311,6 +369,38 @@ mod tests {
         assert_eq!(bm.flush().len(), 1);
         assert_eq!(bm.size(), 0);
         assert_eq!(bm.ban_total(), 4);
+    }
+
+    #[test]
+    fn prolonged_removed_and_readded_bans() {
+        let mut bm = BanManager::new();
+        bm.set_ban_time(BanTime::Seconds(100.0));
+        bm.add_ban_ticket(bt("a", 0.0), 0.0);
+        bm.add_ban_ticket(bt("b", 0.0), 0.0);
+        bm.add_ban_ticket(bt("c", 0.0), 0.0);
+        // a prolonged through the manager, b through get_mut (as the ban-time increment does)
+        bm.add_ban_ticket(bt("a", 50.0), 50.0);
+        if let Some(t) = bm.get_mut("b") {
+            t.set_ban_time(BanTime::Seconds(300.0));
+        }
+        // c unbanned by hand and banned anew later
+        assert!(bm.remove("c").is_some());
+        bm.add_ban_ticket(bt("c", 80.0), 80.0);
+        assert!(bm.next_unban_time() <= 100.0);
+        assert!(bm.unban_list(101.0, usize::MAX).is_empty());
+        assert_eq!(bm.unban_list(151.0, usize::MAX).iter().map(|t| t.id()).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(bm.unban_list(181.0, usize::MAX).iter().map(|t| t.id()).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(bm.next_unban_time(), 300.0);
+        assert_eq!(bm.unban_list(301.0, usize::MAX).iter().map(|t| t.id()).collect::<Vec<_>>(), ["b"]);
+        // a shortened ban needs a reschedule
+        let mut d = bt("d", 0.0);
+        d.set_ban_time(BanTime::Seconds(1000.0));
+        bm.add_ban_ticket(d, 400.0);
+        if let Some(t) = bm.get_mut("d") {
+            t.set_ban_time(BanTime::Seconds(500.0));
+        }
+        bm.reschedule();
+        assert_eq!(bm.unban_list(501.0, usize::MAX).len(), 1);
     }
 
     #[test]

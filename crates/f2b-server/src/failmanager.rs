@@ -6,21 +6,50 @@
 //! by [`FailManager::cleanup`]; an ID whose count reaches maxretry leaves the counter as a
 //! [`BanTicket`].
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use crate::ticket::{BanTicket, FailTicket};
+
+/// When an ID may expire: a lower bound of its latest failure (times only move forward), and
+/// the generation of the entry it was made for.
+#[derive(Debug)]
+struct Expiry {
+    time: f64,
+    gen: u64,
+    id: String,
+}
+
+impl PartialEq for Expiry {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Expiry {}
+impl PartialOrd for Expiry {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Expiry {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.time.total_cmp(&o.time).then(self.gen.cmp(&o.gen))
+    }
+}
 
 /// Failure counts of one jail.
 #[derive(Debug)]
 pub struct FailManager {
-    list: HashMap<String, FailTicket>,
+    /// Tickets with the generation of their entry.
+    list: HashMap<String, (u64, FailTicket)>,
+    /// Expiry candidates, earliest first: cleanup looks only at IDs that may have expired,
+    /// so its cost follows the expiries, not the number of IDs counted.
+    expiry: BinaryHeap<Reverse<Expiry>>,
+    gen: u64,
     max_retry: u32,
     max_time: f64,
     max_matches: usize,
     fail_total: u64,
-    /// A lower bound of the latest-failure times in `list`: cleanup has nothing to do while
-    /// the cut-off lies below it, so it costs nothing between expiries.
-    oldest: f64,
 }
 
 impl Default for FailManager {
@@ -34,11 +63,12 @@ impl FailManager {
     pub fn new() -> FailManager {
         FailManager {
             list: HashMap::new(),
+            expiry: BinaryHeap::new(),
+            gen: 0,
             max_retry: 3,
             max_time: 600.0,
             max_matches: 5,
             fail_total: 0,
-            oldest: f64::INFINITY,
         }
     }
 
@@ -75,15 +105,15 @@ impl FailManager {
     }
     /// (IDs, sum of their retry counts).
     pub fn fail_count(&self) -> (usize, u64) {
-        (self.list.len(), self.list.values().map(|t| t.retry as u64).sum())
+        (self.list.len(), self.list.values().map(|(_, t)| t.retry as u64).sum())
     }
     pub fn get(&self, fid: &str) -> Option<&FailTicket> {
-        self.list.get(fid)
+        self.list.get(fid).map(|(_, t)| t)
     }
 
     /// Records a failure (`count` retries of it) and returns the ID's retry count now.
     pub fn add_failure(&mut self, ticket: FailTicket, count: u32) -> u32 {
-        let attempts = match self.list.get_mut(&ticket.id) {
+        let attempts = match self.list.get_mut(&ticket.id).map(|(_, t)| t) {
             Some(known) => {
                 let attempt = if ticket.data.failures == 0 { 1 } else { ticket.data.failures };
                 let matches = (self.max_matches > 0).then_some(ticket.data.matches.as_slice());
@@ -99,9 +129,10 @@ impl FailManager {
                 }
                 // fail2ban keeps the first ticket's lines as they came; only later failures
                 // trim to maxmatches.
-                self.oldest = self.oldest.min(t.time);
                 let r = t.retry;
-                self.list.insert(t.id.clone(), t);
+                self.gen += 1;
+                self.expiry.push(Reverse(Expiry { time: t.time, gen: self.gen, id: t.id.clone() }));
+                self.list.insert(t.id.clone(), (self.gen, t));
                 r
             }
         };
@@ -114,7 +145,7 @@ impl FailManager {
     /// added again; the ticket remembers `ban_count` earlier bans. Returns the ID's retry
     /// count, or `None` when it is not counted.
     pub fn add_observed(&mut self, fid: &str, time: f64, count: u32, ban_count: u32) -> Option<u32> {
-        let known = self.list.get_mut(fid)?;
+        let (_, known) = self.list.get_mut(fid)?;
         known.set_ban_count(ban_count);
         known.adjust_time(time, self.max_time);
         known.inc(None, 1, count);
@@ -139,7 +170,7 @@ impl FailManager {
     pub fn to_ban(&mut self, fid: Option<&str>) -> Option<BanTicket> {
         let key = match fid.filter(|f| self.list.contains_key(*f)) {
             Some(f) => {
-                if self.list.get(f).is_some_and(|t| t.retry >= self.max_retry) {
+                if self.list.get(f).is_some_and(|(_, t)| t.retry >= self.max_retry) {
                     Some(f.to_string())
                 } else {
                     None
@@ -148,33 +179,46 @@ impl FailManager {
             None => self
                 .list
                 .iter()
-                .find(|(_, t)| t.retry >= self.max_retry)
+                .find(|(_, (_, t))| t.retry >= self.max_retry)
                 .map(|(k, _)| k.clone()),
         }?;
-        self.list.remove(&key).map(BanTicket::from)
+        self.list.remove(&key).map(|(_, t)| BanTicket::from(t))
     }
 
     /// Forgets IDs whose latest failure is findtime or more before `now`.
     pub fn cleanup(&mut self, now: f64) {
         let cutoff = now - self.max_time;
-        if self.list.is_empty() {
-            self.oldest = f64::INFINITY;
-            return;
-        }
-        if cutoff < self.oldest {
-            return;
-        }
-        let mut oldest = f64::INFINITY;
-        self.list.retain(|_, t| {
-            let keep = t.time > cutoff;
-            if keep && t.time < oldest {
-                oldest = t.time;
+        while let Some(Reverse(top)) = self.expiry.peek() {
+            if top.time > cutoff {
+                break;
             }
-            keep
-        });
-        self.oldest = oldest;
+            let Some(Reverse(e)) = self.expiry.pop() else { break };
+            match self.list.get(&e.id) {
+                Some((g, t)) if *g == e.gen => {
+                    if t.time <= cutoff {
+                        self.list.remove(&e.id);
+                    } else {
+                        // failed again since: look again when its latest failure expires
+                        let time = t.time;
+                        self.expiry.push(Reverse(Expiry { time, ..e }));
+                    }
+                }
+                // banned or deleted since, or counted anew under a later generation
+                _ => {}
+            }
+        }
+        if self.expiry.len() > self.list.len() * 2 + 1024 {
+            self.expiry = self
+                .list
+                .iter()
+                .map(|(id, (g, t))| Reverse(Expiry { time: t.time, gen: *g, id: id.clone() }))
+                .collect();
+        }
         if self.list.capacity() > 64 && self.list.capacity() > self.list.len() * 4 {
             self.list.shrink_to(self.list.len() * 2);
+        }
+        if self.expiry.capacity() > 64 && self.expiry.capacity() > self.expiry.len() * 4 {
+            self.expiry.shrink_to(self.expiry.len() * 2);
         }
     }
 
@@ -262,6 +306,27 @@ mod tests {
     }
 
     #[test]
+    fn cleanup_follows_new_failures_and_new_entries() {
+        let mut fm = FailManager::new();
+        fm.set_max_time(100.0);
+        fm.set_max_retry(2);
+        fm.add_failure(fail("a", 0.0, ""), 1);
+        fm.add_failure(fail("a", 90.0, ""), 1); // a's old expiry entry is now too early
+        assert!(fm.to_ban(Some("a")).is_some());
+        fm.add_failure(fail("a", 150.0, ""), 1); // counted anew, new entry
+        fm.add_failure(fail("b", 10.0, ""), 1);
+        fm.add_failure(fail("b", 120.0, ""), 1);
+        fm.add_failure(fail("c", 50.0, ""), 1);
+        fm.cleanup(200.0); // cut-off 100: only c is gone
+        assert!(fm.get("a").is_some() && fm.get("b").is_some() && fm.get("c").is_none());
+        fm.cleanup(220.0); // cut-off 120: b (last at 120) goes
+        assert!(fm.get("b").is_none());
+        assert_eq!(fm.get("a").map(|t| t.attempt()), Some(1));
+        fm.cleanup(250.0);
+        assert_eq!(fm.size(), 0);
+    }
+
+    #[test]
     fn memory_stays_bounded_with_many_ids() {
         let mut fm = FailManager::new();
         fm.set_max_retry(1000);
@@ -275,6 +340,7 @@ mod tests {
             assert_eq!(fm.size(), 0);
         }
         assert!(fm.list.capacity() < 1000, "capacity {}", fm.list.capacity());
+        assert!(fm.expiry.capacity() < 1000, "capacity {}", fm.expiry.capacity());
     }
 
     #[test]
