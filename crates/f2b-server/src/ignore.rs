@@ -1,8 +1,10 @@
-//! A jail's `ignoreip` / `ignoreself`: addresses whose failures are never counted.
+//! A jail's `ignoreip` / `ignoreself` / `ignorecommand`: IDs whose failures are never counted.
 //!
 //! Entries are single addresses, CIDR networks, or host names (resolved once, when the jail is
 //! built, as fail2ban resolves them when they are added). `ignoreself` covers the loopback
-//! addresses and whatever this host's name resolves to.
+//! addresses and whatever this host's name resolves to. `ignorecommand` is run for an ID no
+//! rule covers: exit status 0 ignores it, 1 does not, anything else is an error (and does not);
+//! the ID reaches the command as data (core's tag passing), never as shell text.
 use std::net::{IpAddr, ToSocketAddrs};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +19,7 @@ pub struct IgnoreList {
     entries: Vec<(String, Entry)>,
     ignore_self: bool,
     self_ips: Vec<IpAddr>,
+    command: Option<String>,
 }
 
 fn parse_net(s: &str) -> Option<(IpAddr, u8)> {
@@ -104,8 +107,49 @@ impl IgnoreList {
         self.entries.iter().map(|(t, _)| t.clone()).collect()
     }
 
+    /// Set (or clear, with an empty text) the `ignorecommand`.
+    pub fn set_command(&mut self, cmd: &str) {
+        self.command = (!cmd.trim().is_empty()).then(|| cmd.to_string());
+    }
+
+    pub fn command(&self) -> Option<&str> {
+        self.command.as_deref()
+    }
+
     /// Why `id` is ignored (fail2ban's wording of the source), or `None`.
     pub fn ignored_by(&self, id: &str) -> Option<&'static str> {
+        self.by_rules(id).or_else(|| self.by_command(id))
+    }
+
+    fn by_command(&self, id: &str) -> Option<&'static str> {
+        let cmd = self.command.as_deref()?;
+        let sc = crate::actions::tags::replace_dynamic(
+            cmd,
+            |tag| matches!(tag, "ip" | "fid" | "ip-rev" | "ip-host").then(|| id.to_string()),
+            |_| None,
+        );
+        let (script, args) = sc.to_sh_args();
+        match crate::actions::exec::run_shell(&script, &args, std::time::Duration::from_secs(60)) {
+            Ok(o) if o.code == Some(0) && !o.timed_out => Some("command"),
+            Ok(o) if o.code == Some(1) => None,
+            Ok(o) => {
+                crate::log!(
+                    "fail2ban.filter",
+                    crate::logging::Level::ERROR,
+                    "ignorecommand for {id} failed ({}): {}",
+                    o.code.map(|c| format!("exit status {c}")).unwrap_or_else(|| "killed".into()),
+                    o.stderr.trim()
+                );
+                None
+            }
+            Err(e) => {
+                crate::log!("fail2ban.filter", crate::logging::Level::ERROR, "ignorecommand for {id} failed: {e}");
+                None
+            }
+        }
+    }
+
+    fn by_rules(&self, id: &str) -> Option<&'static str> {
         let ip: IpAddr = match id.parse() {
             Ok(ip) => ip,
             // A failure ID that is no address (a port, a user) can only match a literal entry.
@@ -142,6 +186,23 @@ mod tests {
         l.remove("10.1.2.3");
         assert_eq!(l.ignored_by("10.1.2.3"), None);
         assert_eq!(l.entries().len(), 3);
+    }
+
+    #[test]
+    fn command_decides_with_its_exit_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = dir.path().join("seen");
+        let mut l = IgnoreList::new(false);
+        l.set_command(&format!("echo <ip> >> {}; test <ip> = 192.0.2.1", seen.display()));
+        assert_eq!(l.ignored_by("192.0.2.1"), Some("command"));
+        assert_eq!(l.ignored_by("192.0.2.2"), None);
+        // a hostile ID is data, not shell text
+        assert_eq!(l.ignored_by("x; touch /tmp/f2b-pwned-ignore"), None);
+        assert!(!std::path::Path::new("/tmp/f2b-pwned-ignore").exists());
+        let text = std::fs::read_to_string(&seen).unwrap();
+        assert_eq!(text, "192.0.2.1\n192.0.2.2\nx; touch /tmp/f2b-pwned-ignore\n");
+        l.set_command(" ");
+        assert_eq!(l.command(), None);
     }
 
     #[test]

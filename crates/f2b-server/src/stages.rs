@@ -333,10 +333,9 @@ impl Builder {
             datepattern: spec.datepattern.clone(),
             logtimezone: spec.logtimezone.clone(),
             usedns: usedns(spec.usedns),
-            raw_hosts: false,
-            check_all_regex: false,
-            ignore_pending: true,
+            // the daemon applies fail2ban's time rules itself, per line (see jail.rs)
             in_operation: false,
+            ..FilterOptions::default()
         };
         Filter::new(opts).map_err(|e| e.to_string())
     }
@@ -430,8 +429,8 @@ impl JailBuilder for Builder {
         for ip in &spec.ignoreip {
             ignore.add(ip);
         }
-        if spec.ignorecommand.as_deref().is_some_and(|c| !c.trim().is_empty()) {
-            crate::log!(LOG_FILTER, Level::WARNING, "[{name}] ignorecommand is not supported yet and is not run");
+        if let Some(cmd) = &spec.ignorecommand {
+            ignore.set_command(cmd);
         }
         let mut restore = restore;
         if restore.is_empty() {

@@ -266,7 +266,7 @@ impl Transmitter {
             }),
             "ignoreself" => Value::Bool(j.ignore().ignore_self()),
             "ignoreip" => strs(j.ignore().entries()),
-            "ignorecommand" => s(spec.ignorecommand.clone().unwrap_or_default()),
+            "ignorecommand" => s(j.ignore().command().unwrap_or_default()),
             "ignorecache" => spec.ignorecache.clone().map(s).unwrap_or(Value::None),
             "prefregex" => s(spec.prefregex.clone().unwrap_or_default()),
             "failregex" => strs(spec.failregex.clone()),
@@ -425,6 +425,10 @@ impl Transmitter {
             "delignoreip" => {
                 j.ignore().remove(&word(cmd, 3)?);
                 Ok(strs(j.ignore().entries()))
+            }
+            "ignorecommand" => {
+                j.ignore().set_command(&word(cmd, 3)?);
+                Ok(s(j.ignore().command().unwrap_or_default()))
             }
             "ignoreself" => {
                 let v = word(cmd, 3)?;
