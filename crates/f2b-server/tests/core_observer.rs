@@ -132,3 +132,104 @@ print(json.dumps(out))
     }
     assert_eq!(checked, CASES.len() * BAN_TIMES.len() * (MAX_COUNT as usize + 1));
 }
+
+/// Repeated bans of the same addresses in two jails: ban time and ban count as fail2ban's
+/// observer (`incrBanTime` over its own database) gives them, for several option sets.
+#[test]
+fn ban_history_increments_like_fail2ban_observer() {
+    use f2b_server::database::Database;
+    use f2b_server::ticket::{BanTicket, BanTime};
+    let py = ["/usr/bin/python3", "python3"].into_iter().find(|py| {
+        Command::new(py)
+            .args(["-c", "import fail2ban.server.observer"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    });
+    let Some(py) = py else {
+        eprintln!("SKIP: no python3 with the fail2ban package");
+        return;
+    };
+    // (time, jail, ip): the same two addresses come back in both jails
+    let mut events = Vec::new();
+    for k in 0..12u32 {
+        let jail = if k % 3 == 2 { "web" } else { "sshd" };
+        let ip = if k % 2 == 0 { "192.0.2.1" } else { "192.0.2.2" };
+        events.push((1_700_000_000.0 + k as f64 * 20_000.0, jail, ip));
+    }
+    let option_sets: Vec<(Option<&str>, Option<&str>, Option<f64>, bool)> = vec![
+        (None, None, None, false),
+        (Some("2"), None, Some(86400.0), false),
+        (None, Some("1 3 9 27"), None, true),
+        (Some("1"), None, None, true),
+    ];
+    let script = r#"
+import sys, json, logging
+logging.disable(logging.CRITICAL)
+from fail2ban.server.observer import ObserverThread
+from fail2ban.server.database import Fail2BanDb
+from fail2ban.server.jail import Jail
+from fail2ban.server.ticket import BanTicket
+from fail2ban.server.mytime import MyTime
+a = json.loads(sys.argv[1])
+db = Fail2BanDb(':memory:')
+class Act:
+    def getBanTime(self): return 600
+class J:
+    def __init__(self, n): self.name = n; self.database = db; self._banExtra = {}; self.actions = Act()
+    def isAlive(self): return True
+    def getBanTimeExtra(self, opt=None): return Jail.getBanTimeExtra(self, opt)
+jails = {}
+for n in ('sshd', 'web'):
+    j = J(n); db.addJail(j); jails[n] = j
+    Jail.setBanTimeExtra(j, 'increment', 'true')
+    o = a['opts']
+    if o['factor'] is not None: Jail.setBanTimeExtra(j, 'factor', o['factor'])
+    if o['multipliers'] is not None: Jail.setBanTimeExtra(j, 'multipliers', o['multipliers'])
+    if o['maxtime'] is not None: Jail.setBanTimeExtra(j, 'maxtime', o['maxtime'])
+    if o['overalljails']: Jail.setBanTimeExtra(j, 'overalljails', 'true')
+obs = ObserverThread()
+out = []
+for t, jn, ip in a['events']:
+    MyTime.setTime(t)
+    j = jails[jn]
+    tk = BanTicket(ip, t); tk.incrBanCount()
+    bt = obs.incrBanTime(j, 600, tk)
+    if bt == -1 or bt > 600: tk.setBanTime(bt)
+    db.addBan(j, tk)
+    out.append([bt, tk.getBanCount()])
+print(json.dumps(out))
+"#;
+    for (factor, mult, max, overall) in option_sets {
+        let arg = serde_json::json!({
+            "events": events,
+            "opts": {"factor": factor, "multipliers": mult, "maxtime": max.map(|m| (m as i64).to_string()), "overalljails": overall},
+        });
+        let o = Command::new(py).arg("-c").arg(script).arg(arg.to_string()).output().expect("python runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let theirs: Vec<(f64, u32)> = serde_json::from_slice(&o.stdout).expect("json");
+
+        let inc = BanTimeIncrement::new(&IncrementOptions {
+            increment: true,
+            factor: factor.map(str::to_string),
+            formula: None,
+            multipliers: mult.map(str::to_string),
+            max_time: max,
+            rnd_time: None,
+            over_all_jails: overall,
+        })
+        .unwrap();
+        let db = Database::open(":memory:").unwrap();
+        db.add_jail("sshd").unwrap();
+        db.add_jail("web").unwrap();
+        let mut mine = Vec::new();
+        for (t, jail, ip) in &events {
+            let mut tk = BanTicket::new(*ip, *t);
+            tk.incr_ban_count();
+            let f = inc.ban_found_in_db(&db, jail, &mut tk, BanTime::Seconds(600.0), *t).unwrap();
+            assert!(f.record);
+            mine.push((f.ban_time.as_secs(), tk.ban_count()));
+        }
+        assert_eq!(mine, theirs, "options {factor:?} {mult:?} {max:?} overall={overall}");
+    }
+}
