@@ -10,6 +10,28 @@
 //!
 //! It deliberately does no I/O beyond reading config files and checking which log files exist
 //! (fail2ban expands logpath globs when reading), compiles no regex and runs no command.
+//!
+//! Errors come in two kinds, as in fail2ban: a problem that makes fail2ban refuse the whole
+//! configuration (a syntax error, a broken `%(x)s`, a self-referencing `<tag>`) is the `Err` of
+//! [`load`]; a jail whose filter or action cannot be read is skipped, reported in
+//! [`LoadedConfig::errors`] and kept as a lone `config-error` command.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! let cfg = f2b_config::load(Path::new("/etc/fail2ban"))?;
+//! for line in f2b_config::dump_lines(&cfg) {
+//!     println!("{line}"); // as `fail2ban-client -d`
+//! }
+//! for stream in &cfg.jails {
+//!     match f2b_config::JailSpec::from_stream(stream) {
+//!         Ok(jail) => println!("{}: bantime {} s", jail.name, jail.bantime),
+//!         Err(e) => eprintln!("skipped: {e}"),
+//!     }
+//! }
+//! let server = f2b_config::ServerSpec::from_config(&cfg)?;
+//! # let _ = server;
+//! # Ok::<(), f2b_config::ConfigError>(())
+//! ```
 
 mod config;
 mod filterfile;
@@ -108,6 +130,17 @@ pub fn load(confdir: &Path) -> Result<LoadedConfig, ConfigError> {
 
 /// [`load`] with options.
 pub fn load_with(confdir: &Path, opts: LoadOptions) -> Result<LoadedConfig, ConfigError> {
+    load_sections(confdir, opts, None)
+}
+
+/// Read the configuration for one jail only (what `reload JAIL` / `restart JAIL` read): the
+/// general settings plus that jail's stream (empty when it is not enabled). A jail with no
+/// section at all is an error, as in fail2ban.
+pub fn load_jail(confdir: &Path, jail: &str, opts: LoadOptions) -> Result<LoadedConfig, ConfigError> {
+    load_sections(confdir, opts, Some(jail))
+}
+
+fn load_sections(confdir: &Path, opts: LoadOptions, only: Option<&str>) -> Result<LoadedConfig, ConfigError> {
     if !confdir.exists() {
         return Err(ConfigError::Dir {
             msg: format!("Base configuration directory {} does not exist", confdir.display()),
@@ -117,8 +150,11 @@ pub fn load_with(confdir: &Path, opts: LoadOptions) -> Result<LoadedConfig, Conf
     let server = readers::read_fail2ban(&mut loader)?;
     let basedir = loader.basedir.clone();
     let (mut jcfg, _) = config::Config::read(&mut loader.files, &basedir, "jail")?;
-    let sections: Vec<String> =
-        jcfg.sections.keys().filter(|s| !s.starts_with("KNOWN/") && *s != "INCLUDES").cloned().collect();
+    let sections: Vec<String> = match only {
+        Some(j) if j == "INCLUDES" => Vec::new(),
+        Some(j) => vec![j.to_string()],
+        None => jcfg.sections.keys().filter(|s| !s.starts_with("KNOWN/") && *s != "INCLUDES").cloned().collect(),
+    };
     let mut jails = Vec::new();
     for sec in &sections {
         if let Some(j) = readers::JailReader::read(&mut loader, &mut jcfg, sec, opts.force_enable)? {

@@ -251,3 +251,16 @@ fn no_panic_on_mangled_configs() {
         let _ = f2b_config::load_filter(t.path(), "f[a=1]", &[]);
     }
 }
+
+#[test]
+fn load_one_jail() {
+    let body = format!("{}\n[other]\nenabled = true\nfilter = f\n[off]\nenabled = false\nfilter = f\n", jail(""));
+    let t = tree(&[("jail.conf", body.as_bytes())]);
+    let cfg = f2b_config::load_jail(t.path(), "other", LoadOptions::default()).unwrap();
+    assert_eq!(cfg.jails.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(), vec!["other"]);
+    assert!(!cfg.server.is_empty());
+    let cfg = f2b_config::load_jail(t.path(), "off", LoadOptions::default()).unwrap();
+    assert!(cfg.jails.is_empty());
+    let e = f2b_config::load_jail(t.path(), "nope", LoadOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("nope"), "{e}");
+}
