@@ -151,7 +151,7 @@ fn load_sections(confdir: &Path, opts: LoadOptions, only: Option<&str>) -> Resul
     let basedir = loader.basedir.clone();
     let (mut jcfg, _) = config::Config::read(&mut loader.files, &basedir, "jail")?;
     let sections: Vec<String> = match only {
-        Some(j) if j == "INCLUDES" => Vec::new(),
+        Some("INCLUDES") => Vec::new(),
         Some(j) => vec![j.to_string()],
         None => jcfg.sections.keys().filter(|s| !s.starts_with("KNOWN/") && *s != "INCLUDES").cloned().collect(),
     };
