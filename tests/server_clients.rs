@@ -91,3 +91,34 @@ fn normalize((code, text): (i32, String)) -> (i32, String) {
         .collect();
     (code, lines.join("\n"))
 }
+
+#[test]
+fn fail2ban_client_reloads_and_stops_f2b_server() {
+    if !f2b::have("fail2ban-client") {
+        return f2b::skip("fail2ban_client_reloads_and_stops_f2b_server", "Debian's fail2ban-client is not installed");
+    }
+    let tree = Tree::new("[t]\nenabled = true\nlogpath = {dir}/t.log\naction = record[name=t]\n");
+    tree.write("t.log", "hello\n");
+    tree.write("u.log", "hello\n");
+    let mut d = Daemon::start_ours(&tree);
+    let sock = tree.sock();
+    let conf = tree.conf();
+    let conf = conf.to_str().expect("utf-8 path");
+    tree.append("t.log", &(0..3).map(|_| format!("{} FAIL from 192.0.2.90", stamp(0))).collect::<Vec<_>>());
+    assert!(wait_until(10.0, || tree.rec().iter().any(|l| l == "ban t 192.0.2.90")));
+    tree.write("conf/jail.local", "[t]\nenabled = true\nlogpath = {dir}/t.log\naction = record[name=t]\n\n[u]\nenabled = true\nlogpath = {dir}/u.log\naction = record[name=u]\n");
+    let (code, out) = theirs(&sock, &["-c", conf, "reload"]);
+    assert_eq!((code, out.trim()), (0, "OK"), "{out}");
+    assert!(ours(&sock, &["status"]).1.contains("Jail list:\tt, u"));
+    assert!(ours(&sock, &["status", "t"]).1.contains("Banned IP list:\t192.0.2.90"), "reload keeps bans");
+    let (code, out) = theirs(&sock, &["-c", conf, "start"]);
+    assert_eq!(code, 255, "{out}");
+    assert!(out.contains("Server already running"), "{out}");
+    let (code, out) = theirs(&sock, &["unban", "--all"]);
+    assert_eq!((code, out.trim()), (0, "1"), "{out}");
+    let (code, out) = theirs(&sock, &["stop"]);
+    assert_eq!((code, out.trim()), (0, "Shutdown successful"), "{out}");
+    let child = &mut d.child;
+    assert!(wait_until(10.0, || matches!(child.try_wait(), Ok(Some(_)))), "daemon still running after stop");
+    assert!(tree.rec().iter().any(|l| l == "stop u"));
+}
