@@ -177,3 +177,94 @@ print(json.dumps({'bans': res,
     assert_eq!(v["getban"], serde_json::json!([[3, 1_699_900_000, -1]]));
     assert_eq!(v["version"], serde_json::json!(4));
 }
+
+/// Merged history and restore selections on one file, by fail2ban and by us.
+#[test]
+fn merged_bans_and_restore_selection_match_fail2ban() {
+    let Some(py) = python_with_fail2ban() else {
+        eprintln!("SKIP: no python3 with the fail2ban package");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f2b.sqlite3");
+    let path_s = path.to_str().unwrap();
+    let now = 1_700_000_000.0_f64;
+    let out = run_py(
+        py,
+        r#"
+now = float(sys.argv[2])
+MyTime.setTime(now)
+db = Fail2BanDb(sys.argv[1])
+db.maxMatches = 4
+a = _Jail('a', 600); b = _Jail('b', 600)
+db.addJail(a); db.addJail(b)
+def ban(j, ip, t, bt=None, failures=1, n=1):
+    tk = BanTicket(ip, t, matches=['%s %s %d' % (j.name, ip, k) for k in range(n)])
+    tk.setAttempt(failures)
+    if bt is not None: tk.setBanTime(bt)
+    tk.setBanCount(1)
+    db.addBan(j, tk)
+ban(a, '203.0.113.1', now - 5000, failures=3, n=3)
+ban(b, '203.0.113.1', now - 4000, failures=2, n=2)
+ban(a, '203.0.113.1', now - 300, failures=4, n=3)
+ban(a, '203.0.113.2', now - 100, bt=-1, failures=5, n=1)
+ban(a, '203.0.113.3', now - 500, bt=7200, failures=2, n=6)
+ban(b, '203.0.113.4', now - 10, bt=86400, failures=1, n=1)
+def merged(ip, j):
+    t = db.getBansMerged(ip=ip, jail=j)
+    return [t.getAttempt(), t.getMatches(), t.getTime()]
+def cur(j, forbantime, correct):
+    return sorted([str(t.getID()), t.getBanTime(), t.getBanCount(), len(t.getMatches())]
+        for t in db.getCurrentBans(jail=j, forbantime=forbantime, correctBanTime=correct, fromtime=now, maxmatches=2))
+print(json.dumps({
+  'merged_all': merged('203.0.113.1', None), 'merged_a': merged('203.0.113.1', a),
+  'cur_plain': cur(a, 600, 600), 'cur_incr': cur(a, None, None), 'cur_incr_max': cur(a, None, 3600),
+  'cur_all': sorted([str(t.getID()), t.getBanTime()] for t in db.getCurrentBans(fromtime=now, correctBanTime=False)),
+}))
+"#,
+        &[path_s, &format!("{now}")],
+    );
+    let theirs: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let mut db = Database::open(path_s).unwrap();
+    db.set_max_matches(4);
+    // fail2ban keeps whole numbers as ints
+    let n = |f: f64| if f.fract() == 0.0 { serde_json::json!(f as i64) } else { serde_json::json!(f) };
+    let merged = |jail: Option<&str>| {
+        let m = db.bans_merged("203.0.113.1", jail).unwrap().unwrap();
+        serde_json::json!([m.data.failures, m.data.matches, n(m.time)])
+    };
+    assert_eq!(merged(None), theirs["merged_all"]);
+    assert_eq!(merged(Some("a")), theirs["merged_a"]);
+    let cur = |for_ban_time: Option<f64>, correct: Option<f64>| {
+        let q = CurrentBansQuery {
+            jail: Some("a"),
+            for_ban_time,
+            correct_ban_time: correct,
+            jail_ban_time: Some(600.0),
+            max_matches: Some(2),
+            ..Default::default()
+        };
+        let mut v: Vec<serde_json::Value> = db
+            .current_bans(&q, now)
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let bt = t.ban_time().unwrap().as_secs();
+                serde_json::json!([t.id(), n(bt), t.ban_count(), t.matches().len()])
+            })
+            .collect();
+        v.sort_by_key(|x| x.to_string());
+        serde_json::Value::Array(v)
+    };
+    assert_eq!(cur(Some(600.0), Some(600.0)), theirs["cur_plain"]);
+    assert_eq!(cur(None, None), theirs["cur_incr"]);
+    assert_eq!(cur(None, Some(3600.0)), theirs["cur_incr_max"]);
+    let mut all: Vec<serde_json::Value> = db
+        .current_bans(&CurrentBansQuery::default(), now)
+        .unwrap()
+        .iter()
+        .map(|t| serde_json::json!([t.id(), n(t.ban_time().unwrap().as_secs())]))
+        .collect();
+    all.sort_by_key(|x| x.to_string());
+    assert_eq!(serde_json::Value::Array(all), theirs["cur_all"]);
+}
