@@ -55,12 +55,13 @@ pub struct ActionDef {
 }
 
 impl ActionDef {
-    /// Takes the timeout from a `timeout` property (seconds) when there is one.
+    /// Takes the timeout from a `timeout` property (fail2ban's time syntax: `30`, `1m`, ...)
+    /// when there is one.
     pub fn new(name: impl Into<String>, commands: BTreeMap<String, String>, properties: BTreeMap<String, String>) -> ActionDef {
         let timeout = properties
             .get("timeout")
             .or_else(|| commands.get("timeout"))
-            .and_then(|t| t.trim().parse::<f64>().ok())
+            .and_then(|t| f2b_config::parse_time(t.trim()).ok())
             .filter(|t| t.is_finite() && *t >= 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or(Duration::from_secs(60));
@@ -810,5 +811,7 @@ mod tests {
         let d = def(&[], &[("timeout", "2.5")]);
         assert_eq!(d.timeout, Duration::from_millis(2500));
         assert_eq!(def(&[], &[]).timeout, Duration::from_secs(60));
+        assert_eq!(def(&[], &[("timeout", "1m 30s")]).timeout, Duration::from_secs(90));
+        assert_eq!(def(&[], &[("timeout", "junk")]).timeout, Duration::from_secs(60));
     }
 }
