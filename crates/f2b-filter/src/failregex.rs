@@ -38,6 +38,36 @@ pub struct Regex {
     pub warnings: Vec<String>,
     /// Literals every match contains (checked on whole lines before anything else).
     pub prefilter: crate::literals::Prefilter,
+    /// The regex without its leading `^`, searched anywhere: whenever the regex matches a
+    /// suffix of a text (a prefregex `content` ending the line), this matches the whole text.
+    /// Lets the filter rule a line out without capturing the prefregex groups. None when the
+    /// pattern has constructs for which that does not hold.
+    relaxed: Option<regex::Regex>,
+}
+
+/// The unanchored variant of a translated pattern, when dropping the leading `^` keeps "matches
+/// a suffix => matches the text": no other start anchors and no lookbehind.
+fn relaxed_variant(py: &str, translated: &str) -> Option<regex::Regex> {
+    let body = py.strip_prefix('^').unwrap_or(py);
+    let bytes = body.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped = i > 0 && bytes[i - 1] == b'\\';
+        if b == b'^' && !escaped && !(i > 0 && bytes[i - 1] == b'[') {
+            return None;
+        }
+    }
+    if body.contains("(?<") || body.contains("\\A") {
+        return None;
+    }
+    // the translation keeps a leading `^` (after hoisted flags) as it is
+    let t = match translated.find('^') {
+        Some(i) if py.starts_with('^') && translated[..i].chars().all(|c| c != '\\' && c != '[') && (i == 0 || translated[..i].ends_with(')')) => {
+            format!("{}{}", &translated[..i], &translated[i + 1..])
+        }
+        _ if !py.starts_with('^') => translated.to_string(),
+        _ => return None,
+    };
+    regex::Regex::new(&t).ok()
 }
 
 /// `alt_user_1` -> ("alt", "user"); names fail2ban merges into another group.
@@ -86,6 +116,7 @@ impl Regex {
     pub fn compile_python(source: &str, expanded: String, multiline: bool) -> Result<Regex, RegexError> {
         let tr = pyre::translate_full(&expanded)
             .map_err(|e| RegexError::Compile { regex: expanded.clone(), reason: e.to_string() })?;
+        let tr_pattern = tr.pattern.clone();
         let pattern = if multiline { format!("(?m){}", tr.pattern) } else { tr.pattern };
         let (engine, names): (Engine, Vec<(String, usize)>) = match regex::Regex::new(&pattern) {
             Ok(re) => {
@@ -124,8 +155,10 @@ impl Regex {
         alt.sort();
         tuple.sort();
         let prefilter = crate::literals::Prefilter::new(&expanded);
+        let relaxed = if multiline { None } else { relaxed_variant(&expanded, &tr_pattern) };
         Ok(Regex {
             prefilter,
+            relaxed,
             source: source.to_string(),
             expanded,
             engine,
@@ -184,6 +217,11 @@ impl Regex {
             Engine::Fast(re, _) => re.is_match(hay),
             Engine::Fancy(re) => re.is_match(hay).unwrap_or(false),
         }
+    }
+
+    /// False when this regex certainly matches no suffix of `text`; None when unknown.
+    pub fn may_match_suffix(&self, text: &str) -> Option<bool> {
+        self.relaxed.as_ref().map(|r| r.is_match(text))
     }
 
     pub fn matched(&self) -> bool {
@@ -286,6 +324,17 @@ mod tests {
         assert!(re.search(hay));
         let g = re.groups(hay);
         assert_eq!(g.iter().find(|(n, _)| n == "user").and_then(|(_, v)| v.as_deref()), Some("ann"));
+    }
+
+    #[test]
+    fn relaxed_variant_matches_suffixes() {
+        let re = Regex::new(r"^\[UFW (?:ALLOW|BLOCK)\] IN= .*?DPT=<F-ID>(?:22|23)</F-ID>\b", false, UseDns::No).unwrap();
+        assert_eq!(re.may_match_suffix("srv kernel: [1.0] [UFW BLOCK] IN= OUT=x DPT=22 W\n"), Some(true));
+        assert_eq!(re.may_match_suffix("srv kernel: [1.0] [UFW BLOCK] IN= OUT=x DPT=220 W\n"), Some(false));
+        let re = Regex::new(r"^a|^b <HOST>", false, UseDns::No).unwrap();
+        assert_eq!(re.may_match_suffix("x b 1.2.3.4"), None, "a second start anchor: unknown");
+        let re = Regex::new(r"(?<=x)y <HOST>", false, UseDns::No).unwrap();
+        assert_eq!(re.may_match_suffix("xy 1.2.3.4"), None);
     }
 
     #[test]

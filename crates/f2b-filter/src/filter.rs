@@ -229,6 +229,8 @@ pub struct Filter {
     mlfid: MlfidCache,
     resolver: Box<dyn Resolver + Send>,
     scratch: String,
+    /// The prefregex ends in `(?P<content>.+)$`: its content always runs to the end of the line.
+    content_ends_line: bool,
     /// Whether lines can be ruled out by required literals (see [`FilterOptions::prefilter_lines`]).
     prefilter: bool,
     /// The last lines skipped by the prefilter (newest at `ring_next - 1`), dates not read yet.
@@ -283,7 +285,9 @@ impl Filter {
             && (prefregex.as_ref().is_some_and(|p| p.prefilter.is_selective())
                 || failregex.iter().all(|r| r.prefilter.is_selective()));
         let prefilter = opts.prefilter_lines && opts.maxlines == 1 && selective;
+        let content_ends_line = prefregex.as_ref().is_some_and(|p| p.expanded.ends_with("(?P<content>.+)$"));
         Ok(Filter {
+            content_ends_line,
             prefilter,
             ring: Vec::new(),
             ring_next: 0,
@@ -486,12 +490,23 @@ impl Filter {
         buf.push('\n');
         let mut pref_matched = false;
         let mut range = 0..buf.len();
-        if let Some(p) = self.prefregex.as_mut() {
-            if !p.search(&buf) {
+        if let Some(p) = self.prefregex.as_ref() {
+            if !p.is_match(&buf) {
                 self.scratch = buf;
                 return Some(LineOutcome::default());
             }
             pref_matched = true;
+            // The content ends the line, so a failregex that cannot match any suffix of the
+            // line cannot match the content either: decided without capturing.
+            let known_miss =
+                self.content_ends_line && self.failregex.iter().all(|r| r.may_match_suffix(&buf) == Some(false));
+            if known_miss {
+                self.scratch = buf;
+                return Some(LineOutcome { pref_matched, ..LineOutcome::default() });
+            }
+        }
+        if let Some(p) = self.prefregex.as_mut() {
+            p.search(&buf);
             if let Some((s, e)) = p.group_span("content") {
                 if s < e {
                     // the failregexes see the content plus the newline fail2ban appends

@@ -191,22 +191,36 @@ fn skip_group(chars: &[char], i: usize) -> usize {
 }
 
 /// Substring finders for one regex's required literals.
+///
+/// The regexes run on the line with its date cut out, and the cut can join two pieces into a
+/// literal that the raw line does not contain (`[` + date + `]` gives `[]` in apache filters).
+/// Any such join puts at least the first or the last half of the literal, whole, on one side of
+/// the cut; so a literal is certainly absent from the cut text when neither its first half
+/// (rounded up) nor its last half (rounded up) occurs in the raw line.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
-    finders: Vec<Finder<'static>>,
+    halves: Vec<(Finder<'static>, Finder<'static>)>,
 }
 
 impl Prefilter {
     pub fn new(py: &str) -> Prefilter {
-        Prefilter { finders: required(py).iter().map(|l| Finder::new(l.as_bytes()).into_owned()).collect() }
+        let halves = required(py)
+            .iter()
+            .map(|l| {
+                let b = l.as_bytes();
+                let m = b.len().div_ceil(2);
+                (Finder::new(&b[..m]).into_owned(), Finder::new(&b[b.len() - m..]).into_owned())
+            })
+            .collect();
+        Prefilter { halves }
     }
-    /// False only when `hay` certainly cannot match.
-    pub fn may_match(&self, hay: &[u8]) -> bool {
-        self.finders.iter().all(|f| f.find(hay).is_some())
+    /// False only when `line` (raw, date not cut out) certainly cannot match.
+    pub fn may_match(&self, line: &[u8]) -> bool {
+        self.halves.iter().all(|(head, tail)| head.find(line).is_some() || tail.find(line).is_some())
     }
     /// Whether this prefilter can ever rule a line out.
     pub fn is_selective(&self) -> bool {
-        !self.finders.is_empty()
+        !self.halves.is_empty()
     }
 }
 
@@ -239,5 +253,11 @@ mod tests {
         assert!(p.may_match(b"kernel: PORT DENIED: IN=eth0 SRC=1.2.3.4"));
         assert!(!p.may_match(b"kernel: PORT ALLOWED: IN=eth0 SRC=1.2.3.4"));
         assert!(!Prefilter::new(r"^\S+ \d+").is_selective());
+        // a literal the date cut creates: `[` DATE `]` -> `[]`
+        let p = Prefilter::new(r"^\[\]\s\[error\] \[client \S+\] denied");
+        assert!(p.may_match(b"[Wed Jul 17 23:20:45 2013] [error] [client 127.0.0.1] denied"));
+        let p = Prefilter::new(r"^FOO BARBAZ x");
+        assert!(p.may_match(b"FOO B2013-01-01ARBAZ x"), "straddling the cut is kept");
+        assert!(!p.may_match(b"FOO XBAR BAZ y"));
     }
 }
