@@ -157,7 +157,9 @@ fn ban_history_increments_like_fail2ban_observer() {
         let ip = if k % 2 == 0 { "192.0.2.1" } else { "192.0.2.2" };
         events.push((1_700_000_000.0 + k as f64 * 20_000.0, jail, ip));
     }
-    let option_sets: Vec<(Option<&str>, Option<&str>, Option<f64>, bool)> = vec![
+    // (factor, multipliers, maxtime, overalljails)
+    type Options = (Option<&'static str>, Option<&'static str>, Option<f64>, bool);
+    let option_sets: Vec<Options> = vec![
         (None, None, None, false),
         (Some("2"), None, Some(86400.0), false),
         (None, Some("1 3 9 27"), None, true),
