@@ -151,20 +151,51 @@ pub fn builtin_tag(tag: &str) -> Option<String> {
 }
 
 fn hostname(fqdn: bool) -> String {
+    static NAMES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (short, full) = NAMES.get_or_init(|| {
+        let h = local_hostname();
+        let full = canonical_name(&h).filter(|c| c.contains('.')).unwrap_or_else(|| h.clone());
+        (h.split('.').next().unwrap_or("").to_string(), full)
+    });
+    if fqdn {
+        full.clone()
+    } else {
+        short.clone()
+    }
+}
+
+fn local_hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is ours and its length is passed; the result is NUL-terminated or
     // truncated, and we stop at the first NUL either way.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let h = if rc == 0 {
-        let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        String::new()
-    };
-    if fqdn {
-        h
-    } else {
-        h.split('.').next().unwrap_or("").to_string()
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The host's canonical (fully qualified) name from the resolver, as `<fq-hostname>` shows.
+fn canonical_name(host: &str) -> Option<String> {
+    let c = std::ffi::CString::new(host).ok()?;
+    // SAFETY: hints is zeroed then filled; getaddrinfo allocates the list we free once, and
+    // ai_canonname is read only while the list is alive.
+    unsafe {
+        let mut hints: libc::addrinfo = std::mem::zeroed();
+        hints.ai_flags = libc::AI_CANONNAME;
+        hints.ai_family = libc::AF_UNSPEC;
+        let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+        if libc::getaddrinfo(c.as_ptr(), std::ptr::null(), &hints, &mut res) != 0 || res.is_null() {
+            return None;
+        }
+        let name = if (*res).ai_canonname.is_null() {
+            None
+        } else {
+            std::ffi::CStr::from_ptr((*res).ai_canonname).to_str().ok().map(str::to_string)
+        };
+        libc::freeaddrinfo(res);
+        name
     }
 }
 
@@ -340,6 +371,14 @@ mod tests {
         assert!(matches!(substitute_recursive(&p, "", &[]), Err(ActionError::SelfReference { .. })));
         let p = props(&[("a", "<a>")]);
         assert!(substitute_recursive(&p, "", &[]).is_err());
+    }
+
+    #[test]
+    fn host_names() {
+        let short = builtin_tag("sh-hostname").unwrap_or_default();
+        let full = builtin_tag("fq-hostname").unwrap_or_default();
+        assert!(!short.is_empty() && !short.contains('.'));
+        assert!(!full.is_empty());
     }
 
     #[test]
