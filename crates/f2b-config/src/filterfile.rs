@@ -59,13 +59,13 @@ pub(crate) fn load_filter(confdir: &Path, spec: &str, jail_opts: &[(String, Stri
             _ => stem,
         };
         display_name = stem.clone();
-        loader = crate::readers::Loader::new(&base);
-        crate::readers::DefReader::open(&mut loader, crate::readers::DefKind::Filter, &stem, "fail2ban-regex-jail", fopts)?
+        loader = crate::configreader::Loader::new(&base);
+        crate::defreader::DefReader::open(&mut loader, crate::defreader::DefKind::Filter, &stem, "fail2ban-regex-jail", fopts)?
             .ok_or_else(|| ConfigError::NotFound { kind: "filter", name: stem.clone(), tried: String::new() })?
     } else {
         // A file outside any filter.d: read it alone (with its includes and .local).
         display_name = name.clone();
-        loader = crate::readers::Loader::new(Path::new("/etc/fail2ban"));
+        loader = crate::configreader::Loader::new(Path::new("/etc/fail2ban"));
         let abs = std::path::PathBuf::from(&file);
         let all = loader.files.includes(&[abs], &[])?;
         let mut cfg = crate::config::Config { basedir: loader.basedir.clone(), ..Default::default() };
@@ -74,7 +74,7 @@ pub(crate) fn load_filter(confdir: &Path, spec: &str, jail_opts: &[(String, Stri
                 cfg.merge(&p);
             }
         }
-        crate::readers::DefReader::from_config(crate::readers::DefKind::Filter, &file, "fail2ban-regex-jail", std::rc::Rc::new(cfg), fopts)
+        crate::defreader::DefReader::from_config(crate::defreader::DefKind::Filter, &file, "fail2ban-regex-jail", std::rc::Rc::new(cfg), fopts)
     };
     reader.apply_auto_options(&backend);
     reader.get_options(&popts, false)?;

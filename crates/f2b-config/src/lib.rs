@@ -41,7 +41,10 @@ mod ini;
 mod options;
 mod optval;
 mod ordmap;
-mod readers;
+mod configreader;
+mod defreader;
+mod fail2banreader;
+mod jailreader;
 pub mod spec;
 mod tags;
 pub mod time;
@@ -146,8 +149,8 @@ fn load_sections(confdir: &Path, opts: LoadOptions, only: Option<&str>) -> Resul
             msg: format!("Base configuration directory {} does not exist", confdir.display()),
         });
     }
-    let mut loader = readers::Loader::new(confdir);
-    let server = readers::read_fail2ban(&mut loader)?;
+    let mut loader = configreader::Loader::new(confdir);
+    let server = fail2banreader::read_fail2ban(&mut loader)?;
     let basedir = loader.basedir.clone();
     let (mut jcfg, _) = config::Config::read(&mut loader.files, &basedir, "jail")?;
     let sections: Vec<String> = match only {
@@ -157,7 +160,7 @@ fn load_sections(confdir: &Path, opts: LoadOptions, only: Option<&str>) -> Resul
     };
     let mut jails = Vec::new();
     for sec in &sections {
-        if let Some(j) = readers::JailReader::read(&mut loader, &mut jcfg, sec, opts.force_enable)? {
+        if let Some(j) = jailreader::JailReader::read(&mut loader, &mut jcfg, sec, opts.force_enable)? {
             jails.push(j);
         }
     }

@@ -53,7 +53,7 @@ pub(crate) fn name_and_args(option: &str) -> Result<(String, OrdMap<String>), St
                 return Err(format!(
                     "unexpected syntax at {} after option {}: {}",
                     optstr[..w.start()].chars().count(),
-                    crate::readers::py_repr(c.get(1).map_or("", |m| m.as_str())),
+                    crate::configreader::py_repr(c.get(1).map_or("", |m| m.as_str())),
                     cut(w.as_str(), 25)
                 ));
             }
