@@ -45,9 +45,11 @@ pub struct Regex {
     relaxed: Option<regex::Regex>,
 }
 
-/// The unanchored variant of a translated pattern, when dropping the leading `^` keeps "matches
-/// a suffix => matches the text": no other start anchors and no lookbehind.
-fn relaxed_variant(py: &str, translated: &str) -> Option<regex::Regex> {
+/// The unanchored variant of a pattern, when dropping the leading `^` keeps "matches a suffix
+/// => matches the text": no other start anchors. Lookarounds, conditionals and backreferences
+/// are widened away (see [`pyre::translate_superset`]), so it is a plain `regex` even for
+/// patterns that need `fancy-regex`.
+fn relaxed_variant(py: &str) -> Option<regex::Regex> {
     let body = py.strip_prefix('^').unwrap_or(py);
     let bytes = body.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
@@ -56,15 +58,16 @@ fn relaxed_variant(py: &str, translated: &str) -> Option<regex::Regex> {
             return None;
         }
     }
-    if body.contains("(?<") || body.contains("\\A") {
+    if body.contains("\\A") {
         return None;
     }
+    let translated = pyre::translate_superset(py).ok()?;
     // the translation keeps a leading `^` (after hoisted flags) as it is
     let t = match translated.find('^') {
         Some(i) if py.starts_with('^') && translated[..i].chars().all(|c| c != '\\' && c != '[') && (i == 0 || translated[..i].ends_with(')')) => {
             format!("{}{}", &translated[..i], &translated[i + 1..])
         }
-        _ if !py.starts_with('^') => translated.to_string(),
+        _ if !py.starts_with('^') => translated,
         _ => return None,
     };
     regex::Regex::new(&t).ok()
@@ -116,7 +119,6 @@ impl Regex {
     pub fn compile_python(source: &str, expanded: String, multiline: bool) -> Result<Regex, RegexError> {
         let tr = pyre::translate_full(&expanded)
             .map_err(|e| RegexError::Compile { regex: expanded.clone(), reason: e.to_string() })?;
-        let tr_pattern = tr.pattern.clone();
         let pattern = if multiline { format!("(?m){}", tr.pattern) } else { tr.pattern };
         let (engine, names): (Engine, Vec<(String, usize)>) = match regex::Regex::new(&pattern) {
             Ok(re) => {
@@ -155,7 +157,7 @@ impl Regex {
         alt.sort();
         tuple.sort();
         let prefilter = crate::literals::Prefilter::new(&expanded);
-        let relaxed = if multiline { None } else { relaxed_variant(&expanded, &tr_pattern) };
+        let relaxed = if multiline { None } else { relaxed_variant(&expanded) };
         Ok(Regex {
             prefilter,
             relaxed,
@@ -217,6 +219,11 @@ impl Regex {
             Engine::Fast(re, _) => re.is_match(hay),
             Engine::Fancy(re) => re.is_match(hay).unwrap_or(false),
         }
+    }
+
+    /// The pattern of the relaxed variant (see [`Regex::may_match_suffix`]).
+    pub fn relaxed_pattern(&self) -> Option<&str> {
+        self.relaxed.as_ref().map(|r| r.as_str())
     }
 
     /// False when this regex certainly matches no suffix of `text`; None when unknown.
@@ -333,8 +340,10 @@ mod tests {
         assert_eq!(re.may_match_suffix("srv kernel: [1.0] [UFW BLOCK] IN= OUT=x DPT=220 W\n"), Some(false));
         let re = Regex::new(r"^a|^b <HOST>", false, UseDns::No).unwrap();
         assert_eq!(re.may_match_suffix("x b 1.2.3.4"), None, "a second start anchor: unknown");
-        let re = Regex::new(r"(?<=x)y <HOST>", false, UseDns::No).unwrap();
-        assert_eq!(re.may_match_suffix("xy 1.2.3.4"), None);
+        let re = Regex::new(r"^(?!x)y(?P<a>z)?(?(a)q|r) <HOST>", false, UseDns::No).unwrap();
+        assert!(re.is_fancy());
+        assert_eq!(re.may_match_suffix("pre yr 1.2.3.4"), Some(true));
+        assert_eq!(re.may_match_suffix("pre ys 1.2.3.4"), Some(false));
     }
 
     #[test]

@@ -229,8 +229,8 @@ pub struct Filter {
     mlfid: MlfidCache,
     resolver: Box<dyn Resolver + Send>,
     scratch: String,
-    /// The prefregex ends in `(?P<content>.+)$`: its content always runs to the end of the line.
-    content_ends_line: bool,
+    /// All failregexes' relaxed variants in one set (one scan tells "none can match").
+    relaxed_set: Option<regex::RegexSet>,
     /// Whether lines can be ruled out by required literals (see [`FilterOptions::prefilter_lines`]).
     prefilter: bool,
     /// The last lines skipped by the prefilter (newest at `ring_next - 1`), dates not read yet.
@@ -285,9 +285,15 @@ impl Filter {
             && (prefregex.as_ref().is_some_and(|p| p.prefilter.is_selective())
                 || failregex.iter().all(|r| r.prefilter.is_selective()));
         let prefilter = opts.prefilter_lines && opts.maxlines == 1 && selective;
+        // the prefregex's content always runs to the end of the line
         let content_ends_line = prefregex.as_ref().is_some_and(|p| p.expanded.ends_with("(?P<content>.+)$"));
+        let relaxed: Option<Vec<&str>> = failregex.iter().map(|r| r.relaxed_pattern()).collect();
+        let relaxed_set = match relaxed {
+            Some(pats) if content_ends_line && !pats.is_empty() => regex::RegexSet::new(pats).ok(),
+            _ => None,
+        };
         Ok(Filter {
-            content_ends_line,
+            relaxed_set,
             prefilter,
             ring: Vec::new(),
             ring_next: 0,
@@ -498,8 +504,7 @@ impl Filter {
             pref_matched = true;
             // The content ends the line, so a failregex that cannot match any suffix of the
             // line cannot match the content either: decided without capturing.
-            let known_miss =
-                self.content_ends_line && self.failregex.iter().all(|r| r.may_match_suffix(&buf) == Some(false));
+            let known_miss = self.relaxed_set.as_ref().is_some_and(|set| !set.is_match(&buf));
             if known_miss {
                 self.scratch = buf;
                 return Some(LineOutcome { pref_matched, ..LineOutcome::default() });

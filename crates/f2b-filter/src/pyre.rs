@@ -56,7 +56,18 @@ pub fn translate(py: &str) -> Result<String, PyReError> {
 
 /// Like [`translate`], also returning warnings (hoisted global flags).
 pub fn translate_full(py: &str) -> Result<Translation, PyReError> {
-    let mut t = Translator { src: py.chars().collect(), pos: 0, out: String::with_capacity(py.len() + 16), depth: 0, global_flags: String::new(), warnings: Vec::new(), verbose: false, group_stack: Vec::new() };
+    translate_with(py, false)
+}
+
+/// A pattern without lookaround, conditionals, backreferences or atomic groups that matches
+/// at least wherever `py` matches (lookarounds dropped, `(?(c)a|b)` -> `(?:a|b)`, backreferences
+/// -> any text). Used as a cheap necessary condition, never for results.
+pub fn translate_superset(py: &str) -> Result<String, PyReError> {
+    translate_with(py, true).map(|t| t.pattern)
+}
+
+fn translate_with(py: &str, superset: bool) -> Result<Translation, PyReError> {
+    let mut t = Translator { src: py.chars().collect(), pos: 0, out: String::with_capacity(py.len() + 16), depth: 0, global_flags: String::new(), warnings: Vec::new(), verbose: false, group_stack: Vec::new(), superset };
     t.run()?;
     let mut pattern = String::with_capacity(t.out.len() + 8);
     if !t.global_flags.is_empty() {
@@ -107,9 +118,50 @@ struct Translator {
     warnings: Vec<String>,
     verbose: bool,
     group_stack: Vec<GroupKind>,
+    superset: bool,
 }
 
 impl Translator {
+    /// Skips the group whose `(` is at `start` (nested groups, classes and escapes respected).
+    fn skip_group_from(&mut self, start: usize) -> Result<(), PyReError> {
+        let mut depth = 0usize;
+        let mut i = start;
+        while i < self.src.len() {
+            match self.src[i] {
+                '\\' => {
+                    i += 2;
+                    continue;
+                }
+                '[' => {
+                    i += 1;
+                    if self.src.get(i) == Some(&'^') {
+                        i += 1;
+                    }
+                    if self.src.get(i) == Some(&']') {
+                        i += 1;
+                    }
+                    while i < self.src.len() && self.src[i] != ']' {
+                        if self.src[i] == '\\' {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                }
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.pos = i + 1;
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        Err(PyReError::UnterminatedGroup { pos: start })
+    }
+
     fn peek(&self) -> Option<char> {
         self.src.get(self.pos).copied()
     }
@@ -271,8 +323,26 @@ impl Translator {
         if self.starts_with("P=") {
             self.pos += 2;
             let name = self.read_name(')')?;
-            let _ = write!(self.out, "\\k<{name}>");
+            if self.superset {
+                self.out.push_str("(?s:.*?)");
+            } else {
+                let _ = write!(self.out, "\\k<{name}>");
+            }
             return Ok(());
+        }
+        if self.superset {
+            for look in ["=", "!", "<=", "<!"] {
+                if self.starts_with(look) {
+                    // a zero-width condition: leaving it out only widens the matches
+                    return self.skip_group_from(start);
+                }
+            }
+            if self.starts_with(">") {
+                self.pos += 1;
+                self.out.push_str("(?:");
+                self.push_group(GroupKind::Plain);
+                return Ok(());
+            }
         }
         if self.starts_with("P") {
             return Err(PyReError::UnknownExtension { ext: "P".into(), pos: start });
@@ -307,7 +377,9 @@ impl Translator {
             self.pos += 1;
             let cond_start = self.pos;
             let name = self.read_name_or_number(')')?;
-            if name.chars().all(|c| c.is_ascii_digit()) {
+            if self.superset {
+                self.out.push_str("(?:");
+            } else if name.chars().all(|c| c.is_ascii_digit()) {
                 let _ = write!(self.out, "(?({name})");
             } else {
                 let _ = write!(self.out, "(?(<{name}>)");
@@ -419,7 +491,11 @@ impl Translator {
                         n.push(d);
                         self.pos += 1;
                     }
-                    let _ = write!(self.out, "\\{n}");
+                    if self.superset {
+                        self.out.push_str("(?s:.*?)");
+                    } else {
+                        let _ = write!(self.out, "\\{n}");
+                    }
                 }
             }
             _ => self.common_escape(c, pos, false)?,
@@ -657,6 +733,14 @@ mod tests {
     fn lookbehind_passes_through() {
         assert_eq!(rust_match(r"(?<=:):", "a::").as_deref(), Some(":"));
         assert_eq!(rust_match(r"(?<!x)y", "xyay").as_deref(), Some("y"));
+    }
+
+    #[test]
+    fn superset_drops_backtracking_features() {
+        let p = translate_superset(r"^(?P<a>x)(?!y)(?(a)b|c)(?P=a)(?<=b)(?>z)$").unwrap();
+        let re = regex::Regex::new(&p).expect("plain regex syntax");
+        assert!(re.is_match("xbxz"));
+        assert!(re.is_match("xcqz"), "superset also matches what the original rejects");
     }
 
     #[test]
