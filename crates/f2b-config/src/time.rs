@@ -301,49 +301,54 @@ impl ExprParser<'_> {
     }
 }
 
+/// Python arithmetic on ints and floats. Python ints never overflow; where ours would, the
+/// operation continues in floating point (the value ends up as seconds in an f64 anyway).
 fn arith(op: &str, a: Num, b: Num) -> Result<Num, String> {
     use Num::*;
-    let overflow = || "number too large".to_string();
+    let int_result = match (op, a, b) {
+        ("+", Int(x), Int(y)) => Some(x.checked_add(y)),
+        ("-", Int(x), Int(y)) => Some(x.checked_sub(y)),
+        ("*", Int(x), Int(y)) => Some(x.checked_mul(y)),
+        ("**", Int(x), Int(y)) if y >= 0 => Some(u32::try_from(y).ok().and_then(|e| x.checked_pow(e))),
+        _ => None,
+    };
+    match int_result {
+        Some(Some(v)) => return Ok(Int(v)),
+        Some(None) => return arith(op, Float(a.f()), Float(b.f())),
+        None => {}
+    }
+    let zero = |y: Num| if y.f() == 0.0 { Err("division by zero".to_string()) } else { Ok(()) };
     Ok(match (op, a, b) {
-        ("+", Int(x), Int(y)) => Int(x.checked_add(y).ok_or_else(overflow)?),
-        ("-", Int(x), Int(y)) => Int(x.checked_sub(y).ok_or_else(overflow)?),
-        ("*", Int(x), Int(y)) => Int(x.checked_mul(y).ok_or_else(overflow)?),
         ("+", x, y) => Float(x.f() + y.f()),
         ("-", x, y) => Float(x.f() - y.f()),
         ("*", x, y) => Float(x.f() * y.f()),
         ("/", x, y) => {
-            if y.f() == 0.0 {
-                return Err("division by zero".into());
-            }
+            zero(y)?;
             Float(x.f() / y.f())
         }
         ("//", Int(x), Int(y)) => {
-            if y == 0 {
-                return Err("division by zero".into());
-            }
+            zero(b)?;
             Int(x.div_euclid(y) - if (x.rem_euclid(y) != 0) && y < 0 { 1 } else { 0 })
         }
         ("//", x, y) => {
-            if y.f() == 0.0 {
-                return Err("division by zero".into());
-            }
+            zero(y)?;
             Float((x.f() / y.f()).floor())
         }
         ("%", Int(x), Int(y)) => {
-            if y == 0 {
-                return Err("division by zero".into());
-            }
+            zero(b)?;
             Int(((x % y) + y) % y)
         }
         ("%", x, y) => {
-            if y.f() == 0.0 {
-                return Err("division by zero".into());
-            }
+            zero(y)?;
             let r = x.f() % y.f();
             Float(if r != 0.0 && (r < 0.0) != (y.f() < 0.0) { r + y.f() } else { r })
         }
-        ("**", Int(x), Int(y)) if y >= 0 => Int(u32::try_from(y).ok().and_then(|e| x.checked_pow(e)).ok_or_else(overflow)?),
-        ("**", x, y) => Float(x.f().powf(y.f())),
+        ("**", x, y) => {
+            if x.f() == 0.0 && y.f() < 0.0 {
+                return Err("zero to a negative power".into());
+            }
+            Float(x.f().powf(y.f()))
+        }
         _ => return Err(format!("unknown operator {op}")),
     })
 }
