@@ -86,8 +86,8 @@ pub trait ActionSet: Send {
 
 /// Where bans are persisted (the fail2ban database); all no-ops without one.
 pub trait BanStore: Send + Sync {
-    /// `default`: the jail's ban time, for a ticket without its own.
-    fn add_ban(&self, jail: &str, ticket: &BanTicket, default: BanTime);
+    /// Record new bans in one go; `default`: the jail's ban time, for a ticket without its own.
+    fn add_bans(&self, jail: &str, tickets: &[BanTicket], default: BanTime);
     fn del_ban(&self, jail: &str, ip: &str);
 }
 
@@ -522,14 +522,31 @@ fn action_worker(
         t.set_restored(true);
         do_ban(name, shared, actions.as_mut(), &persist, t);
     }
+    let mut backlog: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
     loop {
         let wait = {
             let bm = relock(&shared.bans);
             Duration::from_secs_f64((bm.next_unban_time() - now()).clamp(0.0, 1.0) + 0.001)
         };
-        match jobs.recv_timeout(wait) {
+        let next = match backlog.pop_front() {
+            Some(j) => Ok(j),
+            None => jobs.recv_timeout(wait),
+        };
+        match next {
             Ok(Job::Ban(t)) => {
-                do_ban(name, shared, actions.as_mut(), &persist, t);
+                // A burst of bans is recorded in one database transaction (one sync), then acted on.
+                let mut batch = vec![t];
+                while batch.len() < 512 {
+                    match jobs.try_recv() {
+                        Ok(Job::Ban(t)) => batch.push(t),
+                        Ok(other) => {
+                            backlog.push_back(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                ban_batch(name, shared, actions.as_mut(), &persist, batch);
             }
             Ok(Job::BanManual(ips, reply)) => {
                 let mut n = 0;
@@ -606,16 +623,39 @@ struct Persist<'a> {
 }
 
 fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, persist: &Persist<'_>, t: BanTicket) -> bool {
+    ban_batch(name, shared, actions, persist, vec![t]) == 1
+}
+
+/// Ban tickets: admit each into the ban manager (and through the observer), record the new
+/// ones in the store at once, then log and run the actions for each. Returns how many were
+/// newly banned.
+fn ban_batch(name: &str, shared: &Shared, actions: &mut dyn ActionSet, persist: &Persist<'_>, tickets: Vec<BanTicket>) -> usize {
+    let default_bantime = relock(&shared.bans).ban_time();
+    let admitted: Vec<(BanTicket, Option<BanTime>)> =
+        tickets.into_iter().filter_map(|t| admit(name, shared, persist, t, default_bantime)).collect();
+    if let (None, Some(st)) = (persist.observer, persist.store) {
+        let fresh: Vec<BanTicket> = admitted.iter().filter(|(t, _)| !t.restored()).map(|(t, _)| t.clone()).collect();
+        if !fresh.is_empty() {
+            st.add_bans(name, &fresh, default_bantime);
+        }
+    }
+    let n = admitted.len();
+    for (t, increased) in admitted {
+        apply_ban(name, shared, actions, &t, increased);
+    }
+    n
+}
+
+/// Put one ticket into the ban manager; with `bantime.increment`, let the observer raise its
+/// ban time and record it. `None` when it is not a new ban.
+fn admit(name: &str, shared: &Shared, persist: &Persist<'_>, t: BanTicket, default_bantime: BanTime) -> Option<(BanTicket, Option<BanTime>)> {
     let id = t.id().to_string();
-    let (outcome, default_bantime) = {
-        let mut bm = relock(&shared.bans);
-        (bm.add_ban_ticket(t.clone(), now()), bm.ban_time())
-    };
+    let outcome = relock(&shared.bans).add_ban_ticket(t.clone(), now());
     let mut t = match outcome {
         AddBan::Added(t) => t,
         AddBan::Expired => {
             crate::log!(LOG_ACTIONS, Level::INFO, "[{name}] Ignore {id}, expired bantime");
-            return false;
+            return None;
         }
         AddBan::AlreadyBanned { ticket, .. } => {
             // fail2ban grades this message by how long after the ban the failure came.
@@ -628,25 +668,25 @@ fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, persist: &Pe
                 Level::WARNING
             };
             crate::log!(LOG_ACTIONS, level, "[{name}] {id} already banned");
-            return false;
+            return None;
         }
     };
     let mut increased = None;
-    if !t.restored() {
-        match (persist.observer, persist.store) {
-            (Some(obs), _) => {
-                if let Some(bt) = obs.ban_found(&mut t, default_bantime) {
-                    if let Some(stored) = relock(&shared.bans).get_mut(&id) {
-                        stored.set_ban_time(bt);
-                        stored.set_ban_count(t.ban_count());
-                    }
-                    increased = Some(bt);
-                }
+    if let (Some(obs), false) = (persist.observer, t.restored()) {
+        if let Some(bt) = obs.ban_found(&mut t, default_bantime) {
+            if let Some(stored) = relock(&shared.bans).get_mut(&id) {
+                stored.set_ban_time(bt);
+                stored.set_ban_count(t.ban_count());
             }
-            (None, Some(st)) => st.add_ban(name, &t, default_bantime),
-            (None, None) => {}
+            increased = Some(bt);
         }
     }
+    Some((t, increased))
+}
+
+/// Log a new ban and run every action's ban.
+fn apply_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTicket, increased: Option<BanTime>) {
+    let id = t.id();
     crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] {}Ban {id}", if t.restored() { "Restore " } else { "" });
     if let Some(bt) = increased {
         let (len, end) = match bt {
@@ -655,13 +695,12 @@ fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, persist: &Pe
         };
         crate::log!(LOG_OBSERVER, Level::NOTICE, "[{name}] Increase Ban {id} ({} # {len} -> {end})", t.ban_count());
     }
-    for (act, err) in actions.ban(&t) {
-        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}", info_repr(&t));
+    for (act, err) in actions.ban(t) {
+        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
     }
-    if let Some(stored) = relock(&shared.bans).get_mut(&id) {
+    if let Some(stored) = relock(&shared.bans).get_mut(id) {
         stored.set_banned(true);
     }
-    true
 }
 
 fn do_unban(name: &str, actions: &mut dyn ActionSet, t: &BanTicket) {

@@ -295,8 +295,8 @@ struct DbStore {
 }
 
 impl BanStore for DbStore {
-    fn add_ban(&self, jail: &str, ticket: &BanTicket, default: BanTime) {
-        if let Err(e) = relock(&self.db).add_ban(jail, ticket, default) {
+    fn add_bans(&self, jail: &str, tickets: &[BanTicket], default: BanTime) {
+        if let Err(e) = relock(&self.db).add_bans(jail, tickets, default) {
             crate::log!("fail2ban.database", Level::ERROR, "{e}");
         }
     }
