@@ -246,6 +246,9 @@ impl Transmitter {
                 let ips = words_from(cmd, 3)?;
                 if ips.is_empty() {
                     strs(j.banned_ids())
+                } else if ips.len() == 1 {
+                    // one ID: fail2ban answers a bare 1/0, several: a list
+                    int(j.is_banned(&ips[0]) as i64)
                 } else {
                     Value::List(ips.iter().map(|ip| int(j.is_banned(ip) as i64)).collect())
                 }
