@@ -214,18 +214,7 @@ impl Config {
     }
 
     pub fn read_more(&mut self, files: &mut Files, name: &str) -> Result<bool, ConfigError> {
-        let base = join(&self.basedir, name);
-        let base_s = base.to_string_lossy().to_string();
-        let mut candidates = vec![PathBuf::from(format!("{base_s}.conf"))];
-        let dir = PathBuf::from(format!("{base_s}.d"));
-        candidates.extend(crate::glob::sorted_with_suffix(&dir, ".conf"));
-        candidates.push(PathBuf::from(format!("{base_s}.local")));
-        candidates.extend(crate::glob::sorted_with_suffix(&dir, ".local"));
-        let existing: Vec<PathBuf> = candidates.into_iter().filter(|p| p.exists()).collect();
-        if existing.is_empty() {
-            return Ok(false);
-        }
-        let all = files.includes(&existing, &[])?;
+        let all = Self::file_list(files, &self.basedir, name)?;
         let mut any = false;
         for f in &all {
             if let Some(parsed) = files.parse(f)? {
@@ -234,6 +223,23 @@ impl Config {
             }
         }
         Ok(any)
+    }
+
+    /// The files read for `name`, in merge order: `name.conf`, `name.d/*.conf`, `name.local`,
+    /// `name.d/*.local` (those that exist), each with its includes around it.
+    pub fn file_list(files: &mut Files, basedir: &Path, name: &str) -> Result<Vec<PathBuf>, ConfigError> {
+        let base = join(basedir, name);
+        let base_s = base.to_string_lossy().to_string();
+        let mut candidates = vec![PathBuf::from(format!("{base_s}.conf"))];
+        let dir = PathBuf::from(format!("{base_s}.d"));
+        candidates.extend(crate::glob::sorted_with_suffix(&dir, ".conf"));
+        candidates.push(PathBuf::from(format!("{base_s}.local")));
+        candidates.extend(crate::glob::sorted_with_suffix(&dir, ".local"));
+        let existing: Vec<PathBuf> = candidates.into_iter().filter(|p| p.exists()).collect();
+        if existing.is_empty() {
+            return Ok(Vec::new());
+        }
+        files.includes(&existing, &[])
     }
 
     /// Merge one file: DEFAULT updated, sections updated key by key; overridden values are kept
@@ -480,6 +486,45 @@ mod tests {
         }
         assert_eq!(c.get("S", "zz", None), Err(GetError::NoOption));
         assert_eq!(c.get("T", "a", None), Err(GetError::NoSection));
+    }
+
+    #[test]
+    fn file_set_order_and_includes() {
+        let t = tempfile::tempdir().unwrap();
+        let w = |n: &str, c: &str| {
+            let p = t.path().join(n);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, c).unwrap();
+        };
+        let layer = |n: &str| format!("[S]\nlast = {n}\n");
+        w("x.conf", "[INCLUDES]\nbefore = pre.conf\nafter = post.conf\n[S]\nlast = conf\n");
+        w("pre.conf", "[INCLUDES]\nbefore = x.conf\n[S]\nlast = pre\n");
+        w("post.conf", &layer("post"));
+        w("post.local", &layer("post.local"));
+        w("x.d/b.conf", &layer("d/b.conf"));
+        w("x.d/a.conf", &layer("d/a.conf"));
+        w("x.local", &layer("local"));
+        w("x.d/a.local", &layer("d/a.local"));
+        w("x.d/.hidden.conf", &layer("hidden"));
+        let mut files = Files::default();
+        let list = Config::file_list(&mut files, t.path(), "x").unwrap();
+        let rel: Vec<String> =
+            list.iter().map(|p| p.strip_prefix(t.path()).unwrap().to_string_lossy().to_string()).collect();
+        // pre.conf's include of x.conf is cut by the loop guard; post.conf brings its .local.
+        assert_eq!(rel, ["pre.conf", "x.conf", "post.conf", "post.local", "x.d/a.conf", "x.d/b.conf", "x.local", "x.d/a.local"]);
+        let (c, found) = Config::read(&mut files, t.path(), "x").unwrap();
+        assert!(found);
+        assert_eq!(c.get("S", "last", None).unwrap(), "d/a.local");
+        assert_eq!(c.get("KNOWN/S", "last", None).unwrap(), "local");
+        let (_, found) = Config::read(&mut files, t.path(), "nothing").unwrap();
+        assert!(!found);
+    }
+
+    #[test]
+    fn conditional_sections_merge_with_suffix() {
+        let c = cfg("[Init]\na = 1\n[Init?family=inet6]\na = 6\n");
+        assert_eq!(c.get("Init", "a", None).unwrap(), "1");
+        assert_eq!(c.get("Init", "a?family=inet6", None).unwrap(), "6");
     }
 
     #[test]
