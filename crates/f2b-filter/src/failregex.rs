@@ -45,18 +45,44 @@ pub struct Regex {
     relaxed: Option<regex::Regex>,
 }
 
+/// Whether `^` occurs outside character classes (escapes respected).
+fn has_anchor_outside_class(p: &str) -> bool {
+    let b = p.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'[' => {
+                i += 1;
+                if b.get(i) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i) == Some(&b']') {
+                    i += 1;
+                }
+                while i < b.len() && b[i] != b']' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'^' => return true,
+            _ => i += 1,
+        }
+    }
+    false
+}
+
 /// The unanchored variant of a pattern, when dropping the leading `^` keeps "matches a suffix
 /// => matches the text": no other start anchors. Lookarounds, conditionals and backreferences
 /// are widened away (see [`pyre::translate_superset`]), so it is a plain `regex` even for
 /// patterns that need `fancy-regex`.
 fn relaxed_variant(py: &str) -> Option<regex::Regex> {
     let body = py.strip_prefix('^').unwrap_or(py);
-    let bytes = body.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        let escaped = i > 0 && bytes[i - 1] == b'\\';
-        if b == b'^' && !escaped && !(i > 0 && bytes[i - 1] == b'[') {
-            return None;
-        }
+    if has_anchor_outside_class(body) {
+        return None;
     }
     if body.contains("\\A") {
         return None;
