@@ -99,8 +99,10 @@ impl Files {
         if let Some(inc) = parsed.sections.get("INCLUDES") {
             for (opt, list) in [("before", &mut before), ("after", &mut after)] {
                 // Interpolation applies to include lists too (DEFAULT values may be used).
-                let Some(raw) = inc.get(opt).or_else(|| parsed.defaults.get(opt)) else { continue };
-                let value = single_file_get(&parsed, "INCLUDES", opt, raw)?;
+                if !inc.contains_key(opt) && !parsed.defaults.contains_key(opt) {
+                    continue;
+                }
+                let value = single_file_get(&parsed, "INCLUDES", opt)?;
                 for item in value.split('\n') {
                     let r = if item.starts_with('/') { PathBuf::from(item) } else { join(&dir, item) };
                     if seen.contains(&r) {
@@ -130,9 +132,8 @@ pub(crate) fn join(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Interpolated value of a single parsed file (used for its `[INCLUDES]`).
-fn single_file_get(f: &IniFile, section: &str, option: &str, raw: &str) -> Result<String, ConfigError> {
+fn single_file_get(f: &IniFile, section: &str, option: &str) -> Result<String, ConfigError> {
     let cfg = Config { basedir: PathBuf::new(), defaults: f.defaults.clone(), sections: f.sections.clone() };
-    let _ = raw;
     cfg.get(section, option, None).map_err(|e| e.into_error(section, option))
 }
 

@@ -183,6 +183,13 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
             "[it's]\nenabled = true\nfilter = no'pe\nlogpath = @LOG@\n[say \"hi\"]\nenabled = true\nfilter = test\nignorecommand = echo 'a' \"b\" \\n\naction = act[port=\"it's\"]\nlogpath = @LOG@\n[tab\tname]\nenabled = true\nfilter = test\nlogpath = @LOG@\n",
         )],
     ),
+    (
+        "interpolated include names",
+        &[
+            ("jail.conf", "[INCLUDES]\nbefore = %(pfx)s-pre.conf\n[DEFAULT]\npfx = my\nbefore = ignored.conf\n[t]\nenabled = true\nfilter = test\nlogpath = @LOG@\n"),
+            ("my-pre.conf", "[t]\nmaxretry = 42\n"),
+        ],
+    ),
     ("CRLF line endings", &[("jail.conf", "[t]\r\nenabled = true\r\nfilter = test\r\nfailregex = ^a <HOST>\r\n  ^b <HOST>\r\n\r\nlogpath = @LOG@\r\n")]),
     // Fatal cases: fail2ban prints nothing.
     ("missing %(x)s", &[("jail.conf", "[t]\nenabled = true\nfilter = test\nport = %(nope)s\naction = act[port=%(port)s]\nlogpath = @LOG@\n")]),
