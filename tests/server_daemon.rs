@@ -164,7 +164,7 @@ fn sighup_reloads_and_sigusr1_reopens_the_log() {
 #[test]
 fn bantime_increment_rebans_a_known_bad_address_sooner_and_longer() {
     let tree = Tree::new(
-        "[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 2\nbantime = 2\nbantime.increment = true\naction = record[name=t]\n",
+        "[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 2\nbantime = 3\nbantime.increment = true\naction = record[name=t]\n",
     );
     tree.write("t.log", "hello\n");
     let _d = Daemon::start_ours(&tree);
@@ -177,9 +177,9 @@ fn bantime_increment_rebans_a_known_bad_address_sooner_and_longer() {
     let log = tree.read("server.log");
     assert!(log.contains("INFO    [t] Found 192.0.2.60, bad - "), "{log}");
     assert!(log.contains(" # -> 2.0, Ban"), "{log}");
-    assert!(log.contains("NOTICE  [t] Increase Ban 192.0.2.60 (2 # 4s -> "), "{log}");
+    assert!(log.contains("NOTICE  [t] Increase Ban 192.0.2.60 (2 # 6s -> "), "{log}");
     let (_, bl) = ours(&tree.sock(), &["get", "t", "banip", "--with-time"]);
-    assert!(bl.contains(" + 4 = "), "{bl}");
+    assert!(bl.contains(" + 6 = "), "{bl}");
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn the_stock_recidive_filter_reads_our_log() {
         return f2b::skip("the_stock_recidive_filter_reads_our_log", "filter.d/recidive.conf or common.conf missing in the repo tree");
     }
     let tree = Tree::new(
-        "[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 1\nbantime = 1\naction = record[name=t]\n\n\
+        "[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 1\nbantime = 3\naction = record[name=t]\n\n\
          [recidive]\nenabled = true\nfilter = recidive\nlogpath = {dir}/server.log\nmaxretry = 3\nfindtime = 1d\nbantime = 1w\n\
          action = record[name=recidive]\n",
     );

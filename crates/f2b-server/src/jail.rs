@@ -191,7 +191,7 @@ const LOG_OBSERVER: &str = "fail2ban.observer";
 impl Jail {
     /// Start the jail: actionstart, restored bans, then the reader.
     pub fn start(parts: JailParts) -> std::io::Result<Jail> {
-        let JailParts { settings, source, source_status, filter, mut actions, ignore, store, observer, restore, fail_total } =
+        let JailParts { settings, source, source_status, filter, actions, ignore, store, observer, restore, fail_total } =
             parts;
         let name = settings.name.clone();
         let mut bm = BanManager::new();
@@ -206,9 +206,6 @@ impl Jail {
             action_names: Mutex::new(actions.names()),
         });
         shared.stats.total_failed.store(fail_total, Ordering::Relaxed);
-        for (act, err) in actions.start() {
-            crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to start jail '{name}' action '{act}': {err}");
-        }
         let (tx, rx) = mpsc::channel();
         let worker = {
             let shared = Arc::clone(&shared);
@@ -236,6 +233,7 @@ impl Jail {
     /// Stop reading, unban everything through the actions, run actionstop, and wait. Returns
     /// the failure total (carried into the jail that replaces this one on reload). Idempotent.
     pub fn stop(&self) -> u64 {
+        self.request_stop();
         let (reader, worker) = {
             let mut th = relock(&self.threads);
             (th.0.take(), th.1.take())
@@ -243,17 +241,22 @@ impl Jail {
         if reader.is_none() && worker.is_none() {
             return self.shared.stats.total_failed.load(Ordering::Relaxed);
         }
-        self.shared.stop.store(true, Ordering::SeqCst);
         if let Some(r) = reader {
             let _ = r.join();
         }
-        // Dropping our sender ends the worker (the reader's clone is gone with the reader).
-        relock(&self.jobs).take();
         if let Some(w) = worker {
             let _ = w.join();
         }
         crate::log!(LOG_JAIL, Level::INFO, "Jail '{}' stopped", self.name);
         self.shared.stats.total_failed.load(Ordering::Relaxed)
+    }
+
+    /// Tell both threads to finish without waiting: the reader at its next poll, the worker
+    /// (unbans, actionstop) once the reader is gone. Many jails stop in parallel this way.
+    pub fn request_stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Dropping our sender ends the worker once the reader's clone is gone too.
+        relock(&self.jobs).take();
     }
 
     /// The current ban tickets, in ban order (to carry bans over a reload).
@@ -398,7 +401,7 @@ fn reader_loop(
         fm.set_max_time(settings.findtime);
         fm.set_max_matches(settings.maxmatches);
         let mut t_now = now();
-        let errors = source.poll(Duration::from_millis(250), &mut |line| {
+        let errors = source.poll(Duration::from_secs(1), &mut |line| {
             lines_seen += 1;
             // A long initial read must still see the clock move.
             if lines_seen % 4096 == 0 {
@@ -517,6 +520,10 @@ fn action_worker(
     restore: Vec<BanTicket>,
     jobs: Receiver<Job>,
 ) {
+    // actionstart runs here, so jails start (and a slow actionstart waits) in parallel.
+    for (act, err) in actions.start() {
+        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to start jail '{name}' action '{act}': {err}");
+    }
     let persist = Persist { store: store.as_deref(), observer: observer.as_deref() };
     for mut t in restore {
         t.set_restored(true);

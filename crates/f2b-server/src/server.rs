@@ -223,6 +223,9 @@ impl Server {
     pub fn stop_all(&self) {
         let _guard = relock(&self.lifecycle);
         crate::log!(LOG, Level::INFO, "Stopping all jails");
+        for j in self.jails() {
+            j.request_stop();
+        }
         let names = self.jail_names();
         for n in names {
             self.stop_jail_locked(&n, false);
