@@ -190,6 +190,18 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
             ("my-pre.conf", "[t]\nmaxretry = 42\n"),
         ],
     ),
+    (
+        "logpath glob results in directory order",
+        &[
+            ("logs/zeta.log", ""),
+            ("logs/alpha.log", ""),
+            ("logs/mid.log", ""),
+            ("logs/.hidden.log", ""),
+            ("logs/sub1/q.log", ""),
+            ("logs/sub0/q.log", ""),
+            ("jail.conf", "[t]\nenabled = true\nfilter = test\nlogpath = @DIR@/conf/logs/*.log\n  @DIR@/conf/logs/sub*/q.log tail\n  @DIR@/conf/logs/[am]*.log\n"),
+        ],
+    ),
     ("CRLF line endings", &[("jail.conf", "[t]\r\nenabled = true\r\nfilter = test\r\nfailregex = ^a <HOST>\r\n  ^b <HOST>\r\n\r\nlogpath = @LOG@\r\n")]),
     // Fatal cases: fail2ban prints nothing.
     ("missing %(x)s", &[("jail.conf", "[t]\nenabled = true\nfilter = test\nport = %(nope)s\naction = act[port=%(port)s]\nlogpath = @LOG@\n")]),
