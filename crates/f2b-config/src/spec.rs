@@ -217,8 +217,9 @@ impl JailSpec {
             "addfailregex" => self.failregex.extend(list()),
             "addignoreregex" => self.ignoreregex.extend(list()),
             "maxlines" => {
+                // fail2ban keeps at least one line in the buffer.
                 let n = int(val)?;
-                self.maxlines = Some(usize::try_from(n).map_err(|_| opt_err(format!("negative: {n}")))?.max(1));
+                self.maxlines = Some(usize::try_from(n.max(1)).unwrap_or(1));
             }
             "datepattern" => self.datepattern = Some(text()?),
             "addjournalmatch" => {
@@ -364,13 +365,10 @@ impl ServerSpec {
                 "socket" => s.socket = PathBuf::from(text()?),
                 "pidfile" => s.pidfile = PathBuf::from(text()?),
                 "allowipv6" => {
-                    // fail2ban: "auto" (or anything not boolean-like) lets the system decide.
-                    let t = text()?.to_lowercase();
-                    s.allowipv6 = match t.as_str() {
-                        "1" | "on" | "true" | "yes" => Some(true),
-                        "0" | "off" | "false" | "no" => Some(false),
-                        _ => None,
-                    };
+                    // fail2ban: exactly "auto" lets the system decide, anything else is read as
+                    // a boolean (1/on/true/yes, any case, is true).
+                    let t = text()?;
+                    s.allowipv6 = if t == "auto" { None } else { Some(crate::optval::as_bool(&t)) };
                 }
                 "dbfile" => {
                     let t = text()?;
@@ -491,5 +489,7 @@ mod tests {
         assert_eq!(sp.loglevel, "NOTICE");
         assert_eq!((sp.dbfile, sp.dbmaxmatches, sp.dbpurgeage, sp.allowipv6), (None, Some(3), 604_800.0, None));
         assert!(ServerSpec::from_stream(&[c("dbpurgeage", s("later"))]).is_err());
+        let v6 = |v: &str| ServerSpec::from_stream(&[c("allowipv6", s(v))]).unwrap().allowipv6;
+        assert_eq!((v6("auto"), v6("Yes"), v6("off"), v6("maybe")), (None, Some(true), Some(false), Some(false)));
     }
 }
