@@ -105,6 +105,9 @@ pub struct LineOutcome {
     pub pref_matched: bool,
     /// Multi-line mode: earlier buffered lines that became part of a match on this line.
     pub consumed_previous: Vec<String>,
+    /// The prefregex groups (content included), when asked for with
+    /// [`Filter::set_keep_pref_groups`] (fail2ban-regex `-v`).
+    pub pref_groups: Option<FailData>,
 }
 
 impl LineOutcome {
@@ -232,6 +235,7 @@ pub struct Filter {
     /// Every failregex has a relaxed variant and the prefregex content ends the line: a line
     /// none of the relaxed variants match is a miss (see [`Regex::may_match_suffix`]).
     relaxed_ok: bool,
+    keep_pref_groups: bool,
     /// Whether lines can be ruled out by required literals (see [`FilterOptions::prefilter_lines`]).
     prefilter: bool,
     /// The last lines skipped by the prefilter (newest at `ring_next - 1`), dates not read yet.
@@ -291,6 +295,7 @@ impl Filter {
         // (a RegexSet of all of them scans once but is far slower on sshd's 22 patterns)
         let relaxed_ok = content_ends_line && failregex.iter().all(|r| r.relaxed_pattern().is_some());
         Ok(Filter {
+            keep_pref_groups: false,
             relaxed_ok,
             prefilter,
             ring: Vec::new(),
@@ -316,6 +321,11 @@ impl Filter {
             scratch: String::new(),
             warnings,
         })
+    }
+
+    /// Report the prefregex groups of each line in [`LineOutcome::pref_groups`].
+    pub fn set_keep_pref_groups(&mut self, keep: bool) {
+        self.keep_pref_groups = keep;
     }
 
     /// Sets the DNS resolver used for host names when `usedns` is yes or warn.
@@ -505,6 +515,9 @@ impl Filter {
                 return Some(LineOutcome::default());
             }
             pref_matched = true;
+            if self.keep_pref_groups {
+                return None;
+            }
             // The content ends the line, so a failregex that cannot match any suffix of the
             // line cannot match the content either: decided without capturing.
             let known_miss = self.relaxed_ok && self.failregex.iter().all(|r| r.may_match_suffix(&buf) == Some(false));
@@ -618,6 +631,9 @@ impl Filter {
             out.pref_matched = true;
             for (k, v) in p.groups(b) {
                 pre_groups.set(&k, v.map(Value::Str));
+            }
+            if self.keep_pref_groups {
+                out.pref_groups = Some(pre_groups.clone());
             }
             if let Some(Value::Str(repl)) = pre_groups.pop("content") {
                 if !repl.is_empty() {

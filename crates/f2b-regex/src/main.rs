@@ -207,6 +207,7 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
         }
     };
     filter.set_resolver(Box::new(SystemResolver));
+    filter.set_keep_pref_groups(!machine && cli.verbosity() > 0);
     if log_level_num(&cli.log_level) <= 30 {
         for w in &filter.warnings {
             setup.header.push(format!("WARNING: {w}"));

@@ -68,6 +68,7 @@ pub struct Run {
     failregex: Vec<RegexStat>,
     ignoreregex: Vec<RegexStat>,
     pref_matched: u64,
+    pref_groups: Vec<String>,
     tested: u64,
     matched: u64,
     missed: u64,
@@ -94,6 +95,7 @@ impl Run {
             failregex: failregex.iter().map(stat).collect(),
             ignoreregex: ignoreregex.iter().map(stat).collect(),
             pref_matched: 0,
+            pref_groups: Vec::new(),
             tested: 0,
             matched: 0,
             missed: 0,
@@ -196,6 +198,13 @@ impl Run {
         if let Some(_p) = filter.prefregex_source() {
             if o.pref_matched {
                 self.pref_matched += 1;
+                if let Some(g) = &o.pref_groups {
+                    if self.pref_groups.len() < self.print_limit {
+                        self.pref_groups.push(crate::pyrepr::dict(g));
+                    } else if self.pref_groups.len() == self.print_limit {
+                        self.pref_groups.push("...".to_string());
+                    }
+                }
             }
         }
         for i in &o.ignored_by {
@@ -303,19 +312,26 @@ impl Run {
         let _ = writeln!(w, "\nResults\n=======");
         if let Some(p) = filter.prefregex_expanded() {
             let _ = writeln!(w, "\nPrefregex: {} total", self.pref_matched);
-            Self::pprint_list(w, &[p.to_string()], None);
+            let mut l = vec![p.to_string()];
+            if self.verbose > 0 {
+                l.extend(self.pref_groups.iter().map(|g| format!("    {g}")));
+            }
+            Self::pprint_list(w, &l, None);
         }
         self.print_regexes(w, "Failregex", &self.failregex);
         self.print_regexes(w, "Ignoreregex", &self.ignoreregex);
         if let Some(dd) = filter.date_detector() {
             let _ = writeln!(w, "\nDate template hits:");
             let mut out = Vec::new();
-            for (name, hits) in dd.template_stats() {
-                if self.verbose > 0 || hits > 0 {
-                    out.push(format!("[{hits}] {name}"));
+            for t in dd.template_info() {
+                if self.verbose > 0 || t.hits > 0 {
+                    out.push(format!("[{}] {}", t.hits, t.name));
+                    if self.verbose_date {
+                        out.push(format!("    # weight: {:.3} ({:.3}), pattern: {}", t.weight, t.base_weight, t.pattern));
+                        out.push(format!("    # regex:   {}", t.regex));
+                    }
                 }
             }
-            let _ = self.verbose_date;
             Self::pprint_list(w, &out, Some("[# of hits] date format"));
         }
         let _ = writeln!(

@@ -154,6 +154,9 @@ fn differential_report_against_fail2ban_regex() {
         vec!["-r", "-c", c, "-o", "row", log, "mysshd"],
         vec!["-r", "Aug 14 11:59:01 auth failure from 192.0.2.3", "auth failure from <HOST>$"],
         vec!["-r", "-c", c, "--print-no-ignored", log, "mysshd"],
+        vec!["-r", "-c", c, "-v", log, "mysshd"],
+        vec!["-r", "-c", c, "-v", "--VD", log, "mysshd"],
+        vec!["-c", c, "-L", "3", "--print-all-missed", log, "mysshd"],
     ];
     let strip = |s: String| s.lines().filter(|l| !l.starts_with("[processed in")).collect::<Vec<_>>().join("\n");
     for args in cases {
