@@ -229,8 +229,9 @@ impl JailSpec {
                 self.journalmatch.extend(rest.iter().filter_map(text_of));
             }
             "maxretry" => {
+                // A negative count bans at the first failure in fail2ban, as 0 does.
                 let n = int(val)?;
-                self.maxretry = u32::try_from(n).map_err(|_| opt_err(format!("out of range: {n}")))?;
+                self.maxretry = u32::try_from(n.max(0)).map_err(|_| opt_err(format!("out of range: {n}")))?;
             }
             "maxmatches" => {
                 let n = int(val)?;
