@@ -148,8 +148,11 @@ pub struct Jail {
     name: String,
     shared: Arc<Shared>,
     jobs: Mutex<Option<Sender<Job>>>,
-    threads: Mutex<(Option<JoinHandle<()>>, Option<JoinHandle<()>>)>,
+    /// (reader, worker), taken when the jail stops.
+    threads: Mutex<Threads>,
 }
+
+type Threads = (Option<JoinHandle<()>>, Option<JoinHandle<()>>);
 
 /// The parts a jail is built from.
 /// Opens the jail's source on its reader thread (a journal handle may not cross threads).

@@ -64,7 +64,7 @@ impl FileSource {
                 Err(e) => crate::log!("fail2ban.database", Level::ERROR, "{e}"),
             }
         }
-        match FileTailer::open(path.clone(), start, self.encoding.clone()) {
+        match FileTailer::open(path.clone(), start, self.encoding) {
             Ok(t) => {
                 let pos = t.position().pos;
                 if let Err(e) = self.watcher.add(t) {
@@ -320,7 +320,7 @@ fn usedns(u: f2b_config::UseDns) -> f2b_filter::UseDns {
 /// Builds jails from specs with the real backends, filter, actions and database.
 pub struct Builder {
     pub db: Option<SharedDb>,
-    pub actions: Box<dyn Fn(&JailSpec) -> Result<Box<dyn crate::jail::ActionSet>, String> + Send + Sync>,
+    pub actions: crate::daemon::ActionsFactory,
 }
 
 impl Builder {
