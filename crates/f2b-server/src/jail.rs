@@ -536,7 +536,9 @@ fn action_worker(
     loop {
         let wait = {
             let bm = relock(&shared.bans);
-            Duration::from_secs_f64((bm.next_unban_time() - now()).clamp(0.0, 1.0) + 0.001)
+            let secs = bm.next_unban_time() - now();
+            // at most a second, so a NaN or odd end of ban can never stall or panic the timer
+            Duration::from_secs_f64(if secs.is_finite() { secs.clamp(0.0, 1.0) } else { 1.0 } + 0.001)
         };
         let next = match backlog.pop_front() {
             Some(j) => Ok(j),

@@ -148,6 +148,9 @@ impl Transmitter {
             "set" => self.set(cmd),
             "sleep" => {
                 let secs: f64 = word(cmd, 1)?.parse().map_err(|_| CommandError::Value("could not convert string to float".into()))?;
+                if !secs.is_finite() {
+                    return Err(CommandError::Value("sleep needs a finite number of seconds".into()));
+                }
                 std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
                 Ok(Value::None)
             }
