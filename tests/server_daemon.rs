@@ -210,3 +210,22 @@ fn the_stock_recidive_filter_reads_our_log() {
     }
     assert!(wait_until(10.0, || has(&tree, "ban recidive 203.0.113.77")), "{:?}\n{}", tree.rec(), tree.read("server.log"));
 }
+
+#[test]
+fn a_broken_jail_is_logged_and_skipped_the_others_run() {
+    let tree = Tree::new(
+        "[t]\nenabled = true\nlogpath = {dir}/t.log\naction = record[name=t]\n\n\
+         [broken]\nenabled = true\nfilter = no-such-filter\nlogpath = {dir}/t.log\naction = record[name=broken]\n\n\
+         [badregex]\nenabled = true\nfilter = badre\nlogpath = {dir}/t.log\naction = record[name=badregex]\n",
+    );
+    tree.write("conf/filter.d/badre.conf", "[Definition]\nfailregex = ^(unclosed <HOST>\n");
+    tree.write("t.log", "hello\n");
+    let _d = Daemon::start_ours(&tree);
+    let (_, st) = ours(&tree.sock(), &["status"]);
+    assert!(st.contains("Number of jail:\t1") && st.contains("Jail list:\tt"), "{st}");
+    let log = tree.read("server.log");
+    assert!(log.lines().any(|l| l.contains("ERROR") && l.contains("broken")), "{log}");
+    assert!(log.lines().any(|l| l.contains("ERROR") && l.contains("badregex")), "{log}");
+    tree.append("t.log", &fails("192.0.2.99", &[0, 0, 0]));
+    assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.99")), "{:?}", tree.rec());
+}
