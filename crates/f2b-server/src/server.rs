@@ -51,7 +51,13 @@ pub fn load_config(confdir: &Path) -> Result<Config, String> {
     for stream in &loaded.jails {
         match JailSpec::from_stream(stream) {
             Ok(spec) => jails.push(spec),
-            Err(e) => errors.push(format!("Unable to start jail '{}': {e}", stream.name)),
+            Err(e) => {
+                // The reader may already have reported this jail (and kept a stub of it).
+                let known = format!("jail '{}'", stream.name);
+                if !errors.iter().any(|m| m.contains(&known)) {
+                    errors.push(format!("Unable to start jail '{}': {e}", stream.name));
+                }
+            }
         }
     }
     Ok(Config { server, jails, errors })
@@ -176,7 +182,9 @@ impl Server {
         let name = spec.name.clone();
         crate::log!(LOG, Level::INFO, "Creating new jail '{name}'");
         let parts = self.builder.build(&spec, restore, fail_total).map_err(|e| {
-            crate::log!(LOG, Level::ERROR, "Unable to start jail '{name}': {e}");
+            // one log line per error, even when a regex compiler explains itself over several
+            let flat = e.split('\n').map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ");
+            crate::log!(LOG, Level::ERROR, "Unable to start jail '{name}': {flat}");
             e
         })?;
         let jail = Jail::start(parts).map_err(|e| {
