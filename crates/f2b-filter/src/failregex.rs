@@ -212,7 +212,7 @@ impl Regex {
         self.names.iter().map(|(n, _)| n.as_str())
     }
 
-    /// Searches `hay`; on success the capture positions are kept for [`Regex::group`].
+    /// Searches `hay`; on success the capture positions are kept for [`Regex::group_span`].
     pub fn search(&mut self, hay: &str) -> bool {
         self.matched = false;
         match &mut self.engine {
