@@ -236,7 +236,8 @@ pub fn log(name: &str, level: Level, msg: fmt::Arguments<'_>) {
         }
         Sink::Syslog { sock, facility, .. } => {
             // No time and no column padding: what fail2ban sends to syslog by default.
-            let line = format!("<{}>{name}[{pid}]: {} {msg}", u16::from(*facility) * 8 + u16::from(level.priority()), level.name());
+            // ends in NUL, as Python's syslog handler sends it
+            let line = format!("<{}>{name}[{pid}]: {} {msg}\0", u16::from(*facility) * 8 + u16::from(level.priority()), level.name());
             let _ = sock.send(line.as_bytes());
         }
         Sink::Journal { sock } => {
@@ -369,6 +370,32 @@ mod tests {
         assert_eq!(Level::parse("10").unwrap(), Level::DEBUG);
         assert!(Level::parse("LOUD").is_err());
         assert_eq!(Level::HEAVYDEBUG.name(), "HEAVY");
+    }
+
+    #[test]
+    fn syslog_target_sends_fail2bans_unpadded_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.sock");
+        let rx = UnixDatagram::bind(&path).unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        set_syslog_socket(&path.to_string_lossy()).unwrap();
+        set_target("SYSLOG[facility=AUTHPRIV]").unwrap();
+        log("fail2ban.actions", Level::NOTICE, format_args!("[sshd] Ban 192.0.2.1 syslog-marker"));
+        let _ = set_target("STDERR");
+        let mut buf = [0u8; 512];
+        let want = format!("<85>fail2ban.actions[{}]: NOTICE [sshd] Ban 192.0.2.1 syslog-marker\0", std::process::id());
+        loop {
+            let n = rx.recv(&mut buf).expect("a datagram");
+            let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if got.contains("syslog-marker") {
+                assert_eq!(got, want);
+                break;
+            }
+        }
+        // a file target that cannot be opened is refused and the previous target stays
+        let bad = dir.path().join("no/such/dir/f2b.log");
+        assert!(set_target(&bad.to_string_lossy()).is_err());
+        assert_eq!(target(), "STDERR");
     }
 
     #[test]
