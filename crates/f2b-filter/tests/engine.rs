@@ -273,3 +273,27 @@ fn skipped_lines_still_provide_the_last_date() {
         assert_eq!(o.failures[0].time, T, "prefilter={prefilter}: now");
     }
 }
+
+/// Hostile patterns and lines: errors are fine, panics are not.
+#[test]
+fn no_panic_on_odd_input() {
+    let patterns = [
+        "", "(", ")", "[", "]", "[^]", "\\", "(?P<", "(?P<a", "(?P=", "(?(", "(?(a", "(?#", "{", "{,", "x{2,1}",
+        "<HOST", "</F-USER>", "<F-USER>", "<F-", "<SKIPLINES>", "(?i", "(?<=", "[\\", "é<HOST>ü", "\\x4", "\\u12",
+        "(?P<ip4>a)(?P<ip4>b)", "a**", "(?x) # <HOST>", "^^$$<HOST>", "[[:alpha:]]<HOST>", "(?L)<HOST>",
+    ];
+    for p in patterns {
+        let _ = f2b_filter::pyre::translate(p);
+        let _ = f2b_filter::pyre::translate_superset(p);
+        let _ = f2b_filter::literals::required(p);
+        for maxlines in [1, 3] {
+            let opts = FilterOptions { failregex: vec![p.to_string()], maxlines, ..FilterOptions::default() };
+            if let Ok(mut f) = Filter::new(opts) {
+                for line in ["", "\u{0}", "é", "from 1.2.3.4", "Aug 14 11:59:01 x", "[", "\n"] {
+                    let _ = f.process_line(line, T);
+                    let _ = f.process_journal_line(line, T, "");
+                }
+            }
+        }
+    }
+}
