@@ -236,6 +236,10 @@ pub struct Filter {
     /// none of the relaxed variants match is a miss (see [`Regex::may_match_suffix`]).
     relaxed_ok: bool,
     keep_pref_groups: bool,
+    /// The quick check already searched the prefregex on this line's text (captures kept).
+    pref_presearched: bool,
+    /// The quick check already found this failregex matching this line's text (captures kept).
+    fail_presearched: Option<usize>,
     /// Whether lines can be ruled out by required literals (see [`FilterOptions::prefilter_lines`]).
     prefilter: bool,
     /// The last lines skipped by the prefilter (newest at `ring_next - 1`), dates not read yet.
@@ -296,6 +300,8 @@ impl Filter {
         let relaxed_ok = content_ends_line && failregex.iter().all(|r| r.relaxed_pattern().is_some());
         Ok(Filter {
             keep_pref_groups: false,
+            pref_presearched: false,
+            fail_presearched: None,
             relaxed_ok,
             prefilter,
             ring: Vec::new(),
@@ -494,6 +500,8 @@ impl Filter {
     /// Single-line mode: decides a certain miss without allocating (prefregex and failregexes
     /// searched on a reused buffer). Returns None when the full evaluation is needed.
     fn quick_miss(&mut self, pre: &str, post: &str) -> Option<LineOutcome> {
+        self.pref_presearched = false;
+        self.fail_presearched = None;
         if self.maxlines > 1 || self.early_ignore() {
             return None;
         }
@@ -526,8 +534,10 @@ impl Filter {
                 return Some(LineOutcome { pref_matched, ..LineOutcome::default() });
             }
         }
+        let mut searched_pref = false;
         if let Some(p) = self.prefregex.as_mut() {
             p.search(&buf);
+            searched_pref = true;
             if let Some((s, e)) = p.group_span("content") {
                 if s < e {
                     // the failregexes see the content plus the newline fail2ban appends
@@ -541,12 +551,17 @@ impl Filter {
             }
         }
         let hay = &buf[range];
-        let any = self.failregex.iter().any(|r| r.is_match(hay));
+        // Searching (not just testing) keeps the captures of the first hit for the full
+        // evaluation, which sees exactly this text.
+        let hit = self.failregex.iter_mut().position(|r| r.search(hay));
         self.scratch = buf;
-        if any {
-            None
-        } else {
-            Some(LineOutcome { pref_matched, ..LineOutcome::default() })
+        match hit {
+            Some(i) => {
+                self.pref_presearched = searched_pref;
+                self.fail_presearched = Some(i);
+                None
+            }
+            None => Some(LineOutcome { pref_matched, ..LineOutcome::default() }),
         }
     }
 
@@ -611,6 +626,8 @@ impl Filter {
     }
 
     fn find_failure_in(&mut self, org: &[TLine], date: Option<f64>, now: f64, out: &mut LineOutcome) {
+        let pref_done = std::mem::take(&mut self.pref_presearched);
+        let mut fail_done = self.fail_presearched.take();
         let raw_default = self.usedns == UseDns::Raw || self.raw_hosts;
         let def_cidr = if raw_default { Cidr::Raw } else { Cidr::Unspec };
         let mut buf: Option<String> = Some(tuple_buf(org));
@@ -625,7 +642,8 @@ impl Filter {
         let mut pre_groups = FailData::new();
         if let Some(p) = self.prefregex.as_mut() {
             let b = buf.as_deref().unwrap_or_default();
-            if !p.search(b) {
+            let hit = if pref_done { p.matched() } else { p.search(b) };
+            if !hit {
                 return;
             }
             out.pref_matched = true;
@@ -649,7 +667,13 @@ impl Filter {
                 None if self.maxlines == 1 && self.line_buffer.is_empty() => tuple_buf(org),
                 None => tuple_buf(&self.line_buffer),
             };
-            if !self.failregex[idx].search(&b) {
+            let hit = if fail_done == Some(idx) {
+                fail_done = None;
+                self.failregex[idx].matched()
+            } else {
+                self.failregex[idx].search(&b)
+            };
+            if !hit {
                 buf = Some(b);
                 continue;
             }
