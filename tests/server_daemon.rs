@@ -144,15 +144,24 @@ fn sighup_reloads_and_sigusr1_reopens_the_log() {
     tree.append("t.log", &fails("192.0.2.40", &[0, 0, 0]));
     assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.40")));
 
+    // a new jail u, and t with another maxretry (same actions, same ban time)
     tree.write(
         "conf/jail.local",
-        "[t]\nenabled = true\nlogpath = {dir}/t.log\naction = record[name=t]\n\n[u]\nenabled = true\nlogpath = {dir}/u.log\naction = record[name=u]\n",
+        "[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 5\naction = record[name=t]\n\n[u]\nenabled = true\nlogpath = {dir}/u.log\naction = record[name=u]\n",
     );
     d.signal("HUP");
     assert!(wait_until(10.0, || ours(&sock, &["status"]).1.contains("Jail list:\tt, u")), "{}", ours(&sock, &["status"]).1);
-    // the unchanged jail kept its ban
+    assert!(wait_until(10.0, || ours(&sock, &["get", "t", "maxretry"]).1.trim() == "5"));
+    // t kept its ban through the reload: never lifted, actions not restarted
     assert!(ours(&sock, &["status", "t"]).1.contains("Banned IP list:\t192.0.2.40"));
     assert!(!has(&tree, "unban t 192.0.2.40"), "{:?}", tree.rec());
+    assert_eq!(tree.rec().iter().filter(|l| *l == "start t").count(), 1, "{:?}", tree.rec());
+    // and its new reader works with the new maxretry
+    tree.append("t.log", &fails("192.0.2.42", &[0, 0, 0, 0]));
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(!has(&tree, "ban t 192.0.2.42"));
+    tree.append("t.log", &fails("192.0.2.42", &[0]));
+    assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.42")), "{:?}", tree.rec());
 
     std::fs::rename(tree.path("server.log"), tree.path("server.log.1")).expect("rotate");
     d.signal("USR1");

@@ -150,6 +150,9 @@ pub struct Jail {
     jobs: Mutex<Option<Sender<Job>>>,
     /// (reader, worker), taken when the jail stops.
     threads: Mutex<Threads>,
+    /// Stop flag of the current reader (a reload may replace the reader alone).
+    reader_stop: Mutex<Arc<AtomicBool>>,
+    observer: Option<Arc<dyn BanObserver>>,
 }
 
 type Threads = (Option<JoinHandle<()>>, Option<JoinHandle<()>>);
@@ -218,15 +221,46 @@ impl Jail {
                 .name(format!("f2b-act-{name}"))
                 .spawn(move || action_worker(&name, &shared, actions, store, observer, restore, rx))?
         };
-        let reader = {
-            let shared = Arc::clone(&shared);
-            let tx = tx.clone();
-            std::thread::Builder::new()
-                .name(format!("f2b-read-{name}"))
-                .spawn(move || reader_loop(&shared, source, filter, tx, fail_total, observer))?
-        };
+        let reader_stop = Arc::new(AtomicBool::new(false));
+        let reader = spawn_reader(&name, &shared, source, filter, tx.clone(), fail_total, observer.clone(), Arc::clone(&reader_stop))?;
         crate::log!(LOG_JAIL, Level::INFO, "Jail '{name}' started");
-        Ok(Jail { name, shared, jobs: Mutex::new(Some(tx)), threads: Mutex::new((Some(reader), Some(worker))) })
+        Ok(Jail {
+            name,
+            shared,
+            jobs: Mutex::new(Some(tx)),
+            threads: Mutex::new((Some(reader), Some(worker))),
+            reader_stop: Mutex::new(reader_stop),
+            observer,
+        })
+    }
+
+    /// Reload a jail whose actions and ban time did not change: only the reader (source,
+    /// filter, failure counter) is replaced; the ban list and the actions stay as they are, so
+    /// no ban is lifted even for a moment. `parts`' actions, store and restore are unused.
+    pub fn replace_reader(&self, parts: JailParts) -> std::io::Result<()> {
+        let Some(tx) = relock(&self.jobs).clone() else {
+            return Err(std::io::Error::other("jail is stopping"));
+        };
+        let old = relock(&self.threads).0.take();
+        relock(&self.reader_stop).store(true, Ordering::SeqCst);
+        if let Some(r) = old {
+            let _ = r.join();
+        }
+        {
+            let mut st = relock(&self.shared.settings);
+            let bantime = st.bantime;
+            *st = parts.settings;
+            st.bantime = bantime;
+        }
+        *relock(&self.shared.ignore) = parts.ignore;
+        *relock(&self.shared.source_status) = parts.source_status;
+        let flag = Arc::new(AtomicBool::new(false));
+        let total = self.shared.stats.total_failed.load(Ordering::Relaxed);
+        let reader =
+            spawn_reader(&self.name, &self.shared, parts.source, parts.filter, tx, total, self.observer.clone(), Arc::clone(&flag))?;
+        *relock(&self.reader_stop) = flag;
+        relock(&self.threads).0 = Some(reader);
+        Ok(())
     }
 
     pub fn name(&self) -> &str {
@@ -258,6 +292,7 @@ impl Jail {
     /// (unbans, actionstop) once the reader is gone. Many jails stop in parallel this way.
     pub fn request_stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
+        relock(&self.reader_stop).store(true, Ordering::SeqCst);
         // Dropping our sender ends the worker once the reader's clone is gone too.
         relock(&self.jobs).take();
     }
@@ -373,8 +408,26 @@ impl WarnOnce {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
+fn spawn_reader(
+    name: &str,
+    shared: &Arc<Shared>,
+    source: SourceFactory,
+    filter: Box<dyn LineFilter>,
+    jobs: Sender<Job>,
+    fail_total: u64,
+    observer: Option<Arc<dyn BanObserver>>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<JoinHandle<()>> {
+    let shared = Arc::clone(shared);
+    std::thread::Builder::new()
+        .name(format!("f2b-read-{name}"))
+        .spawn(move || reader_loop(&shared, &stop, source, filter, jobs, fail_total, observer))
+}
+
 fn reader_loop(
     shared: &Shared,
+    stop: &AtomicBool,
     source: SourceFactory,
     mut filter: Box<dyn LineFilter>,
     jobs: Sender<Job>,
@@ -397,7 +450,7 @@ fn reader_loop(
     let mut warn_skew = WarnOnce::default();
     let mut last_save = now();
     let mut lines_seen: u64 = 0;
-    while !shared.stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) && !shared.stop.load(Ordering::Relaxed) {
         // Settings may be changed from the control socket; a copy per batch is lock-free per line.
         let settings = relock(&shared.settings).clone();
         fm.set_max_retry(settings.maxretry);

@@ -274,6 +274,27 @@ impl Server {
                 Some((_, old_spec)) if old_spec == spec => {
                     crate::log!(LOG, Level::INFO, "Jail '{name}' reloaded");
                 }
+                Some((jail, old_spec))
+                    if old_spec.actions == spec.actions
+                        && old_spec.bantime == spec.bantime
+                        && old_spec.bantime_increment == spec.bantime_increment =>
+                {
+                    // Same actions and ban time: swap the reader only; bans stay in force.
+                    let swapped = self
+                        .builder
+                        .build(&spec, Vec::new(), 0)
+                        .map_err(|e| e.to_string())
+                        .and_then(|parts| jail.replace_reader(parts).map_err(|e| e.to_string()));
+                    match swapped {
+                        Ok(()) => {
+                            if let Some(r) = self.write().get_mut(&name) {
+                                r.spec = spec;
+                            }
+                            crate::log!(LOG, Level::INFO, "Jail '{name}' reloaded");
+                        }
+                        Err(e) => crate::log!(LOG, Level::ERROR, "Unable to reload jail '{name}': {e}"),
+                    }
+                }
                 Some((jail, _)) => {
                     // Carry the active bans and the failure total into the new jail.
                     let tickets = jail.tickets();
