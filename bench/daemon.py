@@ -100,7 +100,10 @@ def request(sock, cmd, timeout=10.0):
             s.sendall(CLOSE + END)
         except OSError:
             pass
-        return pickle.loads(buf[:-len(END)])
+        try:
+            return pickle.loads(buf[:-len(END)])
+        except Exception as e:  # fail2ban pickles its own exception classes
+            return 1, 'error: %s' % e
     finally:
         s.close()
 
@@ -123,6 +126,16 @@ actionstart =
 actionstop =
 actioncheck =
 actionban = echo '<ip>' >> <recfile>
+actionunban =
+[Init]
+recfile = /dev/null
+"""
+# No command at all: bans cost only the server's own bookkeeping (used to fill a database quickly).
+NONE = """[Definition]
+actionstart =
+actionstop =
+actioncheck =
+actionban =
 actionunban =
 [Init]
 recfile = /dev/null
@@ -167,6 +180,8 @@ def make_tree(d, jails):
         f.write(RECORD)
     with open(os.path.join(d, 'action.d', 'bench-stamp.conf'), 'w') as f:
         f.write(STAMP)
+    with open(os.path.join(d, 'action.d', 'bench-none.conf'), 'w') as f:
+        f.write(NONE)
     with open(os.path.join(d, 'fail2ban.local'), 'w') as f:
         f.write('[DEFAULT]\nlogtarget = %s/server.log\nsocket = %s/s.sock\npidfile = %s/s.pid\n'
                 'dbfile = %s/db.sqlite3\n' % (d, d, d, d))
@@ -219,6 +234,17 @@ class Server:
             except (OSError, EOFError, pickle.UnpicklingError):
                 pass
             time.sleep(step)
+        return None
+
+    def ready(self, jails=1, timeout=60.0):
+        """Seconds from start until ping answers and `jails` jails exist (None on timeout)."""
+        end = now() + timeout
+        if self.wait_ping(timeout) is None:
+            return None
+        while now() < end and self.alive():
+            if self.jail_count() >= jails:
+                return now() - self.t0
+            time.sleep(0.005)
         return None
 
     def jail_count(self):
@@ -461,7 +487,7 @@ def run_step(srv_kind, kind, work, data, offs, n, rate, timeout):
     srv = Server(srv_kind, tree).start()
     res = None
     try:
-        if srv.wait_ping(60) is None:
+        if srv.ready() is None:
             log('%s did not come up:\n%s' % (srv_kind, server_log_tail(tree)))
             return None
         time.sleep(0.5)  # let the jail open its log
@@ -589,7 +615,7 @@ def phase_latency(work, quick, servers):
         open(logpath, 'wb').close()
         srv = Server(sk, tree).start()
         try:
-            if srv.wait_ping(60) is None:
+            if srv.ready() is None:
                 print(fmt_row([sk, '-', '-', '-', '-', '-', 'ERR'], widths))
                 log(server_log_tail(tree))
                 continue
@@ -645,7 +671,7 @@ def phase_memory(work, quick, servers):
         open(logpath, 'wb').close()
         srv = Server(sk, tree).start()
         try:
-            if srv.wait_ping(60) is None:
+            if srv.ready() is None:
                 print(fmt_row([sk, 'ERR'], widths))
                 log(server_log_tail(tree))
                 continue
@@ -755,7 +781,7 @@ def phase_restore(work, quick, servers):
         basetimes.append(now() - t0)
     base = statistics.median(basetimes)
     widths = [10, 10, 10, 12, 12, 10, 12]
-    print(fmt_row(['server', 'ban in s', 'stop s', 'restore s', 'restored', 'start ms', 'vs xargs'], widths))
+    print(fmt_row(['server', 'fill s', 'stop s', 'restore s', 'restored', 'start ms', 'vs xargs'], widths))
     print(fmt_row(['xargs', '-', '-', '%.2f' % base, n, '-', '1.00'], widths))
     res = {}
     for sk in servers:
@@ -763,11 +789,13 @@ def phase_restore(work, quick, servers):
         rec = os.path.join(d, 'bans.txt')
         logpath = os.path.join(work, 'restore-%s.log' % sk)
         open(logpath, 'w').close()
-        tree = make_tree(d, jail('keep', 'portscan', logpath, rec=rec, maxretry=1, findtime='1d',
-                                 bantime='1d', backend='auto'))
+        # Filled through a jail whose action runs nothing; restarted with the recording action.
+        keep = lambda action: jail('keep', 'portscan', logpath, action=action, rec=rec, maxretry=1, findtime='1d',
+                                   bantime='1d', backend='auto')
+        tree = make_tree(d, keep('bench-none'))
         srv = Server(sk, tree).start()
         try:
-            if srv.wait_ping(60) is None:
+            if srv.ready() is None:
                 print(fmt_row([sk, 'ERR'], widths))
                 log(server_log_tail(tree))
                 continue
@@ -775,20 +803,25 @@ def phase_restore(work, quick, servers):
             for i in range(0, n, 500):
                 srv.cmd_('set', 'keep', 'banip', *ips[i:i + 500], timeout=120)
             end = now() + (120 if quick else 600)
-            while now() < end and count_file_lines(rec) < n:
+            banned = 0
+            while now() < end:
+                banned = int(find_key(srv.cmd_('status', 'keep')[1], 'Currently banned') or 0)
+                if banned >= n:
+                    break
                 time.sleep(0.05)
             t_ban = now() - t0
-            if count_file_lines(rec) < n:
-                log('%s: only %d of %d bans ran' % (sk, count_file_lines(rec), n))
+            if banned < n:
+                log('%s: only %d of %d bans' % (sk, banned, n))
             t0 = now()
             srv.stop(300)
             t_stop = now() - t0
         finally:
             srv.stop(30)
-        os.rename(rec, rec + '.1')
+        with open(os.path.join(tree, 'jail.local'), 'w') as fh:
+            fh.write(keep('bench-record'))
         srv = Server(sk, tree).start()
         try:
-            tp = srv.wait_ping(60)
+            tp = srv.ready()
             end = now() + (120 if quick else 600)
             while now() < end and count_file_lines(rec) < n and srv.alive():
                 time.sleep(0.01)
