@@ -96,10 +96,19 @@ fn bans_survive_sigkill_at_random_moments() {
     assert!(twice.is_empty(), "actionban ran twice for one address in one server lifetime: {twice:?}");
     let refreshed: Vec<_> = fresh.iter().filter(|(_, n)| **n > 1).collect();
     assert!(refreshed.is_empty(), "an address was banned anew while its ban ran: {refreshed:?}");
-    // the last lifetime put every earlier ban back through actionban, marked restored
+    // the last lifetime put every earlier ban back through actionban, marked restored; every
+    // record of one address, in any lifetime, carries the start of that one ban (whole seconds
+    // once restored)
     for a in &banned_before {
         let n = rec.iter().filter(|r| r.kind == "ban" && r.life() == last && &r.id == a && r.restored()).count();
         assert_eq!(n, 1, "{a}: restored actionban records in the last lifetime");
+        let starts: BTreeSet<i64> = rec.iter().filter(|r| r.kind == "ban" && &r.id == a).map(|r| r.time().round() as i64).collect();
+        assert_eq!(
+            starts.len(),
+            1,
+            "{a}: records of different bans: {:?}",
+            rec.iter().filter(|r| &r.id == a).map(|r| &r.line).collect::<Vec<_>>()
+        );
     }
     let (_, out) = d.client(&["banned", &ip(0)]);
     assert_eq!(out.trim(), "[['t']]");
