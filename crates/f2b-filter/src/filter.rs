@@ -794,18 +794,26 @@ impl Filter {
                 Some(Value::Set(u)) => u.clone(),
                 _ => Vec::new(),
             };
-            for id in ids {
+            let groups = fail.data.to_map();
+            let n = ids.len();
+            let mut matches = fail.matches.take().unwrap_or_default();
+            let mut data = Some(fail.data);
+            let mut users = Some(users);
+            for (k, id) in ids.into_iter().enumerate() {
+                // the last failure takes the collected values, earlier ones (DNS names with
+                // several addresses) get copies
+                let last = k + 1 == n;
                 out.failures.push(Failure {
                     regex_index: idx,
                     fid: id.as_ref().map(|i| i.to_string()).unwrap_or_default(),
                     ip: id,
                     time: date.unwrap_or(now),
                     time_is_int: date.is_some() && self.cur_date_int,
-                    matches: fail.matches.clone().unwrap_or_default(),
-                    groups: fail.data.to_map(),
-                    users: users.clone(),
+                    matches: if last { std::mem::take(&mut matches) } else { matches.clone() },
+                    groups: groups.clone(),
+                    users: if last { users.take().unwrap_or_default() } else { users.clone().unwrap_or_default() },
                     nofail,
-                    data: fail.data.clone(),
+                    data: if last { data.take().unwrap_or_default() } else { data.clone().unwrap_or_default() },
                 });
             }
             if !self.check_all {
