@@ -51,7 +51,19 @@ pub trait LineSource {
     fn status(&self) -> (&'static str, Vec<String>);
     /// Persist positions (files) or the last entry time (journal); called periodically and at stop.
     fn save_position(&mut self) {}
+    /// How long a poll may sleep when nothing happens; sources that can be woken (see
+    /// [`LineSource::waker`]) sleep longer, which keeps an idle daemon near zero CPU.
+    fn idle_wait(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    /// Something that interrupts a sleeping poll from another thread (to stop the jail now).
+    fn waker(&self) -> Option<Waker> {
+        None
+    }
 }
+
+/// Wakes a sleeping source (called from the thread that stops the jail).
+pub type Waker = Box<dyn Fn() + Send + Sync>;
 
 /// A failure found by the filter in one line.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,6 +148,8 @@ struct Shared {
     bans: Mutex<BanManager>,
     ignore: Mutex<IgnoreList>,
     source_status: Mutex<(&'static str, Vec<String>)>,
+    /// Wakes the current reader's source, when it can be woken.
+    waker: Mutex<Option<Waker>>,
     action_names: Mutex<Vec<String>>,
 }
 
@@ -209,6 +223,7 @@ impl Jail {
             bans: Mutex::new(bm),
             ignore: Mutex::new(ignore),
             source_status: Mutex::new(source_status),
+            waker: Mutex::new(None),
             action_names: Mutex::new(actions.names()),
         });
         shared.stats.total_failed.store(fail_total, Ordering::Relaxed);
@@ -243,6 +258,7 @@ impl Jail {
         };
         let old = relock(&self.threads).0.take();
         relock(&self.reader_stop).store(true, Ordering::SeqCst);
+        self.wake_reader();
         if let Some(r) = old {
             let _ = r.join();
         }
@@ -295,6 +311,13 @@ impl Jail {
         relock(&self.reader_stop).store(true, Ordering::SeqCst);
         // Dropping our sender ends the worker once the reader's clone is gone too.
         relock(&self.jobs).take();
+        self.wake_reader();
+    }
+
+    fn wake_reader(&self) {
+        if let Some(w) = relock(&self.shared.waker).as_ref() {
+            w();
+        }
     }
 
     /// The current ban tickets, in ban order (to carry bans over a reload).
@@ -443,6 +466,13 @@ fn reader_loop(
         }
     };
     *relock(&shared.source_status) = source.status();
+    *relock(&shared.waker) = source.waker();
+    let idle_wait = source.idle_wait();
+    // A stop requested while the source was opening has had no waker to call.
+    if stop.load(Ordering::SeqCst) || shared.stop.load(Ordering::SeqCst) {
+        source.save_position();
+        return;
+    }
     let mut fm = FailManager::new();
     fm.set_fail_total(fail_total);
     let mut found = Vec::new();
@@ -457,7 +487,7 @@ fn reader_loop(
         fm.set_max_time(settings.findtime);
         fm.set_max_matches(settings.maxmatches);
         let mut t_now = now();
-        let errors = source.poll(Duration::from_secs(1), &mut |line| {
+        let errors = source.poll(idle_wait, &mut |line| {
             lines_seen += 1;
             // A long initial read must still see the clock move.
             if lines_seen % 4096 == 0 {

@@ -110,6 +110,21 @@ impl LineSource for FileSource {
         ("File list", paths)
     }
 
+    fn idle_wait(&self) -> Duration {
+        // inotify wakes us for every change: the timeout is only a safety net. Polling (and
+        // a log file not there yet) needs the regular look fail2ban takes each second.
+        if self.watcher.backend() == FileBackend::Inotify && self.pending.is_empty() {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_secs(1)
+        }
+    }
+
+    fn waker(&self) -> Option<crate::jail::Waker> {
+        let h = self.watcher.stop_handle();
+        Some(Box::new(move || h.stop()))
+    }
+
     fn save_position(&mut self) {
         let Some(db) = &self.db else { return };
         let db = relock(db);
