@@ -1,6 +1,6 @@
 #!/bin/sh
-# f2b installer: binaries, guides, systemd unit and (only when none exists) the
-# config tree.
+# f2b installer: binaries, man pages, shell completions (bash, zsh, fish),
+# guides, systemd unit and (only when none exists) the config tree.
 #
 #   dist/install.sh [options]
 #     --from DIR        where the built binaries are   (default: target/release)
@@ -11,6 +11,11 @@
 #                       fail2ban-regex in PREFIX/bin point to the f2b programs
 #     --no-unit         do not install the systemd unit
 #   DESTDIR=/some/root  stage everything under that root (for packaging)
+#
+# Man pages go to PREFIX/share/man/man1, completions to
+# PREFIX/share/bash-completion/completions, PREFIX/share/zsh/site-functions and
+# PREFIX/share/fish/vendor_completions.d (they come from dist/man and
+# dist/completions, which f2b-docgen generates).
 #
 # An existing configuration directory is never touched: a host moving from
 # fail2ban keeps its own tree (see docs/migration.md). The unit is installed but
@@ -54,6 +59,25 @@ for p in $programs; do
     install -m 0755 "$from/$p" "$bindir/$p"
     echo "installed $prefix/bin/$p"
 done
+
+mandir=$destdir$prefix/share/man/man1
+mkdir -p "$mandir"
+for p in $programs; do
+    install -m 0644 "$here/man/$p.1" "$mandir/$p.1"
+done
+echo "installed the man pages in $prefix/share/man/man1"
+
+# Each shell looks for a completion under its own name and place.
+bashdir=$destdir$prefix/share/bash-completion/completions
+zshdir=$destdir$prefix/share/zsh/site-functions
+fishdir=$destdir$prefix/share/fish/vendor_completions.d
+mkdir -p "$bashdir" "$zshdir" "$fishdir"
+for p in $programs; do
+    install -m 0644 "$here/completions/$p.bash" "$bashdir/$p"
+    install -m 0644 "$here/completions/_$p" "$zshdir/_$p"
+    install -m 0644 "$here/completions/$p.fish" "$fishdir/$p.fish"
+done
+echo "installed the bash, zsh and fish completions under $prefix/share"
 
 docdir=$destdir$prefix/share/doc/f2b
 mkdir -p "$docdir"
