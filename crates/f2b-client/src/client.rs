@@ -78,28 +78,12 @@ impl Client {
             .1
     }
 
-    /// The socket and pid file from fail2ban.conf when the command line does not give them.
-    /// `Err` (the message fail2ban-client prints) when fail2ban.conf itself cannot be read;
-    /// a broken jail file leaves the defaults in place, since fail2ban-client reads only
-    /// fail2ban.conf at this point.
+    /// The socket and pid file from the fail2ban.conf family when the command line does not
+    /// give them. `Err` (the message fail2ban-client prints) when one of those files cannot be
+    /// read. Jail files are not read: fail2ban-client does not read them at this point, so a
+    /// broken jail file changes neither the outcome nor the socket.
     pub fn early_options(&mut self, socket: bool, pidfile: bool) -> Result<(), String> {
-        let log = self.log;
-        let (s, p) = match self.load_config(true) {
-            Ok(cfg) => (cfg.socket.clone(), cfg.pidfile.clone()),
-            Err(e) => {
-                let in_fail2ban_conf = match e {
-                    ConfigError::Syntax { file, .. } | ConfigError::File { file, .. } => file
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("fail2ban.")),
-                    _ => false,
-                };
-                if in_fail2ban_conf {
-                    return Err(e.to_string());
-                }
-                log.info(&format!("Using default socket and pid file: {e}"));
-                (PathBuf::new(), PathBuf::new())
-            }
-        };
+        let (s, p) = crate::fail2banconf::socket_and_pidfile(&self.conf)?;
         if socket {
             self.socket = if s.as_os_str().is_empty() {
                 PathBuf::from(DEFAULT_SOCKET)

@@ -7,6 +7,7 @@
 
 mod cli;
 mod client;
+mod fail2banconf;
 mod log;
 mod pprint;
 mod shlex;
