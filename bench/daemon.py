@@ -465,8 +465,23 @@ def throughput_tree(work, kind, srv_kind, logpath):
     return make_tree(d, j)
 
 
-def run_step(srv_kind, kind, work, data, offs, n, rate, timeout):
-    """One server, one input kind, one rate (None = burst). Returns a result dict or None."""
+REALTIME = re.compile(rb'^(__REALTIME_TIMESTAMP|_SOURCE_REALTIME_TIMESTAMP)=(\d+)$', re.M)
+
+
+def retime(chunk, first_us):
+    """Journal records re-stamped so the first one is at first_us: both servers only follow entries
+    newer than their start (a journal reader seeks by time), as on a live host."""
+    m = REALTIME.search(chunk)
+    if not m:
+        return chunk
+    delta = first_us - int(m.group(2))
+    return REALTIME.sub(lambda x: b'%s=%d' % (x.group(1), int(x.group(2)) + delta), chunk)
+
+
+def run_step(srv_kind, kind, work, data, offs, n, rate, timeout, startup_cpu=None):
+    """One server, one input kind, one rate (None = burst). Returns a result dict or None.
+    A journal burst is written before the server starts (it catches up from its start);
+    its CPU is the server's total minus `startup_cpu`."""
     d = os.path.join(work, 'tp-%s-%s' % (kind, srv_kind))
     logpath = os.path.join(d + '.in', 'messages' if kind == 'file' else 'bench.journal')
     if os.path.exists(d + '.in'):
@@ -484,16 +499,29 @@ def run_step(srv_kind, kind, work, data, offs, n, rate, timeout):
         writer.prime()
         write = writer.write
     expected = count_hits(data[:offs[n]], kind)
+    prewrite = kind == 'journal' and rate is None
+    if kind == 'journal':
+        data, offs = data[:offs[n]], offs[:n + 1]
+    if prewrite:
+        data = retime(data, int(time.time() * 1e6))
+        feed(write, data, offs, n, None, now() + timeout)
+        writer.close()
     srv = Server(srv_kind, tree).start()
     res = None
     try:
         if srv.ready() is None:
             log('%s did not come up:\n%s' % (srv_kind, server_log_tail(tree)))
             return None
-        time.sleep(0.5)  # let the jail open its log
-        cpu0 = srv.stat()[0]
         deadline = now() + timeout
-        t0, t1 = feed(write, data, offs, n, rate, deadline)
+        if prewrite:
+            cpu0 = startup_cpu or 0.0
+            t0 = t1 = srv.t0
+        else:
+            time.sleep(0.5)  # let the jail open its log
+            if kind == 'journal':
+                data = retime(data, int(time.time() * 1e6) + 100_000)
+            cpu0 = srv.stat()[0]
+            t0, t1 = feed(write, data, offs, n, rate, deadline)
         if writer:
             writer.close()
         count, tc = wait_counter(srv, jname, expected, deadline)
@@ -505,7 +533,7 @@ def run_step(srv_kind, kind, work, data, offs, n, rate, timeout):
         res = dict(n=n, rate=rate, expected=expected, count=count, lag=lag, write_s=wrote_for,
                    writer_rate=writer_rate, eff=n / max(1e-9, tc - t0), ok=ok,
                    cpu=(cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None, rss=rss,
-                   bans=count_file_lines(os.path.join(tree, 'bans.txt')))
+                   bans=count_file_lines(os.path.join(tree, 'bans.txt')), cpu0=cpu0)
         if rate is not None and writer_rate < 0.9 * rate:
             res['writer_limited'] = True
         return res
@@ -550,7 +578,9 @@ def phase_throughput(work, quick, servers):
             for sk in servers:
                 if rate is not None and sk in failed:
                     continue
-                r = run_step(sk, kind, work, data, offs, n, rate, timeout=90 if quick else 240)
+                s = summary.setdefault((kind, sk), {})
+                r = run_step(sk, kind, work, data, offs, n, rate, timeout=90 if quick else 240,
+                             startup_cpu=s.get('startup_cpu'))
                 name = '%s %s' % (label, ('%dk/s' % (rate // 1000)) if rate else 'burst')
                 if r is None:
                     print(fmt_row([name, sk, n, '-', '-', '-', '-', '-', '-', 'ERR'], widths), flush=True)
@@ -563,7 +593,7 @@ def phase_throughput(work, quick, servers):
                 print(fmt_row([name, sk, n, '%d/%d' % (r['count'], r['expected']), '%.2f' % r['lag'],
                                '%.0f' % r['eff'], f(cpu100k), f(1e5 / cpu100k if cpu100k else None, '%.0f'),
                                f(r['rss'], '%.1f'), ok], widths), flush=True)
-                s = summary.setdefault((kind, sk), {})
+                s.setdefault('startup_cpu', r['cpu0'])
                 if rate is None:
                     s['burst'] = r['eff']
                     s['cpu100k'] = cpu100k
