@@ -12,6 +12,7 @@ fn tree(dir: &Path, files: &[(&str, String)]) -> std::path::PathBuf {
     let conf = dir.join("conf");
     std::fs::create_dir_all(conf.join("fail2ban.d")).unwrap();
     std::fs::create_dir_all(conf.join("jail.d")).unwrap();
+    std::fs::write(conf.join("fail2ban.d/README"), "kept\n").unwrap();
     let d = dir.display();
     std::fs::write(
         conf.join("fail2ban.conf"),
@@ -83,6 +84,20 @@ fn broken_jail_file_leaves_the_socket_of_fail2ban_conf() {
     assert_eq!(err, vec![want]);
     assert_eq!(out, "");
     check_same_as_reference(&conf, &["ping"]);
+    // The client's private view of the tree is links: removing it left the tree whole.
+    for kept in [
+        "fail2ban.conf",
+        "jail.conf",
+        "jail.local",
+        "fail2ban.d",
+        "jail.d",
+    ] {
+        assert!(conf.join(kept).exists(), "{kept} is gone");
+    }
+    assert!(
+        conf.join("fail2ban.d/README").is_file(),
+        "fail2ban.d was emptied"
+    );
 }
 
 #[test]

@@ -125,7 +125,7 @@ fn man_pages_render_without_warnings_and_hold_the_options() {
                 plain.push(c);
             }
         }
-        let plain = plain.replace('\u{2010}', "-").replace('\u{2212}', "-");
+        let plain = plain.replace(['\u{2010}', '\u{2212}'], "-");
         assert!(
             plain.contains(&format!("{p} - ")),
             "{p}: no NAME line:\n{plain}"
