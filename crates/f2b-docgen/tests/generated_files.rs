@@ -206,3 +206,75 @@ fn every_program_has_a_page_and_three_completions() {
         }
     }
 }
+
+/// Whether `shell` runs here; prints the skip reason when it does not.
+fn have(shell: &str) -> bool {
+    let ok = Command::new(shell)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIP {shell} completion: {shell} is not installed");
+    }
+    ok
+}
+
+#[test]
+fn fish_completes_options_of_each_program() {
+    if !have("fish") {
+        return;
+    }
+    for (p, typed, want) in [
+        ("f2b-client", "f2b-client --soc", "--socket\tsocket path"),
+        ("f2b-regex", "f2b-regex --journalm", "--journalmatch\t"),
+        (
+            "f2b-server",
+            "f2b-server --str",
+            "--str2sec\tconvert time abbreviation format to seconds",
+        ),
+    ] {
+        let file = dist().join(format!("completions/{p}.fish"));
+        let script = format!("source '{}'; complete -C '{typed}'", file.display());
+        let out = Command::new("fish")
+            .args(["--no-config", "-c", &script])
+            .output()
+            .unwrap();
+        let got = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(got.lines().count(), 1, "{p}: {got:?}");
+        assert!(got.starts_with(want), "{p}: {got:?}");
+    }
+}
+
+#[test]
+fn zsh_loads_the_completion_functions_from_fpath() {
+    if !have("zsh") {
+        return;
+    }
+    let dir = dist().join("completions");
+    for p in PROGRAMS {
+        let st = Command::new("zsh")
+            .arg("-n")
+            .arg(dir.join(format!("_{p}")))
+            .status()
+            .unwrap();
+        assert!(st.success(), "_{p} is not valid zsh");
+    }
+    let script = format!(
+        "fpath=('{}' $fpath); autoload -U compinit; compinit -D -u; \
+         print -r -- $_comps[f2b-client] $_comps[f2b-regex] $_comps[f2b-server]",
+        dir.display()
+    );
+    let out = Command::new("zsh")
+        .args(["-f", "-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "_f2b-client _f2b-regex _f2b-server"
+    );
+}
