@@ -620,8 +620,9 @@ fn action_worker(
         let wait = {
             let bm = relock(&shared.bans);
             let secs = bm.next_unban_time() - now();
-            // at most a second, so a NaN or odd end of ban can never stall or panic the timer
-            Duration::from_secs_f64(if secs.is_finite() { secs.clamp(0.0, 1.0) } else { 1.0 } + 0.001)
+            // Jobs wake the worker at once; the timer only has to catch the next end of ban.
+            // Bounded, so a NaN or odd end of ban can never stall or panic it.
+            Duration::from_secs_f64(if secs.is_finite() { secs.clamp(0.0, 30.0) } else { 1.0 } + 0.001)
         };
         let next = match backlog.pop_front() {
             Some(j) => Ok(j),
