@@ -50,9 +50,12 @@ pub fn outputs() -> Result<Vec<Output>, DocgenError> {
             content: man::render(&p),
         });
         for shell in SHELLS {
-            let mut cmd = p.command.clone();
+            let mut cmd = p.completion.clone();
             let mut content = Vec::new();
             clap_complete::generate(shell, &mut cmd, p.name, &mut content);
+            if shell == Shell::Bash {
+                content = bash_case_names(content, p.name);
+            }
             out.push(Output {
                 path: Path::new("completions").join(shell.file_name(p.name)),
                 content,
@@ -60,6 +63,20 @@ pub fn outputs() -> Result<Vec<Output>, DocgenError> {
         }
     }
     Ok(out)
+}
+
+/// clap_complete 4.6 names the bash cases of a hyphenated program's subcommands with the
+/// hyphen spelled `__subcmd__` (`f2b__subcmd__client__subcmd__set`) but sets `cmd` to the
+/// hyphen spelled `__` (`f2b__client__subcmd__set`), so no subcommand case ever matched and
+/// `f2b-client set <TAB>` offered nothing. The case names are brought to the `cmd` spelling.
+fn bash_case_names(script: Vec<u8>, name: &str) -> Vec<u8> {
+    let wrong = name.replace('-', "__subcmd__");
+    let right = name.replace('-', "__");
+    match String::from_utf8(script) {
+        Ok(text) if wrong != right => text.replace(&wrong, &right).into_bytes(),
+        Ok(text) => text.into_bytes(),
+        Err(e) => e.into_bytes(),
+    }
 }
 
 /// The directories under `dist/` that hold only generated files.

@@ -6,7 +6,7 @@
 use clap::{Arg, ArgAction, Command, CommandFactory, ValueHint};
 use f2b_server::daemon::{self, CliError};
 
-use crate::usage::{self, Flag, UsageOption};
+use crate::usage::{self, CommandEntry, Flag, UsageOption};
 use crate::DocgenError;
 
 #[allow(dead_code)] // the client's helpers on Cli are not needed here
@@ -26,7 +26,11 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[derive(Debug, Clone)]
 pub struct Program {
     pub name: &'static str,
+    /// The command line as the program parses it (the man page is made from it).
     pub command: Command,
+    /// The command line shells complete: `command`, with f2b-client's command words as
+    /// subcommands.
+    pub completion: Command,
     /// Preformatted sections (heading, lines) placed after OPTIONS.
     pub sections: Vec<(&'static str, Vec<String>)>,
 }
@@ -54,6 +58,7 @@ fn client() -> Result<Program, DocgenError> {
         });
     let cmd = with_usage_help("f2b-client", cmd, &usage::options(CLIENT_USAGE))?;
     let table = usage::command_block(CLIENT_USAGE);
+    let completion = client_completion(&cmd, &usage::command_entries(&table));
     let indent = table
         .iter()
         .filter(|l| !l.trim().is_empty())
@@ -67,6 +72,7 @@ fn client() -> Result<Program, DocgenError> {
     Ok(Program {
         name: "f2b-client",
         command: cmd,
+        completion,
         sections: vec![("COMMANDS", commands)],
     })
 }
@@ -79,7 +85,8 @@ fn regex() -> Program {
     );
     Program {
         name: "f2b-regex",
-        command: cmd,
+        command: cmd.clone(),
+        completion: cmd,
         sections: Vec::new(),
     }
 }
@@ -131,9 +138,64 @@ fn server() -> Result<Program, DocgenError> {
     );
     Ok(Program {
         name: "f2b-server",
-        command: cmd,
+        command: cmd.clone(),
+        completion: cmd,
         sections: Vec::new(),
     })
+}
+
+/// f2b-client's command line for completion: its options, then the command words of its
+/// usage table as subcommands, each with the literal words that may follow it (`set
+/// loglevel`, `get dbfile`; placeholders such as `<JAIL>` cannot be completed statically), and
+/// any further words after them.
+fn client_completion(cmd: &Command, entries: &[CommandEntry]) -> Command {
+    fn literal(word: &str) -> bool {
+        word.starts_with(|c: char| c.is_ascii_alphabetic())
+    }
+    fn word(name: &str) -> Command {
+        Command::new(name.to_string())
+            .disable_help_flag(true)
+            .disable_help_subcommand(true)
+            .arg(
+                Arg::new("args")
+                    .num_args(0..)
+                    .trailing_var_arg(true)
+                    .allow_hyphen_values(true)
+                    .value_name("ARG"),
+            )
+    }
+    let mut verbs: Vec<Command> = Vec::new();
+    for e in entries {
+        let Some(verb) = e.words.first().filter(|w| literal(w)) else {
+            continue;
+        };
+        let i = match verbs.iter().position(|c| c.get_name() == verb.as_str()) {
+            Some(i) => i,
+            None => {
+                verbs.push(word(verb));
+                verbs.len() - 1
+            }
+        };
+        match e.words.get(1).filter(|w| literal(w)) {
+            None if e.words.len() == 1 => {
+                verbs[i] = verbs[i].clone().about(e.help.clone());
+            }
+            Some(second) if verbs[i].find_subcommand(second).is_none() => {
+                let sub = word(second).about(e.help.clone());
+                verbs[i] = verbs[i].clone().subcommand(sub);
+            }
+            _ => {}
+        }
+    }
+    let mut c = Command::new(cmd.get_name().to_string())
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .disable_help_subcommand(true)
+        .args(cmd.get_arguments().filter(|a| !a.is_positional()).cloned());
+    for v in verbs {
+        c = c.subcommand(v);
+    }
+    c
 }
 
 /// The options one usage line names: a short and the first long spell one option (`-c, --conf`);
@@ -286,6 +348,38 @@ mod tests {
         let table = &p.sections[0].1;
         assert!(table.iter().any(|l| l.starts_with("ping ")), "{table:?}");
         assert!(!table.iter().any(|l| l.contains("Report bugs")));
+    }
+
+    #[test]
+    fn client_completion_knows_the_command_words() {
+        let p = client().expect("client command");
+        let c = &p.completion;
+        let about = |cmd: Option<&Command>| cmd.and_then(|c| c.get_about()).map(|a| a.to_string());
+        assert_eq!(
+            about(c.find_subcommand("ping")).as_deref(),
+            Some("tests if the server is alive")
+        );
+        // `help` is fail2ban-client's command, not clap's.
+        assert_eq!(
+            about(c.find_subcommand("help")).as_deref(),
+            Some("return this output")
+        );
+        let set = c.find_subcommand("set").expect("set");
+        let words: Vec<&str> = set.get_subcommands().map(|s| s.get_name()).collect();
+        assert_eq!(
+            words,
+            [
+                "loglevel",
+                "logtarget",
+                "syslogsocket",
+                "dbfile",
+                "dbmaxmatches",
+                "dbpurgeage"
+            ]
+        );
+        assert!(c.find_subcommand("unban").is_some() && c.find_subcommand("--all").is_none());
+        assert!(c.get_arguments().any(|a| a.get_long() == Some("socket")));
+        assert!(!c.get_arguments().any(|a| a.is_positional()));
     }
 
     #[test]

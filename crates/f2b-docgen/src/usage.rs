@@ -124,6 +124,52 @@ pub fn command_block(text: &str) -> Vec<&str> {
     block
 }
 
+/// One entry of a command table: its words (`set`, `<JAIL>`, `bantime`, `<TIME>`) and help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandEntry {
+    pub words: Vec<String>,
+    pub help: String,
+}
+
+/// The entries of a command table as [`command_block`] returns it: an entry starts at the
+/// table's left edge, its help follows after a gap of two spaces or on the indented lines
+/// below it; a blank line ends it (headings such as `BASIC` stand alone after one).
+pub fn command_entries(block: &[&str]) -> Vec<CommandEntry> {
+    let indent = block
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut out: Vec<CommandEntry> = Vec::new();
+    let mut open = false;
+    for line in block {
+        let body = line.get(indent..).unwrap_or("");
+        if body.trim().is_empty() {
+            open = false;
+        } else if !body.starts_with(' ') {
+            let (spec, help) = match body.find("  ") {
+                Some(i) => (&body[..i], body[i..].trim()),
+                None => (body.trim_end(), ""),
+            };
+            let words = spec.split_whitespace().map(String::from).collect();
+            out.push(CommandEntry {
+                words,
+                help: help.to_string(),
+            });
+            open = true;
+        } else if open {
+            if let Some(last) = out.last_mut() {
+                if !last.help.is_empty() {
+                    last.help.push(' ');
+                }
+                last.help.push_str(body.trim());
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +229,28 @@ Report bugs somewhere
             Some("stop                    stops")
         );
         assert_eq!(block.len(), 4);
+    }
+
+    #[test]
+    fn reads_command_entries_with_their_help() {
+        let block = [
+            "                       BASIC",
+            "    start              starts",
+            "                       the server",
+            "    set <JAIL> attempt <IP> [<failure1> ... <failureN>]",
+            "                       notify",
+            "",
+            "                       LOGGING",
+            "    get loglevel       gets it",
+        ];
+        let e = command_entries(&block);
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert_eq!(e[0].words, vec!["start"]);
+        assert_eq!(e[0].help, "starts the server");
+        assert_eq!(e[1].words[..3], ["set", "<JAIL>", "attempt"]);
+        assert_eq!(e[1].help, "notify");
+        assert_eq!(e[2].words, vec!["get", "loglevel"]);
+        assert_eq!(e[2].help, "gets it");
     }
 
     #[test]

@@ -183,6 +183,23 @@ fn bash_completes_options_of_each_program() {
         bash_complete("f2b-server", &["f2b-server", "--str"]),
         vec!["--str2sec"]
     );
+    // f2b-client's command words, and the literal words after `set`/`get`.
+    assert_eq!(
+        bash_complete("f2b-client", &["f2b-client", "sta"]),
+        vec!["start", "status"]
+    );
+    assert_eq!(
+        bash_complete("f2b-client", &["f2b-client", "-c", "/etc/fail2ban", "pi"]),
+        vec!["ping"]
+    );
+    assert_eq!(
+        bash_complete("f2b-client", &["f2b-client", "set", "logt"]),
+        vec!["logtarget"]
+    );
+    assert_eq!(
+        bash_complete("f2b-client", &["f2b-client", "get", "db"]),
+        vec!["dbfile", "dbmaxmatches", "dbpurgeage"]
+    );
     let all = bash_complete("f2b-server", &["f2b-server", "-"]);
     for flag in ["-c", "--conf", "-x", "--async", "--timeout"] {
         assert!(all.iter().any(|w| w == flag), "{flag} not offered: {all:?}");
@@ -231,6 +248,16 @@ fn fish_completes_options_of_each_program() {
             "f2b-server",
             "f2b-server --str",
             "--str2sec\tconvert time abbreviation format to seconds",
+        ),
+        (
+            "f2b-client",
+            "f2b-client pi",
+            "ping\ttests if the server is alive",
+        ),
+        (
+            "f2b-client",
+            "f2b-client set dbpu",
+            "dbpurgeage\tsets the max age in <SECONDS>",
         ),
     ] {
         let file = dist().join(format!("completions/{p}.fish"));
