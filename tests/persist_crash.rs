@@ -113,3 +113,53 @@ fn bans_survive_sigkill_at_random_moments() {
     let (_, out) = d.client(&["banned", &ip(0)]);
     assert_eq!(out.trim(), "[['t']]");
 }
+
+/// A clean stop unbans everything (actionunban) but keeps the bans in the database; here the
+/// stop is cut short by SIGKILL at a seeded random moment within a second of SIGTERM (before,
+/// during or after its unbanning), 8 times over a growing set of bans. After the last restart
+/// every ban is back (restored through actionban), whether or not its unban ran before the kill.
+#[test]
+fn bans_survive_a_stop_cut_short_by_sigkill() {
+    let tree = Tree::new("[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 1\nfindtime = 1h\nbantime = 1h\naction = rec[name=t]\n");
+    tree.write("t.log", "");
+    let mut rng = Rng::new(SEED ^ 0x5709);
+    let mut next_ip = 10_000u64;
+    let mut cut = 0;
+    for round in 0..8 {
+        let mut d = Daemon::start(Server::Ours, &tree);
+        let lines: Vec<String> = (0..15)
+            .map(|_| {
+                next_ip += 1;
+                format!("{} FAIL from {}", stamp(0), ip(next_ip))
+            })
+            .collect();
+        tree.append("t.log", &lines);
+        let want = (next_ip - 10_000) as usize;
+        assert!(wait_until(30.0, || banned_list(&d, "t").len() == want), "round {round}: {:?}", banned_list(&d, "t"));
+        let unbans_before = tree.unbans("t").len();
+        let t0 = std::time::Instant::now();
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(d.pid().to_string()).status();
+        sleep_ms(rng.range(0, 1000));
+        d.kill9();
+        sleep_ms(200);
+        let unbanned = tree.unbans("t").len() - unbans_before;
+        if unbanned < want {
+            cut += 1;
+        }
+        eprintln!("round {round}: {unbanned} of {want} unbans ran before the kill ({:?})", t0.elapsed());
+    }
+    // the kill has to cut the stop short now and then, or this proves nothing
+    assert!(cut >= 2, "only {cut} of 8 stops were cut short");
+    let d = Daemon::start(Server::Ours, &tree);
+    let all: Vec<String> = {
+        let mut v: Vec<String> = (10_001..=next_ip).map(ip).collect();
+        v.sort();
+        v
+    };
+    assert!(wait_until(30.0, || banned_list(&d, "t") == all), "missing after restart: {:?}", banned_list(&d, "t"));
+    sleep_ms(300);
+    for a in &all {
+        let n = tree.bans("t").iter().filter(|r| r.life() == d.life && &r.id == a && r.restored()).count();
+        assert_eq!(n, 1, "{a}: restored actionban records in the last lifetime");
+    }
+}
