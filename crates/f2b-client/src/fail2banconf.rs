@@ -12,21 +12,9 @@ use std::path::{Path, PathBuf};
 /// The socket and pid file named by the fail2ban files under `conf` (empty when unset).
 /// `Err` holds the message for a fail2ban file that cannot be read, naming the real path.
 pub fn socket_and_pidfile(conf: &Path) -> Result<(PathBuf, PathBuf), String> {
-    let shadow = tempfile::Builder::new()
-        .prefix("f2b-client-conf")
-        .tempdir()
-        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-    // Absolute link targets: the links live elsewhere than a relative `-c` points from.
-    let absolute = std::path::absolute(conf).map_err(|e| format!("{}: {e}", conf.display()))?;
-    let entries = std::fs::read_dir(&absolute).map_err(|e| format!("{}: {e}", conf.display()))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if matches!(name.to_str(), Some("jail.conf" | "jail.local" | "jail.d")) {
-            continue;
-        }
-        std::os::unix::fs::symlink(entry.path(), shadow.path().join(&name))
-            .map_err(|e| format!("cannot link {}: {e}", entry.path().display()))?;
-    }
+    let Some(shadow) = without_jail_files(conf) else {
+        return from_whole_tree(conf);
+    };
     match f2b_config::load(shadow.path()) {
         Ok(cfg) => Ok((cfg.socket, cfg.pidfile)),
         // Messages name the links; point them back at the real files.
@@ -34,5 +22,42 @@ pub fn socket_and_pidfile(conf: &Path) -> Result<(PathBuf, PathBuf), String> {
             &shadow.path().to_string_lossy().into_owned(),
             &conf.to_string_lossy(),
         )),
+    }
+}
+
+/// A private directory linking every entry of `conf` but the jail files; `None` when it
+/// cannot be made (no writable temporary directory, say).
+fn without_jail_files(conf: &Path) -> Option<tempfile::TempDir> {
+    let shadow = tempfile::Builder::new()
+        .prefix("f2b-client-conf")
+        .tempdir()
+        .ok()?;
+    // Absolute link targets: the links live elsewhere than a relative `-c` points from.
+    let absolute = std::path::absolute(conf).ok()?;
+    for entry in std::fs::read_dir(absolute).ok()? {
+        let entry = entry.ok()?;
+        let name = entry.file_name();
+        if matches!(name.to_str(), Some("jail.conf" | "jail.local" | "jail.d")) {
+            continue;
+        }
+        std::os::unix::fs::symlink(entry.path(), shadow.path().join(&name)).ok()?;
+    }
+    Some(shadow)
+}
+
+/// The fallback: read the whole tree; an error outside the fail2ban files leaves the socket
+/// and pid file unset (the defaults) instead of failing.
+fn from_whole_tree(conf: &Path) -> Result<(PathBuf, PathBuf), String> {
+    use f2b_config::ConfigError;
+    match f2b_config::load(conf) {
+        Ok(cfg) => Ok((cfg.socket, cfg.pidfile)),
+        Err(ConfigError::Syntax { file, .. } | ConfigError::File { file, .. })
+            if !file
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("fail2ban.")) =>
+        {
+            Ok((PathBuf::new(), PathBuf::new()))
+        }
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -178,3 +178,21 @@ fn relative_configuration_directory() {
     );
     assert!(err.contains(&want), "{err:?}");
 }
+
+#[test]
+fn without_a_temporary_directory_the_whole_tree_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = tree(dir.path(), &[]);
+    let out = Command::new(OURS)
+        .env("TMPDIR", dir.path().join("missing"))
+        .args(["-c", conf.to_str().unwrap(), "ping"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "Failed to access socket path: {}/conf.sock.",
+        dir.path().display()
+    );
+    assert!(err.contains(&want), "{err:?}");
+    assert_eq!(out.status.code(), Some(255));
+}
