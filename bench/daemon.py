@@ -689,12 +689,12 @@ def phase_latency(work, quick, servers):
 def phase_memory(work, quick, servers):
     n = 200_000 if quick else 1_000_000
     ips = 20_000 if quick else 100_000
-    p = gen(work, 'portscan-syslog', n, 0.05, 'm-portscan-%d-%d.log' % (n, ips), ['--ips', str(ips)])
+    p = gen(work, 'portscan-syslog', n, 0.05, 'm-portscan-%d-%d-r05.log' % (n, ips), ['--ips', str(ips)])
     with open(p, 'rb') as fh:
         data = fh.read()
     expected = count_hits(data, 'file')
     distinct = len(set(re.findall(rb'PORT DENIED: .* SRC=([0-9a-fA-F.:]+)', data)))
-    print('\n## Memory (1 jail, no bans: maxretry above the line count; RSS idle, then after %d lines with '
+    print('\n## Memory (1 jail, no bans: maxretry above the line count, maxmatches 3; RSS idle, then after %d lines with '
           '%d failures from %d distinct addresses appended at once)\n' % (n, expected, distinct))
     widths = [10, 12, 9, 12, 12, 12, 9]
     print(fmt_row(['server', 'idle RSS MB', 'threads', 'after RSS MB', 'peak RSS MB', 'failures', 'time s'], widths))
@@ -702,7 +702,8 @@ def phase_memory(work, quick, servers):
     for sk in servers:
         d = os.path.join(work, 'mem-' + sk)
         logpath = os.path.join(work, 'mem-%s.log' % sk)
-        tree = make_tree(d, jail('mem', 'portscan', logpath, maxretry=10_000_000, findtime='1d', backend='auto'))
+        tree = make_tree(d, jail('mem', 'portscan', logpath, maxretry=10_000_000, maxmatches=3, findtime='1d',
+                                backend='auto'))
         open(logpath, 'wb').close()
         srv = Server(sk, tree).start()
         try:
