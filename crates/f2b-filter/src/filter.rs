@@ -454,7 +454,14 @@ impl Filter {
                     self.cur_date_int = self.last_date_int;
                     (0, 0, self.last_date, true, true)
                 } else {
-                    (0, 0, None, false, true)
+                    // a template matched text that is no valid date: that text is still cut
+                    // out of what the regexes see (fail2ban-regex then reports no date)
+                    match self.date.as_ref().and_then(|d| d.invalid_span()) {
+                        Some(s) if s.start <= s.end && s.end <= line.len() && line.is_char_boundary(s.start) && line.is_char_boundary(s.end) => {
+                            (s.start, s.end, None, false, true)
+                        }
+                        _ => (0, 0, None, false, true),
+                    }
                 }
             }
         };

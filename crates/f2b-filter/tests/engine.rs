@@ -297,3 +297,22 @@ fn no_panic_on_odd_input() {
         }
     }
 }
+
+#[test]
+fn text_that_is_no_valid_date_is_still_cut_out() {
+    // A template matches `0000-12-30 00:00:00`, which is no date: the line has no date of its
+    // own (time = now), yet the regexes do not see that text.
+    let now = 1124013600.0;
+    let dp = |o: &mut FilterOptions| o.datepattern = Some("{^LN-BEG}%Y-%m-%d %H:%M:%S".into());
+    let mut flt = filter(&[r"^ host app: failure from <HOST>$"], dp);
+    let o = flt.process_line("0000-12-30 00:00:00 host app: failure from 192.0.2.8", now);
+    assert_eq!(fids(&o), vec!["192.0.2.8"]);
+    assert_eq!(o.failures[0].time, now);
+    assert_eq!(o.failures[0].matches, vec!["0000-12-30 00:00:00 host app: failure from 192.0.2.8"]);
+    // After a recent valid date, that date is reused and the whole line is the text.
+    let mut flt = filter(&[r"failure from <HOST>$"], dp);
+    let _ = flt.process_line("2005-08-14 11:59:30 host app: hello", now);
+    let o = flt.process_line("0000-12-30 00:00:00 host app: failure from 192.0.2.9", now);
+    assert_eq!(fids(&o), vec!["192.0.2.9"]);
+    assert_eq!(o.failures[0].matches, vec!["2005-08-14 11:59:300000-12-30 00:00:00 host app: failure from 192.0.2.9"]);
+}
