@@ -2,7 +2,9 @@
 //!
 //! Reads the log (a file or one literal line), loads the filter (a filter file through
 //! `f2b-config`, or a literal regex), runs every line through one `Filter` and prints either the
-//! summary report or the `-o` rows. The journal is not read here yet.
+//! summary report or the `-o` rows. `systemd-journal[...]` reads the journal (files named by
+//! `journalfiles=`, a `journalpath=` directory, or the system journal) through `f2b-backend`,
+//! from its first entry, with the filter loaded for `logtype = journal`.
 
 mod cli;
 mod out;
@@ -40,6 +42,8 @@ struct Setup {
     ignoreregex_src: Vec<String>,
     datepattern_set: bool,
     maxlines_set: bool,
+    /// The filter's `journalmatch` (its last line: fail2ban-regex keeps only that one).
+    journalmatch: Option<String>,
 }
 
 impl Setup {
@@ -114,7 +118,7 @@ fn find_filter_file(confdir: &str, value: &str) -> Option<(PathBuf, String)> {
     None
 }
 
-fn read_failregex(cli: &Cli, value: &str, setup: &mut Setup) -> Result<(), Fatal> {
+fn read_failregex(cli: &Cli, value: &str, setup: &mut Setup, journal: bool) -> Result<(), Fatal> {
     let confdir = cli.config.as_str();
     let found = if looks_like_filter(value) { find_filter_file(confdir, value) } else { None };
     let Some((path, name)) = found else {
@@ -135,12 +139,15 @@ fn read_failregex(cli: &Cli, value: &str, setup: &mut Setup) -> Result<(), Fatal
     if !opts_part.is_empty() {
         setup.header.push(format!("Use   filter options : {}", report::py_opts_repr(opts_part)));
     }
-    let def = f2b_config::load_filter(Path::new(confdir), &spec, &[]).map_err(|e| {
+    // The journal backend makes the filter pick its `logtype = journal` variant.
+    let jail_opts: Vec<(String, String)> = if journal { vec![("backend".into(), "systemd".into())] } else { Vec::new() };
+    let def = f2b_config::load_filter(Path::new(confdir), &spec, &jail_opts).map_err(|e| {
         Fatal(format!("Wrong config file: {e}\nERROR: failed to load filter {value}"))
     })?;
     setup.opts.prefregex = def.prefregex.clone();
     setup.failregex_src = def.failregex.clone();
     setup.ignoreregex_src = def.ignoreregex.clone();
+    setup.journalmatch = def.journalmatch.iter().rev().find(|m| !m.trim().is_empty()).cloned();
     if let Some(m) = def.maxlines {
         setup.set_maxlines(m);
     }
@@ -168,6 +175,7 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
         ignoreregex_src: Vec::new(),
         datepattern_set: false,
         maxlines_set: false,
+        journalmatch: None,
     };
     if let Some(u) = &cli.usedns {
         setup.opts.usedns = UseDns::parse(u).ok_or_else(|| Fatal(format!("ERROR: Invalid usedns value: {u}")))?;
@@ -188,7 +196,7 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
             }
         }
     };
-    if let Err(e) = read_failregex(cli, &cli.args[1], &mut setup) {
+    if let Err(e) = read_failregex(cli, &cli.args[1], &mut setup, journal) {
         emit_header(&setup, stdout);
         return Err(e);
     }
@@ -214,13 +222,20 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
         }
     }
 
-    let source: report::Source = if Path::new(log).is_file() {
+    let mut source: report::Source = if Path::new(log).is_file() {
         setup.header.push(format!("Use         log file : {log}"));
         setup.header.push(format!("Use         encoding : {}", cli.encoding.as_deref().unwrap_or("UTF-8")));
         report::Source::File(PathBuf::from(log))
     } else if journal {
-        emit_header(&setup, stdout);
-        return Err(Fatal("ERROR: reading the systemd journal is not supported by f2b-regex yet".to_string()));
+        setup.header.push("Use         systemd journal".to_string());
+        setup.header.push(format!("Use         encoding : {}", cli.encoding.as_deref().unwrap_or("UTF-8")));
+        match open_journal(cli, log, &mut setup) {
+            Ok(reader) => report::Source::Journal(reader),
+            Err(e) => {
+                emit_header(&setup, stdout);
+                return Err(e);
+            }
+        }
     } else if filter.maxlines() <= 1 && !log.contains('\n') {
         setup.header.push(format!("Use      single line : {}", report::shortstr(&log.replace('\n', "\\n"), 53)));
         report::Source::Lines(vec![log.to_string()])
@@ -241,7 +256,7 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
     emit_header(&setup, stdout);
 
     let mut run = report::Run::new(cli, &setup.failregex_src, &setup.ignoreregex_src);
-    run.process(&mut filter, &source, now, stdout).map_err(Fatal)?;
+    run.process(&mut filter, &mut source, now, stdout).map_err(Fatal)?;
     if !machine {
         run.print_stats(&filter, stdout);
     }
@@ -249,6 +264,33 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
 }
 
 use cli::Cli;
+
+/// Opens the journal named by `systemd-journal[options]` with the matches of `-m` (else the
+/// filter's), placed at its first entry.
+fn open_journal(cli: &Cli, log: &str, setup: &mut Setup) -> Result<f2b_backend::JournalReader, Fatal> {
+    use f2b_backend::{parse_journalmatch, BackendSpec, JournalReader, JournalStart, LogEncoding};
+    let err = |e: f2b_backend::BackendError| Fatal(format!("ERROR: {e}"));
+    let spec = match log.find('[') {
+        Some(i) => format!("systemd{}", &log[i..]),
+        None => "systemd".to_string(),
+    };
+    let BackendSpec::Systemd(opts) = BackendSpec::parse(&spec).map_err(err)? else {
+        return Err(Fatal(format!("ERROR: not a journal: {log}")));
+    };
+    let matches = match cli.journalmatch.as_deref().or(setup.journalmatch.as_deref()) {
+        Some(m) => parse_journalmatch(&m.replace('\n', " ")).map_err(err)?,
+        None => Vec::new(),
+    };
+    if !matches.is_empty() {
+        let words: Vec<&str> = matches.iter().flatten().map(String::as_str).collect();
+        setup.header.push(format!("Use    journal match : {}", words.join(" ")));
+    }
+    let encoding = match cli.encoding.as_deref() {
+        Some(e) => LogEncoding::parse(e).map_err(err)?,
+        None => LogEncoding::Utf8,
+    };
+    JournalReader::open(&opts, &matches, JournalStart::Head, encoding).map_err(err)
+}
 
 fn log_level_num(s: &str) -> i32 {
     match s.to_ascii_lowercase().as_str() {

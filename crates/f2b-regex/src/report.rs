@@ -10,6 +10,35 @@ use std::time::Instant;
 pub enum Source {
     File(PathBuf),
     Lines(Vec<String>),
+    /// Entries of the systemd journal, each with its own time (no date detection).
+    Journal(f2b_backend::JournalReader),
+}
+
+/// The text fail2ban puts before a journal message and the time it gives the entry.
+///
+/// fail2ban-regex gets the entry's stamp as a date in the UTC offset in force *now* (not the
+/// one of the entry's date) and prints it in ISO form with that offset (microseconds only when
+/// not zero), then a space. Its time is that wall-clock reading taken as local time, so an
+/// entry from the other side of a DST change comes out an hour off; we show the same.
+pub fn journal_time(t: f64) -> (String, f64) {
+    let Ok(ts) = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64) else { return (String::new(), t) };
+    let offset = jiff::Zoned::now().offset();
+    let wall = offset.to_datetime(ts);
+    let us = wall.subsec_nanosecond() / 1000;
+    let secs = offset.seconds();
+    let sign = if secs < 0 { '-' } else { '+' };
+    let (h, m, sec) = (secs.abs() / 3600, secs.abs() % 3600 / 60, secs.abs() % 60);
+    let mut text = wall.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    if us != 0 {
+        text.push_str(&format!(".{us:06}"));
+    }
+    text.push_str(&format!("{sign}{h:02}:{m:02}"));
+    if sec != 0 {
+        text.push_str(&format!(":{sec:02}"));
+    }
+    text.push(' ');
+    let local = wall.to_zoned(jiff::tz::TimeZone::system()).map(|z| z.timestamp().as_second() as f64).unwrap_or(t.floor());
+    (text, local + f64::from(us) / 1e6)
 }
 
 /// `shortstr`: at most `l` characters, `...` marking a cut.
@@ -107,13 +136,13 @@ impl Run {
         }
     }
 
-    pub fn process(&mut self, filter: &mut Filter, source: &Source, now: f64, w: &mut dyn Write) -> Result<(), String> {
+    pub fn process(&mut self, filter: &mut Filter, source: &mut Source, now: f64, w: &mut dyn Write) -> Result<(), String> {
         let t0 = Instant::now();
         let mut rows: Vec<String> = Vec::new();
         match source {
             Source::File(p) => {
                 use std::io::Read;
-                let mut file = std::fs::File::open(p).map_err(|e| format!("ERROR: cannot read {}: {e}", p.display()))?;
+                let mut file = std::fs::File::open(&*p).map_err(|e| format!("ERROR: cannot read {}: {e}", p.display()))?;
                 // Read in blocks: memory stays flat whatever the log size.
                 let mut buf: Vec<u8> = vec![0; 1 << 18];
                 let mut filled = 0usize;
@@ -173,6 +202,17 @@ impl Run {
                     self.line(filter, line, now, w, &mut rows)?;
                 }
             }
+            Source::Journal(reader) => {
+                let mut full = String::new();
+                while let Some((text, time)) = reader.next_line().map_err(|e| format!("ERROR: {e}"))? {
+                    let (time_text, time) = journal_time(time);
+                    let o = filter.process_journal_line(&text, time, &time_text);
+                    full.clear();
+                    full.push_str(&time_text);
+                    full.push_str(&text);
+                    self.record(&o, filter.prefregex_source().is_some(), &full, w, &mut rows)?;
+                }
+            }
         }
         self.elapsed = t0.elapsed().as_secs_f64();
         Ok(())
@@ -180,6 +220,11 @@ impl Run {
 
     fn line(&mut self, filter: &mut Filter, line: &str, now: f64, w: &mut dyn Write, rows: &mut Vec<String>) -> Result<(), String> {
         let o = filter.process_line(line, now);
+        self.record(&o, filter.prefregex_source().is_some(), line, w, rows)
+    }
+
+    /// Counts (report) or prints (`-o`) what one line did; `line` is the text the report lists.
+    fn record(&mut self, o: &f2b_filter::LineOutcome, has_pref: bool, line: &str, w: &mut dyn Write, rows: &mut Vec<String>) -> Result<(), String> {
         if let Some(fmt) = &self.out {
             if o.is_matched() && !o.is_ignored() {
                 for f in o.failures.iter().filter(|f| !f.nofail) {
@@ -195,7 +240,7 @@ impl Run {
             }
             return Ok(());
         }
-        if let Some(_p) = filter.prefregex_source() {
+        if has_pref {
             if o.pref_matched {
                 self.pref_matched += 1;
                 if let Some(g) = &o.pref_groups {
