@@ -79,3 +79,47 @@ fn increased_ban_times_follow_fail2ban_and_survive_a_restart() {
     let (_, theirs) = scenario(Server::Theirs);
     assert_eq!(theirs, increases, "fail2ban-server's increased ban times");
 }
+
+/// With `bantime.increment`, a restore caps a ban at `bantime.maxtime` instead of the jail's
+/// bantime (a persistent one included) and leaves shorter ones alone, as fail2ban does.
+fn restore_capped(server: Server) -> Vec<(String, i64)> {
+    let tree = Tree::new(
+        "[t]\nenabled = true\nlogpath = {dir}/t.log\nbantime = 300\nbantime.increment = true\nbantime.maxtime = 1000\naction = rec[name=t]\n",
+    );
+    tree.write("t.log", "");
+    let mut d = Daemon::start(server, &tree);
+    for (bt, ip) in [("5000", "192.0.2.1"), ("-1", "192.0.2.2"), ("600", "192.0.2.3")] {
+        assert_eq!(d.client(&["set", "t", "bantime", bt]).0, 0);
+        assert_eq!(d.client(&["set", "t", "banip", ip]).0, 0);
+    }
+    assert!(wait_until(10.0, || tree.bans("t").len() == 3), "{server:?}: {}", tree.read("rec"));
+    // fail2ban records bans from its observer thread
+    sleep_ms(1500);
+    assert!(d.terminate());
+    drop(d);
+    let d = Daemon::start(server, &tree);
+    assert!(wait_until(10.0, || tree.bans("t").iter().filter(|r| r.restored()).count() == 3), "{server:?}: {}", tree.read("rec"));
+    let restored: Vec<Rec> = tree.bans("t").into_iter().filter(Rec::restored).collect();
+    let mut lines: Vec<String> = restored
+        .iter()
+        .map(|r| {
+            let (s, bt) = (r.time() as i64, r.bantime());
+            format!("{} \t{} + {bt} = {}", r.id, fmt_utc(s), fmt_utc(s + bt))
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(banned_with_time(&d, "t"), lines, "{server:?}");
+    let mut v: Vec<(String, i64)> = restored.iter().map(|r| (r.id.clone(), r.bantime())).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn restore_caps_increased_bans_at_maxtime() {
+    let want = [("192.0.2.1".to_string(), 1000), ("192.0.2.2".to_string(), 1000), ("192.0.2.3".to_string(), 600)];
+    assert_eq!(restore_capped(Server::Ours), want);
+    if !have_fail2ban() {
+        return f2b::skip("restore_caps_increased_bans_at_maxtime", "fail2ban-server not installed: no comparison");
+    }
+    assert_eq!(restore_capped(Server::Theirs), want, "fail2ban-server");
+}
