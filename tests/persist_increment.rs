@@ -1,8 +1,8 @@
 //! `bantime.increment` end to end and across restarts: an address banned again after its ban
 //! ended gets the ban time of fail2ban's default formula, bantime * 2^(bans before) (no
 //! factor, no multipliers, no random part), counted from the database, so a restart neither
-//! resets the count nor changes a running ban. The same scenario runs on Debian's
-//! fail2ban-server, which must give the same ban times.
+//! resets the count nor changes a running ban; a restore caps ban times at `bantime.maxtime`.
+//! The same scenarios run on Debian's fail2ban-server, which must give the same ban times.
 mod persist_common;
 
 use persist_common::*;
