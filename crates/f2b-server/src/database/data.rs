@@ -25,7 +25,10 @@ pub fn encode(data: &TicketData, max_matches: usize) -> Vec<u8> {
     }
     m.insert("failures".into(), Value::from(data.failures));
     for (k, v) in &data.captures {
-        if k != "matches" && k != "failures" {
+        // An "ip" key would shadow the ticket's address when fail2ban reads the row back: it
+        // takes the stored text for the address object and every restored actionban fails. The
+        // address is the row's own `ip` column, so nothing is lost by leaving it out.
+        if k != "matches" && k != "failures" && k != "ip" {
             m.insert(k.clone(), Value::String(v.clone()));
         }
     }
@@ -115,5 +118,20 @@ mod tests {
         assert_eq!(d.captures.get("n").map(String::as_str), Some("3"));
         assert_eq!(decode(ValueRef::Blob(b"not json")), TicketData::default());
         assert_eq!(decode(ValueRef::Null), TicketData::default());
+    }
+}
+
+#[cfg(test)]
+mod ip_key_tests {
+    use super::*;
+
+    #[test]
+    fn the_ip_capture_is_not_stored_in_data() {
+        let mut d = TicketData::default();
+        d.captures.insert("ip".into(), "192.0.2.1".into());
+        d.captures.insert("user".into(), "root".into());
+        let v: Value = serde_json::from_slice(&encode(&d, 5)).unwrap();
+        assert!(v.get("ip").is_none(), "{v}");
+        assert_eq!(v.get("user").and_then(Value::as_str), Some("root"));
     }
 }
