@@ -34,6 +34,9 @@ pub struct BanTimeIncrement {
     pub overalljails: bool,
 }
 
+/// Options whose command adds entries to a list: sent with no value they add nothing.
+const LIST_OPTIONS: [&str; 5] = ["addignoreip", "addjournalmatch", "addfailregex", "addignoreregex", "addlogpath"];
+
 /// One action of a jail.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ActionSpec {
@@ -180,6 +183,12 @@ impl JailSpec {
             "start" => Ok(()),
             "set" | "multi-set" => {
                 let opt = c.str_at(2).ok_or_else(|| bad("no option name"))?.to_string();
+                // An empty list option adds nothing: `ignoreip =` is sent as a bare `addignoreip`,
+                // which fail2ban's server accepts with no entries; a bare add of a regex, a
+                // journal match or a log path fails there as one command and the jail still runs.
+                if a.len() == 3 && LIST_OPTIONS.contains(&opt.as_str()) {
+                    return Ok(());
+                }
                 let val = a.get(3).ok_or_else(|| bad("no value"))?;
                 self.set(c, &opt, val, &a[3..], st)
             }
@@ -456,6 +465,17 @@ mod tests {
         assert_eq!(j.actions[0].commands.get("actionban").map(String::as_str), Some("ufw deny <ip>"));
         assert_eq!(j.actions[1].python, Some((PathBuf::from("/etc/fail2ban/action.d/py.py"), "{\"a\": \"1\"}".to_string())));
         assert_eq!(j.other, vec![("custom".to_string(), s("v"))]);
+    }
+
+    #[test]
+    fn empty_list_options_add_nothing() {
+        let mut cmds: Vec<Command> = LIST_OPTIONS.iter().map(|o| cmd(&[s("set"), s("j"), s(o)])).collect();
+        cmds.push(cmd(&[s("set"), s("j"), s("addignoreip"), s("192.0.2.1")]));
+        let j = JailSpec::from_stream(&stream(cmds)).unwrap();
+        assert_eq!(j.ignoreip, vec!["192.0.2.1"]);
+        assert!(j.failregex.is_empty() && j.ignoreregex.is_empty() && j.journalmatch.is_empty() && j.logpaths.is_empty());
+        // other options still need their value
+        assert!(JailSpec::from_stream(&stream(vec![cmd(&[s("set"), s("j"), s("maxretry")])])).is_err());
     }
 
     #[test]
