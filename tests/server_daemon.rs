@@ -238,3 +238,107 @@ fn a_broken_jail_is_logged_and_skipped_the_others_run() {
     tree.append("t.log", &fails("192.0.2.99", &[0, 0, 0]));
     assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.99")), "{:?}", tree.rec());
 }
+
+/// `restart` may start the new server before the old one has exited: the old one must leave
+/// the new one's socket and pid file in place.
+#[test]
+fn an_old_server_exiting_keeps_the_new_servers_socket_and_pidfile() {
+    // an empty `ignoreip =` is no ignore entry (fail2ban runs such a jail)
+    let tree = Tree::new("[t]\nenabled = true\nignoreip =\nlogpath = {dir}/t.log\naction = record[name=t]\n");
+    tree.write("t.log", "");
+    let mut old = Daemon::start_ours(&tree);
+    // -x: the new server takes the path over while the old one still runs.
+    let new = Daemon::start_ours(&tree);
+    assert!(old.terminate(), "old daemon did not stop");
+    let sock = tree.sock();
+    assert!(sock.exists(), "the old server removed the new one's socket");
+    assert_eq!(ours(&sock, &["ping"]).1.trim(), "Server replied: pong");
+    assert_eq!(ours(&sock, &["status", "t"]).0, 0, "jail with an empty ignoreip must run");
+    let pid = tree.read("f2b.pid");
+    assert_eq!(pid.trim(), new.pid().to_string(), "pid file must name the new server");
+}
+
+/// `f2b-server -xf start` with a jail whose log file does not exist: the start fails with
+/// exit code 255 and fail2ban's message; no socket is left behind. Compared with Debian's
+/// fail2ban-server when it is installed.
+#[test]
+fn a_jail_whose_log_file_is_missing_fails_the_start_like_fail2ban() {
+    let tree = Tree::new(
+        "[miss]\nenabled = true\nlogpath = {dir}/missing.log\naction = record[name=miss]\n\n\
+         [t]\nenabled = true\nlogpath = {dir}/t.log\naction = record[name=t]\n",
+    );
+    tree.write("t.log", "");
+    let want = "Failed during configuration: Have not found any log file for miss jail";
+    let run = |program: std::path::PathBuf| {
+        let mut cmd = std::process::Command::new(program);
+        cmd.arg("-xf").arg("-c").arg(tree.conf()).arg("-s").arg(tree.sock()).arg("-p").arg(tree.path("f2b.pid"));
+        cmd.arg("start").env("TZ", "UTC").stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+        let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().expect("run server");
+        // A server that wrongly starts must not hang the test.
+        let exited = wait_until(20.0, || matches!(child.try_wait(), Ok(Some(_))));
+        if !exited {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().expect("server output");
+        (if exited { out.status.code() } else { None }, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run(f2b::bin("f2b-server"));
+    assert_eq!(code, Some(255), "{err}\n{}", tree.read("server.log"));
+    assert!(err.contains(want), "{err}");
+    assert!(!tree.sock().exists() && !tree.path("f2b.pid").exists());
+    assert!(!tree.read("rec").contains("start"), "no jail may start: {:?}", tree.rec());
+    if !f2b::have("fail2ban-server") {
+        return f2b::skip("a_jail_whose_log_file_is_missing_fails_the_start_like_fail2ban", "fail2ban-server not installed");
+    }
+    let (code, err) = run(std::path::PathBuf::from("fail2ban-server"));
+    assert_eq!(code, Some(255), "{err}");
+    assert!(err.contains(want), "{err}");
+}
+
+/// An action that keeps state in `{dir}/fw` (its "firewall"), checks it, repairs it, and
+/// records ban, reban, prolong with the dynamic tags fail2ban fills.
+const STATEFUL_ACTION: &str = "\
+[Definition]
+actionstart = touch {dir}/fw
+actionstop = rm -f {dir}/fw
+actioncheck = test -e {dir}/fw
+actionrepair = echo repair >> {dir}/rec; touch {dir}/fw
+actionban = echo \"ban <ip> f=<failures> banned=<jail.banned> found_total=<jail.found_total>\" >> {dir}/rec
+actionreban = echo \"reban <ip>\" >> {dir}/rec
+actionunban = echo \"unban <ip>\" >> {dir}/rec
+actionprolong = echo \"prolong <ip> <bantime>\" >> {dir}/rec
+";
+
+/// A failure of a banned address long after its ban: the actions are checked, a broken one
+/// is repaired and the address banned again through `actionreban`. A ban raised by
+/// `bantime.increment` runs `actionprolong`. Commands see the jail's counters.
+#[test]
+fn consistency_check_repairs_and_rebans_increase_prolongs_and_counters_reach_actions() {
+    let tree = Tree::new(
+        "[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 1\nbantime = 600\naction = stateful\n\n\
+         [inc]\nenabled = true\nlogpath = {dir}/inc.log\nmaxretry = 1\nbantime = 2\nbantime.increment = true\naction = stateful\n",
+    );
+    tree.write("conf/action.d/stateful.conf", STATEFUL_ACTION);
+    tree.write("t.log", "");
+    tree.write("inc.log", "");
+    let _d = Daemon::start_ours(&tree);
+    assert!(wait_until(10.0, || tree.path("fw").exists()));
+
+    tree.append("t.log", &fails("192.0.2.5", &[0]));
+    assert!(wait_until(10.0, || has(&tree, "ban 192.0.2.5 f=1 banned=1 found_total=1")), "{:?}", tree.rec());
+    // the "firewall" loses its state; a failure 4 s after the ban triggers the check
+    std::fs::remove_file(tree.path("fw")).expect("rm fw");
+    std::thread::sleep(std::time::Duration::from_millis(4200));
+    tree.append("t.log", &fails("192.0.2.5", &[0]));
+    assert!(wait_until(10.0, || has(&tree, "reban 192.0.2.5")), "{:?}\n{}", tree.rec(), tree.read("server.log"));
+    assert!(has(&tree, "repair") && tree.path("fw").exists(), "{:?}", tree.rec());
+    let log = tree.read("server.log");
+    assert!(log.contains("NOTICE  [t] Reban 192.0.2.5, action 'stateful'"), "{log}");
+
+    // bantime.increment: the second ban of a known address is longer and prolonged
+    tree.append("inc.log", &fails("198.51.100.7", &[0]));
+    assert!(wait_until(10.0, || has(&tree, "unban 198.51.100.7")), "{:?}", tree.rec());
+    assert!(!tree.rec().iter().any(|l| l.starts_with("prolong 198.51.100.7")), "first ban is not prolonged: {:?}", tree.rec());
+    tree.append("inc.log", &fails("198.51.100.7", &[0]));
+    assert!(wait_until(10.0, || has(&tree, "prolong 198.51.100.7 4")), "{:?}\n{}", tree.rec(), tree.read("server.log"));
+}

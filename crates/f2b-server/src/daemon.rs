@@ -169,10 +169,12 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
     Ok(Command::Run(o))
 }
 
-/// The pidfile: written at start, removed when dropped.
+/// The pidfile: written at start, removed when dropped if it still names this process (a
+/// server started by `restart` before we finished exiting owns it then).
 #[derive(Debug)]
 pub struct PidFile {
     path: PathBuf,
+    pid: u32,
 }
 
 impl PidFile {
@@ -182,16 +184,26 @@ impl PidFile {
                 fs::create_dir_all(dir)?;
             }
         }
+        let pid = std::process::id();
         let mut f = fs::File::create(path)?;
-        writeln!(f, "{}", std::process::id())?;
-        Ok(PidFile { path: path.to_path_buf() })
+        writeln!(f, "{pid}")?;
+        Ok(PidFile { path: path.to_path_buf(), pid })
     }
 }
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        let ours = fs::read_to_string(&self.path).is_ok_and(|t| t.trim().parse::<u32>().ok() == Some(self.pid));
+        if ours {
+            let _ = fs::remove_file(&self.path);
+        }
     }
+}
+
+/// The (device, inode) of a file, to tell later whether it is still the one we created.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Detach from the terminal: double fork, new session, stdio to /dev/null. Must run before any
@@ -337,6 +349,7 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
             return 255;
         }
     };
+    let socket_identity = file_identity(&socket);
     if opts.background {
         if let Err(e) = daemonize() {
             eprintln!("ERROR  Unable to go to the background: {e}");
@@ -360,6 +373,15 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
     } else {
         cfg
     };
+    // fail2ban refuses to start when a jail's logpath matches no file (checked once our own
+    // log exists, so recidive on a first start finds it).
+    if let Err(msg) = crate::server::check_log_files(&opts.conf, &cfg) {
+        crate::log!("fail2ban", Level::ERROR, "Failed during configuration: {msg}");
+        if !opts.background {
+            eprintln!("ERROR  Failed during configuration: {msg}");
+        }
+        return 255;
+    }
     crate::log!(LOG, Level::INFO, "--------------------------------------------------");
     crate::log!(LOG, Level::INFO, "Starting Fail2ban v{} (f2b)", crate::transmitter::VERSION);
     if opts.background {
@@ -438,7 +460,10 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
     if let Ok(h) = serving {
         let _ = h.join();
     }
-    let _ = fs::remove_file(&socket);
+    // A server started by `restart` may already have bound a new socket at this path.
+    if socket_identity.is_some() && file_identity(&socket) == socket_identity {
+        let _ = fs::remove_file(&socket);
+    }
     crate::log!(LOG, Level::INFO, "Exiting Fail2ban");
     0
 }
@@ -483,5 +508,17 @@ mod tests {
             assert_eq!(text.trim().parse::<u32>().unwrap(), std::process::id());
         }
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn pidfile_of_a_newer_server_is_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f2b.pid");
+        {
+            let _pf = PidFile::create(&p).unwrap();
+            // A new server (restart) overwrote the file before we exited.
+            fs::write(&p, "999999999\n").unwrap();
+        }
+        assert_eq!(fs::read_to_string(&p).unwrap(), "999999999\n");
     }
 }

@@ -94,6 +94,27 @@ pub trait ActionSet: Send {
     fn flush(&mut self, action: &str) -> Result<(), String>;
     /// Action names, in configuration order (`get JAIL actions`).
     fn names(&self) -> Vec<String>;
+    /// The jail's counters for `<jail.banned>` and friends in the next commands.
+    fn set_counters(&mut self, _counters: crate::actions::JailCounters) {}
+    /// The jail's ban epoch: raised each time an action had to repair its environment; a ban
+    /// of an older epoch is missing from the repaired actions.
+    fn ban_epoch(&self) -> u64 {
+        0
+    }
+    /// Names of the actions repaired after a ban of epoch `epoch` was made.
+    fn reban_actions(&self, _epoch: u64) -> Vec<String> {
+        Vec::new()
+    }
+    /// actionreban (actionban when it has none) of the named actions; stops at the first error.
+    fn reban(&mut self, _ticket: &BanTicket, _only: &[String]) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// actionprolong of the actions that have one (the ban time of a banned ticket grew).
+    fn prolong(&mut self, _ticket: &BanTicket) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// actioncheck of every action (repairing what is broken), at most every 3 s.
+    fn consistency_check(&mut self) {}
 }
 
 /// Where bans are persisted (the fail2ban database); all no-ops without one.
@@ -660,7 +681,7 @@ fn action_worker(
                 for ip in ips {
                     let t = relock(&shared.bans).remove(&ip);
                     if let Some(t) = t {
-                        do_unban(name, actions.as_mut(), &t);
+                        do_unban(name, shared, actions.as_mut(), &t);
                         if let Some(st) = &store {
                             st.del_ban(name, t.id());
                         }
@@ -672,7 +693,7 @@ fn action_worker(
             Ok(Job::UnbanAll(reply)) => {
                 let all = relock(&shared.bans).flush();
                 for t in &all {
-                    do_unban(name, actions.as_mut(), t);
+                    do_unban(name, shared, actions.as_mut(), t);
                     if let Some(st) = &store {
                         st.del_ban(name, t.id());
                     }
@@ -684,7 +705,7 @@ fn action_worker(
         }
         let expired = relock(&shared.bans).unban_list(now(), usize::MAX);
         for t in &expired {
-            do_unban(name, actions.as_mut(), t);
+            do_unban(name, shared, actions.as_mut(), t);
         }
     }
     // At stop every ticket is unbanned: actions with an actionflush flush once, the others
@@ -702,7 +723,7 @@ fn action_worker(
         }
     }
     for t in &tickets {
-        do_unban_except(name, actions.as_mut(), t, &flushed);
+        do_unban_except(name, shared, actions.as_mut(), t, &flushed);
     }
     for (act, err) in actions.stop() {
         crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to stop jail '{name}' action '{act}': {err}");
@@ -728,7 +749,7 @@ fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, persist: &Pe
 fn ban_batch(name: &str, shared: &Shared, actions: &mut dyn ActionSet, persist: &Persist<'_>, tickets: Vec<BanTicket>) -> usize {
     let default_bantime = relock(&shared.bans).ban_time();
     let admitted: Vec<(BanTicket, Option<BanTime>)> =
-        tickets.into_iter().filter_map(|t| admit(name, shared, persist, t, default_bantime)).collect();
+        tickets.into_iter().filter_map(|t| admit(name, shared, actions, persist, t, default_bantime)).collect();
     if let (None, Some(st)) = (persist.observer, persist.store) {
         let fresh: Vec<BanTicket> = admitted.iter().filter(|(t, _)| !t.restored()).map(|(t, _)| t.clone()).collect();
         if !fresh.is_empty() {
@@ -744,7 +765,14 @@ fn ban_batch(name: &str, shared: &Shared, actions: &mut dyn ActionSet, persist: 
 
 /// Put one ticket into the ban manager; with `bantime.increment`, let the observer raise its
 /// ban time and record it. `None` when it is not a new ban.
-fn admit(name: &str, shared: &Shared, persist: &Persist<'_>, t: BanTicket, default_bantime: BanTime) -> Option<(BanTicket, Option<BanTime>)> {
+fn admit(
+    name: &str,
+    shared: &Shared,
+    actions: &mut dyn ActionSet,
+    persist: &Persist<'_>,
+    t: BanTicket,
+    default_bantime: BanTime,
+) -> Option<(BanTicket, Option<BanTime>)> {
     let id = t.id().to_string();
     let outcome = relock(&shared.bans).add_ban_ticket(t.clone(), now());
     let mut t = match outcome {
@@ -764,6 +792,18 @@ fn admit(name: &str, shared: &Shared, persist: &Persist<'_>, t: BanTicket, defau
                 Level::WARNING
             };
             crate::log!(LOG_ACTIONS, level, "[{name}] {id} already banned");
+            if ticket.banned() {
+                // A failure long after the ban suggests the ban is gone from the firewall:
+                // check the actions (fail2ban does so for a ban of the current epoch only).
+                if ticket.ban_epoch() == actions.ban_epoch() && diff > 3.0 {
+                    actions.consistency_check();
+                }
+                // Actions repaired since this ban was made lost it: ban again with those.
+                if ticket.ban_epoch() < actions.ban_epoch() {
+                    let only = actions.reban_actions(ticket.ban_epoch());
+                    reban(name, shared, actions, &ticket, &only);
+                }
+            }
             return None;
         }
     };
@@ -791,20 +831,67 @@ fn apply_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTi
         };
         crate::log!(LOG_OBSERVER, Level::NOTICE, "[{name}] Increase Ban {id} ({} # {len} -> {end})", t.ban_count());
     }
+    actions.set_counters(counters(shared));
     for (act, err) in actions.ban(t) {
         crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
     }
-    if let Some(stored) = relock(&shared.bans).get_mut(id) {
-        stored.set_banned(true);
+    mark_banned(shared, actions, id);
+    // Actions with an actionprolong learn of the longer ban time (fail2ban's observer
+    // prolongs after the ban it raised).
+    if increased.is_some() {
+        for (act, err) in actions.prolong(t) {
+            crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
+        }
     }
 }
 
-fn do_unban(name: &str, actions: &mut dyn ActionSet, t: &BanTicket) {
-    do_unban_except(name, actions, t, &[]);
+/// After every action ran: the ban holds, in the jail's current epoch.
+fn mark_banned(shared: &Shared, actions: &dyn ActionSet, id: &str) {
+    let epoch = actions.ban_epoch();
+    if let Some(stored) = relock(&shared.bans).get_mut(id) {
+        stored.set_banned(true);
+        if epoch != 0 {
+            stored.set_ban_epoch(epoch);
+        }
+    }
 }
 
-fn do_unban_except(name: &str, actions: &mut dyn ActionSet, t: &BanTicket, skip: &[String]) {
+/// Ban a banned ticket again with the named actions (those repaired since its ban).
+fn reban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTicket, only: &[String]) {
+    if only.is_empty() {
+        return;
+    }
+    let which = if only.len() == 1 { format!(", action '{}'", only[0]) } else { String::new() };
+    crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] Reban {}{which}", t.id());
+    actions.set_counters(counters(shared));
+    if let Some((act, err)) = actions.reban(t, only).into_iter().next() {
+        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute reban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
+        return;
+    }
+    mark_banned(shared, actions, t.id());
+}
+
+/// The jail's counters as the actions' `<jail.*>` tags show them.
+fn counters(shared: &Shared) -> crate::actions::JailCounters {
+    let (banned, banned_total) = {
+        let b = relock(&shared.bans);
+        (b.size() as u64, b.ban_total())
+    };
+    crate::actions::JailCounters {
+        banned,
+        banned_total,
+        found: shared.stats.currently_failed.load(Ordering::Relaxed) as u64,
+        found_total: shared.stats.total_failed.load(Ordering::Relaxed),
+    }
+}
+
+fn do_unban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTicket) {
+    do_unban_except(name, shared, actions, t, &[]);
+}
+
+fn do_unban_except(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTicket, skip: &[String]) {
     crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] Unban {}", t.id());
+    actions.set_counters(counters(shared));
     for (act, err) in actions.unban(t, skip) {
         crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute unban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
     }

@@ -39,6 +39,25 @@ pub struct Config {
 /// Read `confdir` with f2b-config and type every jail.
 pub fn load_config(confdir: &Path) -> Result<Config, String> {
     let loaded = f2b_config::load(confdir).map_err(|e| e.to_string())?;
+    type_config(loaded)
+}
+
+/// Check the jails as fail2ban does when it starts: a jail whose logpath matches no file makes
+/// the whole start fail. The error is worded as fail2ban logs it.
+pub fn check_log_files(confdir: &Path, cfg: &Config) -> Result<(), String> {
+    // Reading the tree again costs start-up time: only when a file jail watches nothing.
+    if !cfg.jails.iter().any(|j| j.logpaths.is_empty() && !j.backend.kind.starts_with("systemd")) {
+        return Ok(());
+    }
+    let opts = f2b_config::LoadOptions { allow_no_files: false, ..Default::default() };
+    match f2b_config::load_with(confdir, opts) {
+        Ok(_) => Ok(()),
+        Err(f2b_config::ConfigError::Jail { msg, .. }) => Err(msg),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn type_config(loaded: f2b_config::LoadedConfig) -> Result<Config, String> {
     let mut errors: Vec<String> = loaded.errors.iter().map(|e| e.to_string()).collect();
     let server = match ServerSpec::from_config(&loaded) {
         Ok(s) => Some(s),

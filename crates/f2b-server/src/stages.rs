@@ -11,7 +11,7 @@ use f2b_backend::{
 use f2b_config::JailSpec;
 use f2b_filter::{Filter, FilterOptions};
 
-use crate::actions::{ActionDef, ActionError, ActionInfo, BanHistory, CommandAction};
+use crate::actions::{ActionDef, ActionError, ActionInfo, BanHistory, CommandAction, JailCounters};
 use crate::database::Database;
 use crate::ignore::IgnoreList;
 use crate::jail::{now, BanObserver, BanStore, Found, JailParts, JailSettings, LineFilter, LineSource, SourceLine};
@@ -525,11 +525,15 @@ pub fn shell_actions(allow_ipv6: bool, db: Option<SharedDb>) -> crate::daemon::A
             let def = ActionDef::new(a.name.clone(), a.commands.clone(), a.properties.clone());
             actions.push(CommandAction::new(def, spec.name.clone(), allow_ipv6));
         }
+        let n = actions.len();
         Ok(Box::new(ShellActions {
             jail: spec.name.clone(),
             ban_time: BanTime::from_secs(spec.bantime),
             actions,
             db: db.clone(),
+            counters: JailCounters::default(),
+            epochs: Epochs { jail: 0, seen: vec![0; n], of_action: vec![0; n] },
+            last_check: 0.0,
         }) as Box<dyn crate::jail::ActionSet>)
     })
 }
@@ -553,6 +557,32 @@ struct ShellActions {
     ban_time: BanTime,
     actions: Vec<CommandAction>,
     db: Option<SharedDb>,
+    counters: JailCounters,
+    epochs: Epochs,
+    /// When the actions were last checked after an "already banned" (at most every 3 s).
+    last_check: f64,
+}
+
+/// The jail's ban epoch: one count over all its actions, raised by each repair, and the epoch
+/// of each action's last repair (fail2ban numbers repairs per jail, so a ban made after one
+/// action's repair is still missing from an action repaired later).
+struct Epochs {
+    jail: u64,
+    /// Each action's own repair count when last looked at.
+    seen: Vec<u64>,
+    of_action: Vec<u64>,
+}
+
+impl Epochs {
+    fn sync(&mut self, actions: &[CommandAction]) {
+        for (i, a) in actions.iter().enumerate() {
+            if self.seen.get(i).is_some_and(|s| *s != a.ban_epoch()) {
+                self.jail += 1;
+                self.seen[i] = a.ban_epoch();
+                self.of_action[i] = self.jail;
+            }
+        }
+    }
 }
 
 impl ShellActions {
@@ -568,7 +598,7 @@ impl ShellActions {
             if skip.iter().any(|s| s == a.name()) || (t.restored() && a.norestored()) {
                 continue;
             }
-            let mut info = ActionInfo::new(t, self.ban_time);
+            let mut info = ActionInfo::new(t, self.ban_time).with_counters(self.counters);
             if let Some(h) = &history {
                 info = info.with_history(h);
             }
@@ -576,6 +606,7 @@ impl ShellActions {
                 errors.push((a.name().to_string(), e.to_string()));
             }
         }
+        self.epochs.sync(&self.actions);
         errors
     }
 }
@@ -608,5 +639,50 @@ impl crate::jail::ActionSet for ShellActions {
     }
     fn names(&self) -> Vec<String> {
         self.actions.iter().map(|a| a.name().to_string()).collect()
+    }
+    fn set_counters(&mut self, counters: JailCounters) {
+        self.counters = counters;
+    }
+    fn ban_epoch(&self) -> u64 {
+        self.epochs.jail
+    }
+    fn reban_actions(&self, epoch: u64) -> Vec<String> {
+        self.actions
+            .iter()
+            .zip(&self.epochs.of_action)
+            .filter(|(_, e)| **e > epoch)
+            .map(|(a, _)| a.name().to_string())
+            .collect()
+    }
+    fn reban(&mut self, t: &BanTicket, only: &[String]) -> Vec<(String, String)> {
+        let history = self.db.clone().map(|db| LockedHistory { db, jail: self.jail.clone() });
+        let mut errors = Vec::new();
+        for a in self.actions.iter_mut().filter(|a| only.iter().any(|o| o == a.name())) {
+            let mut info = ActionInfo::new(t, self.ban_time).with_counters(self.counters);
+            if let Some(h) = &history {
+                info = info.with_history(h);
+            }
+            if let Err(e) = a.reban(&info, now()) {
+                errors.push((a.name().to_string(), e.to_string()));
+                break;
+            }
+        }
+        self.epochs.sync(&self.actions);
+        errors
+    }
+    fn prolong(&mut self, t: &BanTicket) -> Vec<(String, String)> {
+        let skip: Vec<String> = self.actions.iter().filter(|a| !a.prolongable()).map(|a| a.name().to_string()).collect();
+        self.each(t, &skip, CommandAction::prolong)
+    }
+    fn consistency_check(&mut self) {
+        let t = now();
+        if t <= self.last_check + 3.0 {
+            return;
+        }
+        self.last_check = t;
+        for a in &mut self.actions {
+            a.consistency_check(t, None);
+        }
+        self.epochs.sync(&self.actions);
     }
 }
