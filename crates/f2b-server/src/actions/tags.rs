@@ -101,6 +101,9 @@ pub fn substitute_recursive(
                     continue;
                 };
                 value = value.replace(&format!("<{rtag}>"), &repl);
+                if value.len() > MAX_INTERPOLATED_LEN {
+                    return Err(ActionError::SelfReference { tag, found: "(interpolation grows without bound)".into() });
+                }
                 *counts[i].entry(rtag).or_insert(0) += 1;
                 pos = a;
             }
@@ -199,6 +202,11 @@ fn canonical_name(host: &str) -> Option<String> {
     }
 }
 
+/// Upper bound for a command or property after tag substitution. A value whose tags refer to
+/// each other through a conditional variant (`port?family=inet6 = <port> <port>`) doubles on
+/// every pass; fail2ban would exhaust memory, we refuse the action instead.
+const MAX_INTERPOLATED_LEN: usize = 1 << 20;
+
 /// Static substitution of `query` (fail2ban's `replaceTag`): tags from the already resolved
 /// properties `subst`, preferring `tag?conditional`, then the builtin tags; repeated until
 /// nothing changes.
@@ -221,6 +229,9 @@ pub fn replace_static(query: &str, subst: &BTreeMap<String, String>, conditional
         });
         if v == q || !v.contains('<') {
             return Ok(v);
+        }
+        if v.len() > MAX_INTERPOLATED_LEN {
+            break;
         }
         q = v;
     }
@@ -423,5 +434,19 @@ mod tests {
         assert_eq!(next_tag("x <a b> <<c> d", 0).map(|t| t.2), Some("c"));
         assert_eq!(next_tag("<>", 0), None);
         assert_eq!(next_tag("<F-ID>", 0).map(|t| t.2), Some("F-ID"));
+    }
+}
+
+#[cfg(test)]
+mod growth_tests {
+    use super::*;
+
+    #[test]
+    fn a_doubling_conditional_reference_is_refused_not_expanded() {
+        let mut subst = BTreeMap::new();
+        subst.insert("port".to_string(), "22".to_string());
+        subst.insert("port?family=inet6".to_string(), "<port><port>".to_string());
+        let r = replace_static("x <port> y", &subst, "family=inet6");
+        assert!(r.is_err(), "{:?}", r.map(|s| s.len()));
     }
 }
