@@ -240,6 +240,11 @@ pub struct Filter {
     pref_presearched: bool,
     /// The quick check already found this failregex matching this line's text (captures kept).
     fail_presearched: Option<usize>,
+    /// Per failregex, whether it may match the line being processed (false: its relaxed variant
+    /// matches no suffix of the line, so it cannot match the content nor the line); only valid
+    /// when `cand_valid` (set by the quick check in single-line mode).
+    cand: Vec<bool>,
+    cand_valid: bool,
     /// Whether lines can be ruled out by required literals (see [`FilterOptions::prefilter_lines`]).
     prefilter: bool,
     /// The last lines skipped by the prefilter (newest at `ring_next - 1`), dates not read yet.
@@ -303,6 +308,8 @@ impl Filter {
             pref_presearched: false,
             fail_presearched: None,
             relaxed_ok,
+            cand: Vec::new(),
+            cand_valid: false,
             prefilter,
             ring: Vec::new(),
             ring_next: 0,
@@ -509,6 +516,7 @@ impl Filter {
     fn quick_miss(&mut self, pre: &str, post: &str) -> Option<LineOutcome> {
         self.pref_presearched = false;
         self.fail_presearched = None;
+        self.cand_valid = false;
         if self.maxlines > 1 || self.early_ignore() {
             return None;
         }
@@ -519,10 +527,18 @@ impl Filter {
         buf.push('\n');
         let mut pref_matched = false;
         let mut range = 0..buf.len();
-        if self.prefilter && self.relaxed_ok && self.failregex.iter().all(|r| r.may_match_suffix(&buf) == Some(false)) {
-            // no report is kept in this mode: whether the prefregex matched does not matter
-            self.scratch = buf;
-            return Some(LineOutcome::default());
+        if self.relaxed_ok {
+            // which failregexes can match a suffix of the line at all (decided once per line)
+            self.cand.clear();
+            for r in &self.failregex {
+                self.cand.push(r.may_match_suffix(&buf) != Some(false));
+            }
+            self.cand_valid = true;
+            if self.prefilter && !self.cand.contains(&true) {
+                // no report is kept in this mode: whether the prefregex matched does not matter
+                self.scratch = buf;
+                return Some(LineOutcome::default());
+            }
         }
         if let Some(p) = self.prefregex.as_ref() {
             if !p.is_match(&buf) {
@@ -533,13 +549,18 @@ impl Filter {
             if self.keep_pref_groups {
                 return None;
             }
-            // The content ends the line, so a failregex that cannot match any suffix of the
-            // line cannot match the content either: decided without capturing.
-            let known_miss = self.relaxed_ok && self.failregex.iter().all(|r| r.may_match_suffix(&buf) == Some(false));
-            if known_miss {
-                self.scratch = buf;
-                return Some(LineOutcome { pref_matched, ..LineOutcome::default() });
-            }
+        }
+        // The failregexes see this text (or the prefregex content, a part of it): one lacking a
+        // literal every failregex needs is a miss, decided without running any of them.
+        if !self.failregex.iter().any(|r| r.prefilter.may_match(buf.as_bytes())) {
+            self.scratch = buf;
+            return Some(LineOutcome { pref_matched, ..LineOutcome::default() });
+        }
+        // The content ends the line, so a failregex that cannot match any suffix of the line
+        // cannot match the content either: decided without capturing.
+        if self.prefregex.is_some() && self.cand_valid && !self.cand.contains(&true) {
+            self.scratch = buf;
+            return Some(LineOutcome { pref_matched, ..LineOutcome::default() });
         }
         let mut searched_pref = false;
         if let Some(p) = self.prefregex.as_mut() {
@@ -560,7 +581,9 @@ impl Filter {
         let hay = &buf[range];
         // Searching (not just testing) keeps the captures of the first hit for the full
         // evaluation, which sees exactly this text.
-        let hit = self.failregex.iter_mut().position(|r| r.search(hay));
+        let cand = &self.cand;
+        let valid = self.cand_valid;
+        let hit = self.failregex.iter_mut().enumerate().position(|(i, r)| (!valid || cand.get(i) != Some(&false)) && r.search(hay));
         self.scratch = buf;
         match hit {
             Some(i) => {
@@ -674,6 +697,11 @@ impl Filter {
                 None if self.maxlines == 1 && self.line_buffer.is_empty() => tuple_buf(org),
                 None => tuple_buf(&self.line_buffer),
             };
+            if self.cand_valid && self.cand.get(idx) == Some(&false) {
+                // its relaxed variant matches no suffix of this line: it cannot match here
+                buf = Some(b);
+                continue;
+            }
             let hit = if fail_done == Some(idx) {
                 fail_done = None;
                 self.failregex[idx].matched()

@@ -18,7 +18,16 @@ pub struct Pending {
 pub struct MlfidCache {
     max_count: usize,
     max_time: f64,
-    entries: Vec<(String, Pending, f64)>,
+    /// (hash of the id, id, value, expiry), oldest first: the hash spares comparing the many
+    /// ids that share a long prefix (` srv sshd[1234]: `).
+    entries: Vec<(u64, String, Pending, f64)>,
+}
+
+fn key_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
 }
 
 impl Default for MlfidCache {
@@ -42,44 +51,48 @@ impl MlfidCache {
 
     /// The entry for `id` unless it expired (an expired entry is dropped).
     pub fn get(&mut self, id: &str, now: f64) -> Option<Pending> {
-        let i = self.entries.iter().position(|(k, _, _)| k == id)?;
-        if self.entries[i].2 > now {
-            return Some(self.entries[i].1.clone());
+        let h = key_hash(id);
+        let i = self.entries.iter().position(|(kh, k, _, _)| *kh == h && k == id)?;
+        if self.entries[i].3 > now {
+            return Some(self.entries[i].2.clone());
         }
         self.entries.remove(i);
         None
     }
 
     pub fn set(&mut self, id: &str, v: Pending, now: f64) {
-        if let Some(e) = self.entries.iter_mut().find(|(k, _, _)| k == id) {
-            e.1 = v;
-            e.2 = now + self.max_time;
+        let h = key_hash(id);
+        if let Some(e) = self.entries.iter_mut().find(|(kh, k, _, _)| *kh == h && k == id) {
+            e.2 = v;
+            e.3 = now + self.max_time;
             return;
         }
         if self.entries.len() >= self.max_count {
             while !self.entries.is_empty() {
-                let (_, _, exp) = self.entries.remove(0);
+                let (_, _, _, exp) = self.entries.remove(0);
                 if exp > now && self.entries.len() < self.max_count {
                     break;
                 }
             }
         }
-        self.entries.push((id.to_string(), v, now + self.max_time));
+        self.entries.push((h, id.to_string(), v, now + self.max_time));
     }
 
     /// Replaces the value of a live entry, keeping its place and expiry.
     pub fn update(&mut self, id: &str, v: Pending) {
-        if let Some(e) = self.entries.iter_mut().find(|(k, _, _)| k == id) {
-            e.1 = v;
+        let h = key_hash(id);
+        if let Some(e) = self.entries.iter_mut().find(|(kh, k, _, _)| *kh == h && k == id) {
+            e.2 = v;
         }
     }
 
     pub fn unset(&mut self, id: &str) {
-        self.entries.retain(|(k, _, _)| k != id);
+        self.entries.retain(|(_, k, _, _)| k != id);
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.entries.iter().any(|(k, _, _)| k == id)
+        let h = key_hash(id);
+        self.entries.iter().any(|(kh, k, _, _)| *kh == h && k == id)
     }
 }
 
