@@ -130,6 +130,9 @@ impl Default for Options {
     }
 }
 
+/// How long an accepted peer waits for a free connection slot before it is refused.
+const SLOT_WAIT: Duration = Duration::from_secs(5);
+
 struct Shared {
     listener: UnixListener,
     stop: AtomicBool,
@@ -242,6 +245,21 @@ impl Listener {
         ShutdownHandle(self.shared.clone())
     }
 
+    /// Whether a connection may be served now. At the limit, waits a while for one of the
+    /// served connections to end before refusing: a burst of short-lived peers (or a loaded
+    /// machine slow to reap them) must not turn a client's `ping` into a reset connection,
+    /// and while we wait the kernel's backlog holds further peers.
+    fn wait_for_slot(&self) -> bool {
+        let deadline = std::time::Instant::now() + SLOT_WAIT;
+        while self.shared.active.load(Ordering::SeqCst) >= self.options.max_connections {
+            if self.shared.stop.load(Ordering::SeqCst) || std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
     /// Serves connections until [`ShutdownHandle::shutdown`] is called, then waits (briefly)
     /// for replies in flight and removes the socket file.
     pub fn serve(mut self, handler: Arc<dyn Handler>) {
@@ -265,7 +283,7 @@ impl Listener {
             if !peer_allowed(&stream, owner) {
                 continue;
             }
-            if self.shared.active.load(Ordering::SeqCst) >= self.options.max_connections {
+            if !self.wait_for_slot() {
                 tracing::warn!("too many control connections, refusing one");
                 continue;
             }
