@@ -200,6 +200,18 @@ impl Drop for PidFile {
     }
 }
 
+/// The shared date templates compile parts of themselves on first use; the first log line
+/// of a jail would pay for it (~0.1 s). One idle thread pays instead, right after start.
+fn warm_up_date_templates() {
+    let _ = std::thread::Builder::new().name("f2b-warmup".into()).stack_size(crate::jail::WORKER_STACK).spawn(|| {
+        let Ok(mut dd) = f2b_filter::date::DateDetector::new(None, None) else { return };
+        let now = crate::jail::now();
+        for line in ["f2b warm-up", "Nov 22 04:38:22 host f2b: warm-up", "2026-11-22 04:38:22 f2b warm-up", "[22/Nov/2026:04:38:22 +0000] f2b"] {
+            let _ = dd.find(line, now);
+        }
+    });
+}
+
 /// The (device, inode) of a file, to tell later whether it is still the one we created.
 fn file_identity(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
@@ -425,9 +437,10 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
         }
     }
     let allow_ipv6 = spec.as_ref().and_then(|s| s.allowipv6).unwrap_or(true);
-    let builder = crate::stages::Builder { actions: actions(allow_ipv6, db.clone()), db: db.clone() };
+    let builder = crate::stages::Builder::new(db.clone(), actions(allow_ipv6, db.clone()));
     let server = std::sync::Arc::new(crate::server::Server::new(opts.conf.clone(), Box::new(builder), tx, db_settings, db));
     server.start_all(cfg);
+    warm_up_date_templates();
     let stop_socket = listener.shutdown_handle();
     let transmitter = std::sync::Arc::new(crate::transmitter::Transmitter::new(std::sync::Arc::clone(&server)));
     let serving = std::thread::Builder::new().name("f2b-socket".into()).spawn(move || listener.serve(transmitter));

@@ -224,6 +224,11 @@ pub struct JailStatus {
     pub banned: Vec<String>,
 }
 
+/// Stack of the per-jail threads. They run the filter (regex engines keep their state on
+/// the heap) and shell actions; the default 8 MiB per thread is reserved address space that
+/// 100+ threads do not need.
+pub const WORKER_STACK: usize = 512 * 1024;
+
 const LOG_FILTER: &str = "fail2ban.filter";
 const LOG_ACTIONS: &str = "fail2ban.actions";
 const LOG_JAIL: &str = "fail2ban.jail";
@@ -255,6 +260,7 @@ impl Jail {
             let observer = observer.clone();
             std::thread::Builder::new()
                 .name(format!("f2b-act-{name}"))
+                .stack_size(WORKER_STACK)
                 .spawn(move || action_worker(&name, &shared, actions, store, observer, restore, rx))?
         };
         let reader_stop = Arc::new(AtomicBool::new(false));
@@ -466,6 +472,7 @@ fn spawn_reader(
     let shared = Arc::clone(shared);
     std::thread::Builder::new()
         .name(format!("f2b-read-{name}"))
+        .stack_size(WORKER_STACK)
         .spawn(move || reader_loop(&shared, &stop, source, filter, jobs, fail_total, observer))
 }
 

@@ -25,6 +25,8 @@ pub trait JailBuilder: Send + Sync {
     fn build(&self, spec: &JailSpec, restore: Vec<BanTicket>, fail_total: u64) -> Result<JailParts, String>;
     /// Called when a jail is stopped for good (to drop per-jail state such as database rows).
     fn forget(&self, _jail: &str) {}
+    /// Work ahead for jails about to be built one after the other (e.g. compile in parallel).
+    fn prepare(&self, _specs: &[JailSpec]) {}
 }
 
 /// The whole configuration as the daemon needs it.
@@ -221,6 +223,7 @@ impl Server {
         for e in &cfg.errors {
             crate::log!(LOG, Level::ERROR, "{e}");
         }
+        self.builder.prepare(&cfg.jails);
         for spec in cfg.jails {
             let _ = self.start_jail(spec, Vec::new(), 0);
         }

@@ -1,6 +1,7 @@
 //! The real stages of a jail, built from its `JailSpec`: the file or journal backend
 //! (f2b-backend), the filter (f2b-filter), the shell actions and the database.
 use std::path::PathBuf;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -336,24 +337,61 @@ fn usedns(u: f2b_config::UseDns) -> f2b_filter::UseDns {
 pub struct Builder {
     pub db: Option<SharedDb>,
     pub actions: crate::daemon::ActionsFactory,
+    /// Filters compiled ahead by [`JailBuilder::prepare`], by jail name.
+    pub prepared: Mutex<HashMap<String, Result<Filter, String>>>,
 }
 
 impl Builder {
-    fn filter(&self, spec: &JailSpec) -> Result<Filter, String> {
-        let opts = FilterOptions {
-            prefregex: spec.prefregex.clone(),
-            failregex: spec.failregex.clone(),
-            ignoreregex: spec.ignoreregex.clone(),
-            maxlines: spec.maxlines.unwrap_or(1).max(1),
-            datepattern: spec.datepattern.clone(),
-            logtimezone: spec.logtimezone.clone(),
-            usedns: usedns(spec.usedns),
-            // the daemon applies fail2ban's time rules itself, per line (see jail.rs)
-            in_operation: false,
-            ..FilterOptions::default()
-        };
-        Filter::new(opts).map_err(|e| e.to_string())
+    pub fn new(db: Option<SharedDb>, actions: crate::daemon::ActionsFactory) -> Builder {
+        Builder { db, actions, prepared: Mutex::new(HashMap::new()) }
     }
+
+    fn filter(&self, spec: &JailSpec) -> Result<Filter, String> {
+        if let Some(f) = relock(&self.prepared).remove(&spec.name) {
+            return f;
+        }
+        compile_filter(spec)
+    }
+}
+
+/// Compiling the regexes is most of a jail's start-up: done on every core at once.
+fn compile_all(specs: &[JailSpec]) -> Vec<(String, Result<Filter, String>)> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(specs.len());
+    if workers <= 1 {
+        return specs.iter().map(|s| (s.name.clone(), compile_filter(s))).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let out = Mutex::new(Vec::with_capacity(specs.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let spawned = std::thread::Builder::new().stack_size(crate::jail::WORKER_STACK).spawn_scoped(scope, || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(spec) = specs.get(i) else { break };
+                let f = compile_filter(spec);
+                relock(&out).push((spec.name.clone(), f));
+            });
+            if spawned.is_err() {
+                break;
+            }
+        }
+    });
+    out.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+fn compile_filter(spec: &JailSpec) -> Result<Filter, String> {
+    let opts = FilterOptions {
+        prefregex: spec.prefregex.clone(),
+        failregex: spec.failregex.clone(),
+        ignoreregex: spec.ignoreregex.clone(),
+        maxlines: spec.maxlines.unwrap_or(1).max(1),
+        datepattern: spec.datepattern.clone(),
+        logtimezone: spec.logtimezone.clone(),
+        usedns: usedns(spec.usedns),
+        // the daemon applies fail2ban's time rules itself, per line (see jail.rs)
+        in_operation: false,
+        ..FilterOptions::default()
+    };
+    Filter::new(opts).map_err(|e| e.to_string())
 }
 
 /// Split journalmatch tokens into alternatives at `+`.
@@ -371,6 +409,11 @@ fn match_groups(tokens: &[String]) -> Vec<Vec<String>> {
 }
 
 impl JailBuilder for Builder {
+    fn prepare(&self, specs: &[JailSpec]) {
+        let compiled = compile_all(specs);
+        relock(&self.prepared).extend(compiled);
+    }
+
     fn build(&self, spec: &JailSpec, restore: Vec<BanTicket>, fail_total: u64) -> Result<JailParts, String> {
         let name = spec.name.clone();
         let bantime = BanTime::from_secs(spec.bantime);
