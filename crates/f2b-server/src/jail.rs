@@ -96,6 +96,8 @@ pub trait ActionSet: Send {
     fn names(&self) -> Vec<String>;
     /// The jail's counters for `<jail.banned>` and friends in the next commands.
     fn set_counters(&mut self, _counters: crate::actions::JailCounters) {}
+    /// The jail's current ban time, for `<bantime>` of tickets without their own.
+    fn set_ban_time(&mut self, _bantime: BanTime) {}
     /// The jail's ban epoch: raised each time an action had to repair its environment; a ban
     /// of an older epoch is missing from the repaired actions.
     fn ban_epoch(&self) -> u64 {
@@ -838,7 +840,7 @@ fn apply_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTi
         };
         crate::log!(LOG_OBSERVER, Level::NOTICE, "[{name}] Increase Ban {id} ({} # {len} -> {end})", t.ban_count());
     }
-    actions.set_counters(counters(shared));
+    prime(shared, actions);
     for (act, err) in actions.ban(t) {
         crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
     }
@@ -870,12 +872,20 @@ fn reban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTicket
     }
     let which = if only.len() == 1 { format!(", action '{}'", only[0]) } else { String::new() };
     crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] Reban {}{which}", t.id());
-    actions.set_counters(counters(shared));
+    prime(shared, actions);
     if let Some((act, err)) = actions.reban(t, only).into_iter().next() {
         crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute reban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
         return;
     }
     mark_banned(shared, actions, t.id());
+}
+
+/// What the next action commands read from the jail: its counters, and its ban time as it is
+/// now (`set JAIL bantime` changes `<bantime>` for the bans that follow, as in fail2ban).
+fn prime(shared: &Shared, actions: &mut dyn ActionSet) {
+    actions.set_counters(counters(shared));
+    let bantime = relock(&shared.bans).ban_time();
+    actions.set_ban_time(bantime);
 }
 
 /// The jail's counters as the actions' `<jail.*>` tags show them.
@@ -898,7 +908,7 @@ fn do_unban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTic
 
 fn do_unban_except(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTicket, skip: &[String]) {
     crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] Unban {}", t.id());
-    actions.set_counters(counters(shared));
+    prime(shared, actions);
     for (act, err) in actions.unban(t, skip) {
         crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute unban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
     }

@@ -468,8 +468,9 @@ impl JailBuilder for Builder {
                         // last time when that is later.
                         let mut start = now() - findtime;
                         if let Some(db) = &db {
-                            let iso = crate::banmanager::time2str(start);
-                            if let Ok(Some(saved)) = relock(db).journal_pos(&jail, "systemd-journal", start, Some(&iso)) {
+                            // Asked without a time or text, as fail2ban asks: with them the
+                            // stored text never matched and the saved position was dropped.
+                            if let Ok(Some(saved)) = relock(db).journal_pos(&jail, "systemd-journal", 0.0, None) {
                                 start = start.max(saved);
                             }
                         }
@@ -685,6 +686,9 @@ impl crate::jail::ActionSet for ShellActions {
     }
     fn set_counters(&mut self, counters: JailCounters) {
         self.counters = counters;
+    }
+    fn set_ban_time(&mut self, bantime: BanTime) {
+        self.ban_time = bantime;
     }
     fn ban_epoch(&self) -> u64 {
         self.epochs.jail
