@@ -40,6 +40,10 @@ pub enum PyReError {
     TrailingBackslash,
     #[error("unsupported flag {flag:?} at position {pos}")]
     BadFlag { flag: char, pos: usize },
+    #[error("invalid group reference {group} at position {pos}")]
+    InvalidGroupReference { group: String, pos: usize },
+    #[error("unknown group name {name:?} at position {pos}")]
+    UnknownGroupName { name: String, pos: usize },
 }
 
 /// A translated pattern plus notes about constructs whose meaning was adjusted.
@@ -67,7 +71,7 @@ pub fn translate_superset(py: &str) -> Result<String, PyReError> {
 }
 
 fn translate_with(py: &str, superset: bool) -> Result<Translation, PyReError> {
-    let mut t = Translator { src: py.chars().collect(), pos: 0, out: String::with_capacity(py.len() + 16), depth: 0, global_flags: String::new(), warnings: Vec::new(), verbose: false, group_stack: Vec::new(), superset };
+    let mut t = Translator { src: py.chars().collect(), pos: 0, out: String::with_capacity(py.len() + 16), depth: 0, global_flags: String::new(), warnings: Vec::new(), verbose: false, group_stack: Vec::new(), superset, captures: 0, names: Vec::new(), numbered_refs: Vec::new() };
     t.run()?;
     let mut pattern = String::with_capacity(t.out.len() + 8);
     if !t.global_flags.is_empty() {
@@ -119,6 +123,13 @@ struct Translator {
     verbose: bool,
     group_stack: Vec<GroupKind>,
     superset: bool,
+    /// Capturing groups opened so far, and the names among them: a conditional must name a
+    /// group that exists, as Python refuses the pattern otherwise (and the regex engine would
+    /// fail on it only at match time).
+    captures: usize,
+    names: Vec<String>,
+    /// Numbered conditionals (group, position), checked against the final group count.
+    numbered_refs: Vec<(usize, usize)>,
 }
 
 impl Translator {
@@ -230,6 +241,9 @@ impl Translator {
         if !self.group_stack.is_empty() {
             return Err(PyReError::UnterminatedGroup { pos: self.src.len() });
         }
+        if let Some(&(group, pos)) = self.numbered_refs.iter().find(|(g, _)| *g == 0 || *g > self.captures) {
+            return Err(PyReError::InvalidGroupReference { group: group.to_string(), pos });
+        }
         Ok(())
     }
 
@@ -309,6 +323,7 @@ impl Translator {
         if self.peek_at(1) != Some('?') {
             self.out.push('(');
             self.pos += 1;
+            self.captures += 1;
             self.push_group(GroupKind::Plain);
             return Ok(());
         }
@@ -317,6 +332,8 @@ impl Translator {
             self.pos += 2;
             let name = self.read_name('>')?;
             let _ = write!(self.out, "(?P<{name}>");
+            self.captures += 1;
+            self.names.push(name);
             self.push_group(GroupKind::Plain);
             return Ok(());
         }
@@ -370,6 +387,8 @@ impl Translator {
             self.pos += 1;
             let name = self.read_name('>')?;
             let _ = write!(self.out, "(?P<{name}>");
+            self.captures += 1;
+            self.names.push(name);
             self.push_group(GroupKind::Plain);
             return Ok(());
         }
@@ -377,6 +396,11 @@ impl Translator {
             self.pos += 1;
             let cond_start = self.pos;
             let name = self.read_name_or_number(')')?;
+            if let Ok(group) = name.parse::<usize>() {
+                self.numbered_refs.push((group, cond_start));
+            } else if !self.names.contains(&name) {
+                return Err(PyReError::UnknownGroupName { name, pos: cond_start });
+            }
             if self.superset {
                 self.out.push_str("(?:");
             } else if name.chars().all(|c| c.is_ascii_digit()) {
@@ -750,5 +774,20 @@ mod tests {
         assert!(matches!(translate(r"(abc"), Err(PyReError::UnterminatedGroup { .. })));
         assert!(matches!(translate(r"abc)"), Err(PyReError::UnbalancedParen { .. })));
         assert!(translate("abc\\").is_err());
+    }
+}
+
+#[cfg(test)]
+mod group_reference_tests {
+    use super::*;
+
+    #[test]
+    fn conditionals_must_name_an_existing_group() {
+        assert!(matches!(translate("(?(2)Y|,c)"), Err(PyReError::InvalidGroupReference { .. })));
+        assert!(matches!(translate("(a)(?(0)b|c)"), Err(PyReError::InvalidGroupReference { .. })));
+        assert!(matches!(translate("(?(x)b|c)(?P<x>a)"), Err(PyReError::UnknownGroupName { .. })));
+        assert!(translate("(a)?(?(1)b|c)").is_ok());
+        assert!(translate("(?(2)b|c)(a)(d)").is_ok());
+        assert!(translate("(?P<x>a)?(?(x)b|c)").is_ok());
     }
 }
