@@ -31,6 +31,8 @@ pub struct Regex {
     names: Vec<(String, usize)>,
     slots: Vec<Option<(usize, usize)>>,
     matched: bool,
+    /// Searches abandoned at the backtracking limit (each cost one line its match).
+    limit_hits: u64,
     /// `alt_NAME[_N]` groups (group, target), sorted: their value fills `NAME` when it is empty.
     alt: Vec<(String, String)>,
     /// `tuple_NAME[_N]` groups (group, target), sorted: their values join `NAME` as a tuple.
@@ -193,10 +195,16 @@ impl Regex {
             names,
             slots: Vec::new(),
             matched: false,
+            limit_hits: 0,
             alt,
             tuple,
             warnings: tr.warnings,
         })
+    }
+
+    /// How many searches were abandoned at the backtracking limit so far.
+    pub fn limit_hits(&self) -> u64 {
+        self.limit_hits
     }
 
     pub fn is_fancy(&self) -> bool {
@@ -226,13 +234,18 @@ impl Regex {
                 }
             }
             Engine::Fancy(re) => {
-                // A backtracking-limit error counts as no match, as a timeout would in fail2ban.
-                if let Ok(Some(caps)) = re.captures(hay) {
-                    self.slots.clear();
-                    for i in 0..caps.len() {
-                        self.slots.push(caps.get(i).map(|m| (m.start(), m.end())));
+                // A backtracking-limit error counts as no match for this line (a catastrophic
+                // pattern costs one line, never the jail); it is counted so the caller can log it.
+                match re.captures(hay) {
+                    Ok(Some(caps)) => {
+                        self.slots.clear();
+                        for i in 0..caps.len() {
+                            self.slots.push(caps.get(i).map(|m| (m.start(), m.end())));
+                        }
+                        self.matched = true;
                     }
-                    self.matched = true;
+                    Ok(None) => {}
+                    Err(_) => self.limit_hits += 1,
                 }
             }
         }
@@ -377,5 +390,23 @@ mod tests {
         let e = Regex::new("foo(", false, UseDns::Warn).unwrap_err();
         assert!(e.to_string().starts_with("Unable to compile regular expression 'foo(':"));
         assert_eq!(Regex::new("  ", false, UseDns::Warn).unwrap_err(), RegexError::Empty);
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+    use crate::tags::UseDns;
+
+    #[test]
+    fn a_catastrophic_search_is_abandoned_and_counted() {
+        // a backreference forces the backtracking engine; nested quantifiers make it exponential
+        let mut re = Regex::new(r"^((a+)+)+\2c from <HOST>", false, UseDns::No).expect("compiles");
+        assert!(re.is_fancy());
+        let line = format!("{}b from 192.0.2.1", "a".repeat(40));
+        assert!(!re.search(&line));
+        assert_eq!(re.limit_hits(), 1);
+        assert!(!re.search("ab from 192.0.2.1"));
+        assert_eq!(re.limit_hits(), 1, "an ordinary miss is no limit hit");
     }
 }

@@ -266,6 +266,12 @@ fn failure_id_present(re: &Regex) -> bool {
 }
 
 impl Filter {
+    /// Searches abandoned at the regex engine's backtracking limit so far, over all of this
+    /// filter's regexes: each left one line unmatched. The daemon logs when it grows.
+    pub fn regex_limit_hits(&self) -> u64 {
+        self.prefregex.iter().chain(&self.failregex).chain(&self.ignoreregex).map(Regex::limit_hits).sum()
+    }
+
     pub fn new(opts: FilterOptions) -> Result<Filter, FilterError> {
         if opts.maxlines == 0 {
             return Err(FilterError::MaxLines);

@@ -194,7 +194,10 @@ impl LineSource for JournalSource {
 
 /// The filter of a jail.
 struct FilterStage {
+    jail: String,
     filter: Filter,
+    /// Backtracking-limit hits already logged.
+    limit_hits: u64,
 }
 
 /// Python's `datetime.isoformat()` of a local time, as fail2ban prefixes journal matches.
@@ -214,6 +217,17 @@ impl LineFilter for FilterStage {
             Some(t) => self.filter.process_journal_line(line.text, t, &format!("{} ", iso_local(t))),
             None => self.filter.process_line(line.text, now),
         };
+        let hits = self.filter.regex_limit_hits();
+        if hits != self.limit_hits {
+            self.limit_hits = hits;
+            crate::log!(
+                "fail2ban.filter",
+                Level::ERROR,
+                "[{}] Regex backtracking limit reached, line skipped ({hits} so far): {:?}",
+                self.jail,
+                line.text.chars().take(200).collect::<String>()
+            );
+        }
         for f in outcome.actionable() {
             let mut captures = f.groups.clone();
             captures.entry("ip".to_string()).or_insert_with(|| f.fid.clone());
@@ -532,7 +546,7 @@ impl JailBuilder for Builder {
             },
             source,
             source_status,
-            filter: Box::new(FilterStage { filter }),
+            filter: Box::new(FilterStage { jail: name.clone(), filter, limit_hits: 0 }),
             actions,
             ignore,
             store: self.db.clone().map(|db| Arc::new(DbStore { db }) as Arc<dyn BanStore>),
