@@ -88,3 +88,27 @@ fn a_catastrophic_pattern_never_stalls_the_jail() {
     let (_, st) = ours(&tree.sock(), &["status", "evil"]);
     assert!(st.contains("Total failed:\t1"), "{st}");
 }
+
+/// A backreference keeps this pattern in the backtracking engine, where nested quantifiers make
+/// a crafted line hit the engine's step limit: the line is skipped, the server says so in its
+/// log, and the next line is matched as usual.
+#[test]
+fn a_regex_step_limit_hit_is_logged_and_costs_one_line() {
+    let tree = Tree::new("[evil]\nenabled = true\nlogpath = {dir}/evil.log\nfilter = evil\naction = record[name=evil]\nmaxretry = 1\n");
+    tree.write("conf/filter.d/evil.conf", &filter_with(r"^\s*((a+)+)+\2c from <HOST>$"));
+    tree.write("evil.log", "");
+    let _d = Daemon::start_ours(&tree);
+    tree.append(
+        "evil.log",
+        &[format!("{} {}b from 192.0.2.5", stamp(0), "a".repeat(40)), format!("{} aac from 192.0.2.6", stamp(0))],
+    );
+    assert!(
+        wait_until(120.0, || tree.rec().contains(&"ban evil 192.0.2.6".to_string())),
+        "{:?}\n{}",
+        tree.rec(),
+        tree.read("server.log")
+    );
+    let log = tree.read("server.log");
+    assert!(log.contains("[evil] Regex backtracking limit reached, line skipped"), "{log}");
+    assert!(!tree.rec().iter().any(|r| r.contains("192.0.2.5")), "{:?}", tree.rec());
+}
