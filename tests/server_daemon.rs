@@ -313,10 +313,6 @@ actionprolong = echo \"prolong <ip> <bantime>\" >> {dir}/rec
 /// is repaired and the address banned again through `actionreban`. A ban raised by
 /// `bantime.increment` runs `actionprolong`. Commands see the jail's counters.
 #[test]
-#[ignore = "open bug: in a running server the second failure line of a banned address is sometimes \
-    reported with the first line's time (Found 192.0.2.5 - <time of the first line>), so the \
-    3-second consistency check never triggers; fails in 2 of 3 runs, not reproduced through \
-    f2b-regex or the Filter API alone. Run with --ignored while fixing it."]
 fn consistency_check_repairs_and_rebans_increase_prolongs_and_counters_reach_actions() {
     let tree = Tree::new(
         "[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 1\nbantime = 600\naction = stateful\n\n\

@@ -517,11 +517,15 @@ fn reader_loop(
         fm.set_max_time(settings.findtime);
         fm.set_max_matches(settings.maxmatches);
         let mut t_now = now();
+        let mut clock_read = false;
         let errors = source.poll(idle_wait, &mut |line| {
             lines_seen += 1;
-            // A long initial read must still see the clock move.
-            if lines_seen % 4096 == 0 {
+            // The clock is read when lines arrive, not before the wait for them: a line appended
+            // during the wait was otherwise stamped (clamped) with the time the wait began. A
+            // long initial read must still see the clock move.
+            if !clock_read || lines_seen % 4096 == 0 {
                 t_now = now();
+                clock_read = true;
             }
             found.clear();
             filter.process(&line, t_now, &mut found);
