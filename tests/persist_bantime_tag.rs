@@ -5,14 +5,20 @@ mod persist_common;
 use persist_common::*;
 
 fn seen(server: Server) -> Vec<i64> {
-    let tree = Tree::new("[t]\nenabled = true\nlogpath = {dir}/t.log\nbantime = 1h\naction = rec[name=t]\n");
+    let tree = Tree::new(
+        "[t]\nenabled = true\nlogpath = {dir}/t.log\nbantime = 1h\naction = rec[name=t]\n",
+    );
     tree.write("t.log", "");
     let d = Daemon::start(server, &tree);
     for (bt, ip) in [("77", "192.0.2.1"), ("-1", "192.0.2.2")] {
         assert_eq!(d.client(&["set", "t", "bantime", bt]).0, 0);
         assert_eq!(d.client(&["set", "t", "banip", ip]).0, 0);
     }
-    assert!(wait_until(10.0, || tree.bans("t").len() == 2), "{}", tree.read("rec"));
+    assert!(
+        wait_until(10.0, || tree.bans("t").len() == 2),
+        "{}",
+        tree.read("rec")
+    );
     tree.bans("t").iter().map(Rec::bantime).collect()
 }
 

@@ -19,32 +19,60 @@ use persist_common::*;
 /// last one also waits for the short ban to end) and require the same restore from all.
 fn run(creator: Server, restorers: &[Server], name: &str) {
     if (creator == Server::Theirs || restorers.contains(&Server::Theirs)) && !have_fail2ban() {
-        return f2b::skip(name, "Debian's fail2ban-server / fail2ban-client are not installed");
+        return f2b::skip(
+            name,
+            "Debian's fail2ban-server / fail2ban-client are not installed",
+        );
     }
     let made = make_bans(creator);
-    if let Some(rows) = sql(&made.db(), "SELECT ip FROM bips WHERE jail = 't' ORDER BY ip") {
+    if let Some(rows) = sql(
+        &made.db(),
+        "SELECT ip FROM bips WHERE jail = 't' ORDER BY ip",
+    ) {
         assert_eq!(rows.len(), 7, "{creator:?} database bips: {rows:?}");
     }
     let exp = expected(&made);
     let ids: Vec<&str> = exp.iter().map(|(ip, _, _)| ip.as_str()).collect();
-    assert_eq!(ids, ["192.0.2.2", "192.0.2.3", "192.0.2.4", SHORT_IP, "192.0.2.6", "2001:db8::7"], "{exp:?}");
+    assert_eq!(
+        ids,
+        [
+            "192.0.2.2",
+            "192.0.2.3",
+            "192.0.2.4",
+            SHORT_IP,
+            "192.0.2.6",
+            "2001:db8::7"
+        ],
+        "{exp:?}"
+    );
     let mut seen: Vec<Restored> = Vec::new();
     for (i, server) in restorers.iter().enumerate() {
         seen.push(restore(*server, &made, &exp, i + 1 == restorers.len()));
     }
     for w in seen.windows(2) {
-        assert_eq!(w[0], w[1], "{restorers:?} restore the same bans from the same file");
+        assert_eq!(
+            w[0], w[1],
+            "{restorers:?} restore the same bans from the same file"
+        );
     }
 }
 
 #[test]
 fn f2b_restores_the_bans_of_a_fail2ban_database() {
-    run(Server::Theirs, &[Server::Theirs, Server::Ours], "f2b_restores_the_bans_of_a_fail2ban_database");
+    run(
+        Server::Theirs,
+        &[Server::Theirs, Server::Ours],
+        "f2b_restores_the_bans_of_a_fail2ban_database",
+    );
 }
 
 #[test]
 fn f2b_restores_the_bans_of_its_own_database() {
-    run(Server::Ours, &[Server::Ours], "f2b_restores_the_bans_of_its_own_database");
+    run(
+        Server::Ours,
+        &[Server::Ours],
+        "f2b_restores_the_bans_of_its_own_database",
+    );
 }
 
 /// fail2ban opening f2b-server's file selects the same bans and times (`Restore Ban` in its
@@ -55,25 +83,39 @@ fn f2b_restores_the_bans_of_its_own_database() {
 fn fail2ban_lists_the_bans_of_an_f2b_database() {
     let name = "fail2ban_lists_the_bans_of_an_f2b_database";
     if !have_fail2ban() {
-        return f2b::skip(name, "Debian's fail2ban-server / fail2ban-client are not installed");
+        return f2b::skip(
+            name,
+            "Debian's fail2ban-server / fail2ban-client are not installed",
+        );
     }
     let made = make_bans(Server::Ours);
     let exp = expected(&made);
     let mut ids: Vec<String> = exp.iter().map(|(ip, _, _)| ip.clone()).collect();
     ids.sort();
     assert_eq!(ids.len(), 6, "{exp:?}");
-    let tree = Tree::new(&made.read("conf/jail.local").replace(&made.dir().display().to_string(), "{dir}"));
+    let tree = Tree::new(
+        &made
+            .read("conf/jail.local")
+            .replace(&made.dir().display().to_string(), "{dir}"),
+    );
     tree.write("t.log", "");
     std::fs::copy(made.db(), tree.db()).expect("copy database");
     let mut d = Daemon::start(Server::Theirs, &tree);
     assert!(
-        wait_until(20.0, || ids.iter().all(|ip| tree.read("server.log").contains(&format!("NOTICE  [t] Restore Ban {ip}\n")))),
+        wait_until(20.0, || ids.iter().all(|ip| tree
+            .read("server.log")
+            .contains(&format!("NOTICE  [t] Restore Ban {ip}\n")))),
         "{}",
         tree.read("server.log")
     );
-    assert!(!tree.read("server.log").contains(&format!("Restore Ban {EXPIRED_IP}\n")));
+    assert!(!tree
+        .read("server.log")
+        .contains(&format!("Restore Ban {EXPIRED_IP}\n")));
     let lines: Vec<String> = {
-        let mut v: Vec<String> = exp.iter().map(|(ip, s, bt)| format!("{ip} \t{} + {bt} = {}", fmt_utc(*s), fmt_utc(s + bt))).collect();
+        let mut v: Vec<String> = exp
+            .iter()
+            .map(|(ip, s, bt)| format!("{ip} \t{} + {bt} = {}", fmt_utc(*s), fmt_utc(s + bt)))
+            .collect();
         v.sort();
         v
     };

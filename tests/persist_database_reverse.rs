@@ -20,25 +20,49 @@ use persist_common::*;
 /// last one also waits for the short ban to end) and require the same restore from all.
 fn run(creator: Server, restorers: &[Server], name: &str) {
     if (creator == Server::Theirs || restorers.contains(&Server::Theirs)) && !have_fail2ban() {
-        return f2b::skip(name, "Debian's fail2ban-server / fail2ban-client are not installed");
+        return f2b::skip(
+            name,
+            "Debian's fail2ban-server / fail2ban-client are not installed",
+        );
     }
     let made = make_bans(creator);
-    if let Some(rows) = sql(&made.db(), "SELECT ip FROM bips WHERE jail = 't' ORDER BY ip") {
+    if let Some(rows) = sql(
+        &made.db(),
+        "SELECT ip FROM bips WHERE jail = 't' ORDER BY ip",
+    ) {
         assert_eq!(rows.len(), 7, "{creator:?} database bips: {rows:?}");
     }
     let exp = expected(&made);
     let ids: Vec<&str> = exp.iter().map(|(ip, _, _)| ip.as_str()).collect();
-    assert_eq!(ids, ["192.0.2.2", "192.0.2.3", "192.0.2.4", SHORT_IP, "192.0.2.6", "2001:db8::7"], "{exp:?}");
+    assert_eq!(
+        ids,
+        [
+            "192.0.2.2",
+            "192.0.2.3",
+            "192.0.2.4",
+            SHORT_IP,
+            "192.0.2.6",
+            "2001:db8::7"
+        ],
+        "{exp:?}"
+    );
     let mut seen: Vec<Restored> = Vec::new();
     for (i, server) in restorers.iter().enumerate() {
         seen.push(restore(*server, &made, &exp, i + 1 == restorers.len()));
     }
     for w in seen.windows(2) {
-        assert_eq!(w[0], w[1], "{restorers:?} restore the same bans from the same file");
+        assert_eq!(
+            w[0], w[1],
+            "{restorers:?} restore the same bans from the same file"
+        );
     }
 }
 
 #[test]
 fn fail2ban_restores_the_bans_of_an_f2b_database() {
-    run(Server::Ours, &[Server::Ours, Server::Theirs], "fail2ban_restores_the_bans_of_an_f2b_database");
+    run(
+        Server::Ours,
+        &[Server::Ours, Server::Theirs],
+        "fail2ban_restores_the_bans_of_an_f2b_database",
+    );
 }

@@ -11,7 +11,13 @@ const BANTIME: i64 = 4;
 const IP: &str = "192.0.2.60";
 
 fn fail(tree: &Tree) {
-    tree.append("t.log", &[format!("{} FAIL from {IP}", stamp(0)), format!("{} FAIL from {IP}", stamp(0))]);
+    tree.append(
+        "t.log",
+        &[
+            format!("{} FAIL from {IP}", stamp(0)),
+            format!("{} FAIL from {IP}", stamp(0)),
+        ],
+    );
 }
 
 /// Runs the scenario; returns the ban times the action saw (`<bantime>` of each new ban) and
@@ -21,22 +27,53 @@ fn scenario(server: Server) -> (Vec<i64>, Vec<String>) {
         "[t]\nenabled = true\nlogpath = {dir}/t.log\nmaxretry = 2\nfindtime = 1h\nbantime = 4\nbantime.increment = true\naction = rec[name=t]\n",
     );
     tree.write("t.log", "");
-    let fresh = |tree: &Tree| tree.bans("t").into_iter().filter(|r| !r.restored()).collect::<Vec<_>>();
+    let fresh = |tree: &Tree| {
+        tree.bans("t")
+            .into_iter()
+            .filter(|r| !r.restored())
+            .collect::<Vec<_>>()
+    };
     let mut d = Daemon::start(server, &tree);
 
     // first ban: the plain bantime; it ends, then the address fails again
     fail(&tree);
-    assert!(wait_until(15.0, || fresh(&tree).len() == 1), "{server:?}: {}\n{}", tree.read("rec"), tree.read("server.log"));
-    assert!(wait_until(15.0, || tree.unbans("t").len() == 1), "{server:?}: {}", tree.read("rec"));
+    assert!(
+        wait_until(15.0, || fresh(&tree).len() == 1),
+        "{server:?}: {}\n{}",
+        tree.read("rec"),
+        tree.read("server.log")
+    );
+    assert!(
+        wait_until(15.0, || tree.unbans("t").len() == 1),
+        "{server:?}: {}",
+        tree.read("rec")
+    );
     fail(&tree);
-    assert!(wait_until(15.0, || fresh(&tree).len() == 2), "{server:?}: {}", tree.read("rec"));
+    assert!(
+        wait_until(15.0, || fresh(&tree).len() == 2),
+        "{server:?}: {}",
+        tree.read("rec")
+    );
     let second = fresh(&tree)[1].clone();
     let start = second.time() as i64;
-    let want = [format!("{IP} \t{} + {} = {}", fmt_utc(start), BANTIME * 2, fmt_utc(start + BANTIME * 2))];
+    let want = [format!(
+        "{IP} \t{} + {} = {}",
+        fmt_utc(start),
+        BANTIME * 2,
+        fmt_utc(start + BANTIME * 2)
+    )];
     // fail2ban raises the ban time in its observer thread, a moment after the ban
-    assert!(wait_until(5.0, || banned_with_time(&d, "t") == want), "{server:?}: {:?} for {}", banned_with_time(&d, "t"), second.line);
     assert!(
-        wait_until(5.0, || tree.read("server.log").contains(&format!("NOTICE  [t] Increase Ban {IP} (2 # {}s -> ", BANTIME * 2))),
+        wait_until(5.0, || banned_with_time(&d, "t") == want),
+        "{server:?}: {:?} for {}",
+        banned_with_time(&d, "t"),
+        second.line
+    );
+    assert!(
+        wait_until(5.0, || tree.read("server.log").contains(&format!(
+            "NOTICE  [t] Increase Ban {IP} (2 # {}s -> ",
+            BANTIME * 2
+        ))),
         "{server:?}"
     );
 
@@ -45,21 +82,49 @@ fn scenario(server: Server) -> (Vec<i64>, Vec<String>) {
     drop(d);
     let unbans_before = tree.unbans("t").len();
     let _d = Daemon::start(server, &tree);
-    assert!(wait_until(10.0, || tree.bans("t").iter().any(Rec::restored)), "{server:?}: {}", tree.read("rec"));
-    let restored = tree.bans("t").into_iter().find(Rec::restored).expect("restored ban");
-    assert_eq!((restored.time() as i64, restored.bantime()), (second.time().round() as i64, BANTIME * 2), "{server:?}: {}", restored.line);
-    // it ends at its original end, then a third ban doubles again: the count came from the database
-    assert!(wait_until(20.0, || tree.unbans("t").len() > unbans_before), "{server:?}: {}", tree.read("rec"));
-    fail(&tree);
-    assert!(wait_until(15.0, || fresh(&tree).len() == 3), "{server:?}: {}\n{}", tree.read("rec"), tree.read("server.log"));
     assert!(
-        wait_until(5.0, || tree.read("server.log").contains(&format!("NOTICE  [t] Increase Ban {IP} (3 # {}s -> ", BANTIME * 4))),
+        wait_until(10.0, || tree.bans("t").iter().any(Rec::restored)),
+        "{server:?}: {}",
+        tree.read("rec")
+    );
+    let restored = tree
+        .bans("t")
+        .into_iter()
+        .find(Rec::restored)
+        .expect("restored ban");
+    assert_eq!(
+        (restored.time() as i64, restored.bantime()),
+        (second.time().round() as i64, BANTIME * 2),
+        "{server:?}: {}",
+        restored.line
+    );
+    // it ends at its original end, then a third ban doubles again: the count came from the database
+    assert!(
+        wait_until(20.0, || tree.unbans("t").len() > unbans_before),
+        "{server:?}: {}",
+        tree.read("rec")
+    );
+    fail(&tree);
+    assert!(
+        wait_until(15.0, || fresh(&tree).len() == 3),
+        "{server:?}: {}\n{}",
+        tree.read("rec"),
+        tree.read("server.log")
+    );
+    assert!(
+        wait_until(5.0, || tree.read("server.log").contains(&format!(
+            "NOTICE  [t] Increase Ban {IP} (3 # {}s -> ",
+            BANTIME * 4
+        ))),
         "{server:?}"
     );
     let increases = tree
         .read("server.log")
         .lines()
-        .filter_map(|l| l.split_once("] Increase Ban ").map(|(_, r)| r.split(" -> ").next().unwrap_or("").to_string()))
+        .filter_map(|l| {
+            l.split_once("] Increase Ban ")
+                .map(|(_, r)| r.split(" -> ").next().unwrap_or("").to_string())
+        })
         .collect();
     (fresh(&tree).iter().map(Rec::bantime).collect(), increases)
 }
@@ -70,9 +135,18 @@ fn increased_ban_times_follow_fail2ban_and_survive_a_restart() {
     // bantime * 2^n for the n-th ban before (fail2ban's default formula, n < 20)
     let formula: Vec<i64> = (0..3).map(|n| BANTIME * (1 << n)).collect();
     assert_eq!(ours, formula, "<bantime> of the three bans");
-    assert_eq!(increases, [format!("{IP} (2 # {}s", BANTIME * 2), format!("{IP} (3 # {}s", BANTIME * 4)]);
+    assert_eq!(
+        increases,
+        [
+            format!("{IP} (2 # {}s", BANTIME * 2),
+            format!("{IP} (3 # {}s", BANTIME * 4)
+        ]
+    );
     if !have_fail2ban() {
-        return f2b::skip("increased_ban_times_follow_fail2ban_and_survive_a_restart", "fail2ban-server not installed: no comparison");
+        return f2b::skip(
+            "increased_ban_times_follow_fail2ban_and_survive_a_restart",
+            "fail2ban-server not installed: no comparison",
+        );
     }
     // fail2ban's actions may see the ban time before its observer thread raised it, so its
     // `<bantime>` is not compared; what it logs and lists (checked in the scenario) is
@@ -88,17 +162,34 @@ fn restore_capped(server: Server) -> Vec<(String, i64)> {
     );
     tree.write("t.log", "");
     let mut d = Daemon::start(server, &tree);
-    for (bt, ip) in [("5000", "192.0.2.1"), ("-1", "192.0.2.2"), ("600", "192.0.2.3")] {
+    for (bt, ip) in [
+        ("5000", "192.0.2.1"),
+        ("-1", "192.0.2.2"),
+        ("600", "192.0.2.3"),
+    ] {
         assert_eq!(d.client(&["set", "t", "bantime", bt]).0, 0);
         assert_eq!(d.client(&["set", "t", "banip", ip]).0, 0);
     }
-    assert!(wait_until(10.0, || tree.bans("t").len() == 3), "{server:?}: {}", tree.read("rec"));
+    assert!(
+        wait_until(10.0, || tree.bans("t").len() == 3),
+        "{server:?}: {}",
+        tree.read("rec")
+    );
     // fail2ban records bans from its observer thread
     sleep_ms(1500);
     assert!(d.terminate());
     drop(d);
     let d = Daemon::start(server, &tree);
-    assert!(wait_until(10.0, || tree.bans("t").iter().filter(|r| r.restored()).count() == 3), "{server:?}: {}", tree.read("rec"));
+    assert!(
+        wait_until(10.0, || tree
+            .bans("t")
+            .iter()
+            .filter(|r| r.restored())
+            .count()
+            == 3),
+        "{server:?}: {}",
+        tree.read("rec")
+    );
     let restored: Vec<Rec> = tree.bans("t").into_iter().filter(Rec::restored).collect();
     let mut lines: Vec<String> = restored
         .iter()
@@ -109,17 +200,27 @@ fn restore_capped(server: Server) -> Vec<(String, i64)> {
         .collect();
     lines.sort();
     assert_eq!(banned_with_time(&d, "t"), lines, "{server:?}");
-    let mut v: Vec<(String, i64)> = restored.iter().map(|r| (r.id.clone(), r.bantime())).collect();
+    let mut v: Vec<(String, i64)> = restored
+        .iter()
+        .map(|r| (r.id.clone(), r.bantime()))
+        .collect();
     v.sort();
     v
 }
 
 #[test]
 fn restore_caps_increased_bans_at_maxtime() {
-    let want = [("192.0.2.1".to_string(), 1000), ("192.0.2.2".to_string(), 1000), ("192.0.2.3".to_string(), 600)];
+    let want = [
+        ("192.0.2.1".to_string(), 1000),
+        ("192.0.2.2".to_string(), 1000),
+        ("192.0.2.3".to_string(), 600),
+    ];
     assert_eq!(restore_capped(Server::Ours), want);
     if !have_fail2ban() {
-        return f2b::skip("restore_caps_increased_bans_at_maxtime", "fail2ban-server not installed: no comparison");
+        return f2b::skip(
+            "restore_caps_increased_bans_at_maxtime",
+            "fail2ban-server not installed: no comparison",
+        );
     }
     assert_eq!(restore_capped(Server::Theirs), want, "fail2ban-server");
 }

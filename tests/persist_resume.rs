@@ -62,14 +62,21 @@ fn file_reading_resumes_at_the_saved_position() {
         tree.append("t.log", &block(0, FIRST, 9));
         // stop as soon as reading has begun: most often in the middle of the file
         let mut d = Daemon::start(server, &tree);
-        assert!(wait_until(60.0, || !found(&tree).is_empty()), "{server:?}: nothing found\n{}", tree.read("server.log"));
+        assert!(
+            wait_until(60.0, || !found(&tree).is_empty()),
+            "{server:?}: nothing found\n{}",
+            tree.read("server.log")
+        );
         assert!(d.terminate(), "{server:?} did not stop");
         drop(d);
         let first_life = found(&tree).values().sum::<usize>();
         eprintln!("{server:?}: stopped after {first_life} of {FIRST} failures");
         assert!(first_life > 0, "{server:?}: nothing read before the stop");
         if server == Server::Theirs {
-            assert!(first_life < FIRST, "fail2ban read the whole file before stopping: the test proves less than it should");
+            assert!(
+                first_life < FIRST,
+                "fail2ban read the whole file before stopping: the test proves less than it should"
+            );
         }
         // more lines while it is down
         tree.append("t.log", &block(FIRST, LATER, 3));
@@ -83,12 +90,22 @@ fn file_reading_resumes_at_the_saved_position() {
         sleep_ms(1000);
         let f = found(&tree);
         let twice: Vec<_> = f.iter().filter(|(_, n)| **n != 1).take(10).collect();
-        assert!(twice.is_empty(), "{server:?}: failures counted twice: {twice:?}");
-        let missing: Vec<String> = (0..total).map(addr).filter(|a| !f.contains_key(a)).take(10).collect();
+        assert!(
+            twice.is_empty(),
+            "{server:?}: failures counted twice: {twice:?}"
+        );
+        let missing: Vec<String> = (0..total)
+            .map(addr)
+            .filter(|a| !f.contains_key(a))
+            .take(10)
+            .collect();
         assert!(missing.is_empty(), "{server:?}: failures lost: {missing:?}");
         assert_eq!(f.len(), total);
         // the second lifetime's counter holds exactly what it read
         let (_, st) = d.client(&["status", "t"]);
-        assert!(st.contains(&format!("Total failed:\t{}\n", total - first_life)), "{server:?} (first lifetime {first_life}): {st}");
+        assert!(
+            st.contains(&format!("Total failed:\t{}\n", total - first_life)),
+            "{server:?} (first lifetime {first_life}): {st}"
+        );
     }
 }

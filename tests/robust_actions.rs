@@ -12,7 +12,9 @@ fn has(tree: &Tree, line: &str) -> bool {
 
 fn pid_alive(pid: i32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false)
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
 }
 
 #[test]
@@ -30,25 +32,55 @@ fn a_hanging_action_is_killed_after_its_timeout() {
     tree.write("t.log", "");
     let _d = Daemon::start_ours(&tree);
     tree.append("hang.log", &[format!("{} FAIL from 192.0.2.91", stamp(0))]);
-    assert!(wait_until(10.0, || tree.read("hang.pids").lines().count() >= 2), "hanging action did not start");
+    assert!(
+        wait_until(10.0, || tree.read("hang.pids").lines().count() >= 2),
+        "hanging action did not start"
+    );
     // other jails are not held up while it hangs
     tree.append("t.log", &[format!("{} FAIL from 192.0.2.92", stamp(0))]);
-    assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.92")), "{:?}", tree.rec());
+    assert!(
+        wait_until(10.0, || has(&tree, "ban t 192.0.2.92")),
+        "{:?}",
+        tree.rec()
+    );
     // after the 2 s timeout the process group is gone and the jail's next action runs (the
     // failed ban is retried once first, as fail2ban does, and times out again)
-    assert!(wait_until(30.0, || has(&tree, "ban hang 192.0.2.91")), "{:?}\n{}", tree.rec(), tree.read("server.log"));
-    let pids: Vec<i32> = tree.read("hang.pids").lines().filter_map(|l| l.trim().parse().ok()).collect();
+    assert!(
+        wait_until(30.0, || has(&tree, "ban hang 192.0.2.91")),
+        "{:?}\n{}",
+        tree.rec(),
+        tree.read("server.log")
+    );
+    let pids: Vec<i32> = tree
+        .read("hang.pids")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
     assert!(pids.len() == 2 || pids.len() == 4, "{pids:?}");
-    assert!(wait_until(5.0, || pids.iter().all(|p| !pid_alive(*p))), "survivors of the timed-out action: {pids:?}");
+    assert!(
+        wait_until(5.0, || pids.iter().all(|p| !pid_alive(*p))),
+        "survivors of the timed-out action: {pids:?}"
+    );
     let log = tree.read("server.log");
-    assert!(log.contains("timed out") || log.contains("timeout"), "no timeout in the log:\n{log}");
-    assert!(log.contains("Failed to execute ban jail 'hang' action 'hang'"), "{log}");
-    assert_eq!(ours(&tree.sock(), &["ping"]).1.trim(), "Server replied: pong");
+    assert!(
+        log.contains("timed out") || log.contains("timeout"),
+        "no timeout in the log:\n{log}"
+    );
+    assert!(
+        log.contains("Failed to execute ban jail 'hang' action 'hang'"),
+        "{log}"
+    );
+    assert_eq!(
+        ours(&tree.sock(), &["ping"]).1.trim(),
+        "Server replied: pong"
+    );
 }
 
 #[test]
 fn a_failing_ban_is_checked_repaired_and_retried() {
-    let tree = Tree::new("[rep]\nenabled = true\nlogpath = {dir}/rep.log\nmaxretry = 1\naction = repairable\n");
+    let tree = Tree::new(
+        "[rep]\nenabled = true\nlogpath = {dir}/rep.log\nmaxretry = 1\naction = repairable\n",
+    );
     // actionban fails until the environment is "repaired" (the ready file exists).
     tree.write(
         "conf/action.d/repairable.conf",
@@ -59,14 +91,22 @@ fn a_failing_ban_is_checked_repaired_and_retried() {
     tree.write("rep.log", "");
     let _d = Daemon::start_ours(&tree);
     tree.append("rep.log", &[format!("{} FAIL from 192.0.2.93", stamp(0))]);
-    assert!(wait_until(15.0, || has(&tree, "ban 192.0.2.93")), "{:?}\n{}", tree.rec(), tree.read("server.log"));
+    assert!(
+        wait_until(15.0, || has(&tree, "ban 192.0.2.93")),
+        "{:?}\n{}",
+        tree.rec(),
+        tree.read("server.log")
+    );
     let rec = tree.rec();
     let pos = |s: &str| rec.iter().position(|l| l == s).unwrap_or(usize::MAX);
     assert!(pos("try 192.0.2.93") < pos("check"), "{rec:?}");
     assert!(pos("check") < pos("repair"), "{rec:?}");
     assert!(pos("repair") < pos("ban 192.0.2.93"), "{rec:?}");
     let log = tree.read("server.log");
-    assert!(log.contains("ERROR") && log.contains("returned 1"), "the failure is not logged:\n{log}");
+    assert!(
+        log.contains("ERROR") && log.contains("returned 1"),
+        "the failure is not logged:\n{log}"
+    );
     assert!(log.contains("Invariant check failed"), "{log}");
     assert!(log.contains("NOTICE  [rep] Ban 192.0.2.93"), "{log}");
 }
@@ -85,7 +125,12 @@ fn a_missing_command_is_a_clear_error_and_the_daemon_goes_on() {
     tree.write("t.log", "");
     let _d = Daemon::start_ours(&tree);
     tree.append("fw.log", &[format!("{} FAIL from 192.0.2.94", stamp(0))]);
-    assert!(wait_until(15.0, || has(&tree, "ban fw 192.0.2.94")), "{:?}\n{}", tree.rec(), tree.read("server.log"));
+    assert!(
+        wait_until(15.0, || has(&tree, "ban fw 192.0.2.94")),
+        "{:?}\n{}",
+        tree.rec(),
+        tree.read("server.log")
+    );
     let log = tree.read("server.log");
     let line = log
         .lines()
@@ -94,6 +139,13 @@ fn a_missing_command_is_a_clear_error_and_the_daemon_goes_on() {
     assert!(line.contains("ERROR"), "{line}");
     assert!(log.contains("returned 127"), "{log}");
     tree.append("t.log", &[format!("{} FAIL from 192.0.2.95", stamp(0))]);
-    assert!(wait_until(10.0, || has(&tree, "ban t 192.0.2.95")), "{:?}", tree.rec());
-    assert_eq!(ours(&tree.sock(), &["ping"]).1.trim(), "Server replied: pong");
+    assert!(
+        wait_until(10.0, || has(&tree, "ban t 192.0.2.95")),
+        "{:?}",
+        tree.rec()
+    );
+    assert_eq!(
+        ours(&tree.sock(), &["ping"]).1.trim(),
+        "Server replied: pong"
+    );
 }

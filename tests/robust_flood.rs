@@ -32,7 +32,8 @@ fn a_million_line_flood_keeps_memory_bounded_loses_no_ban_and_the_socket_answers
         "[flood]\nenabled = true\nlogpath = {{dir}}/flood.log\nfilter = portscan\nmaxretry = {MAXRETRY}\nfindtime = 600\n\
          bantime = 3600\naction = record[name=flood]\n"
     ));
-    let filter = std::fs::read_to_string(f2b::repo_root().join("filter.d/portscan.conf")).expect("shipped portscan filter");
+    let filter = std::fs::read_to_string(f2b::repo_root().join("filter.d/portscan.conf"))
+        .expect("shipped portscan filter");
     tree.write("conf/filter.d/portscan.conf", &filter);
     tree.write("flood.log", "");
     // 1M lines of log time spanning 20 s that end about now
@@ -41,15 +42,31 @@ fn a_million_line_flood_keeps_memory_bounded_loses_no_ban_and_the_socket_answers
     let t0 = Instant::now();
     let gen = Command::new("python3")
         .arg(shared.join("bench/gen.py"))
-        .args(["portscan-syslog", &LINES.to_string(), "7", "0.05", "--ips", "100000", "--lps", "50000"])
+        .args([
+            "portscan-syslog",
+            &LINES.to_string(),
+            "7",
+            "0.05",
+            "--ips",
+            "100000",
+            "--lps",
+            "50000",
+        ])
         .arg("--start")
         .arg(start.to_string())
         .arg("-o")
         .arg(&src)
         .output()
         .expect("gen.py");
-    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
-    eprintln!("robust_flood: generated {LINES} lines in {:?}", t0.elapsed());
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    eprintln!(
+        "robust_flood: generated {LINES} lines in {:?}",
+        t0.elapsed()
+    );
 
     // what the filter finds, by f2b-regex
     let out = Command::new(f2b::bin("f2b-regex"))
@@ -66,9 +83,16 @@ fn a_million_line_flood_keeps_memory_bounded_loses_no_ban_and_the_socket_answers
         *counts.entry(id.to_string()).or_default() += 1;
     }
     let failures: usize = counts.values().sum();
-    let expected: BTreeSet<String> =
-        counts.iter().filter(|(ip, n)| **n >= MAXRETRY && !ip.starts_with("127.")).map(|(ip, _)| ip.clone()).collect();
-    assert!(expected.len() > 100, "too few expected bans ({}) for a meaningful test", expected.len());
+    let expected: BTreeSet<String> = counts
+        .iter()
+        .filter(|(ip, n)| **n >= MAXRETRY && !ip.starts_with("127."))
+        .map(|(ip, _)| ip.clone())
+        .collect();
+    assert!(
+        expected.len() > 100,
+        "too few expected bans ({}) for a meaningful test",
+        expected.len()
+    );
     eprintln!("robust_flood: f2b-regex finds {failures} failures from {} addresses, {} with >= {MAXRETRY}", counts.len(), expected.len());
 
     let d = Daemon::start_ours(&tree);
@@ -94,14 +118,20 @@ fn a_million_line_flood_keeps_memory_bounded_loses_no_ban_and_the_socket_answers
     let t1 = Instant::now();
     {
         let data = std::fs::read(&src).expect("read source");
-        let mut f = std::fs::OpenOptions::new().append(true).open(tree.path("flood.log")).expect("open log");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(tree.path("flood.log"))
+            .expect("open log");
         for chunk in data.chunks(1 << 20) {
             f.write_all(chunk).expect("append");
         }
     }
     let written = t1.elapsed();
     let banned = || -> BTreeSet<String> {
-        tree.rec().iter().filter_map(|l| l.strip_prefix("ban flood ").map(str::to_string)).collect()
+        tree.rec()
+            .iter()
+            .filter_map(|l| l.strip_prefix("ban flood ").map(str::to_string))
+            .collect()
     };
     let all_in = wait_until(900.0, || {
         let (_, st) = ours(&tree.sock(), &["status", "flood"]);
@@ -114,7 +144,10 @@ fn a_million_line_flood_keeps_memory_bounded_loses_no_ban_and_the_socket_answers
     let rss_end = vm_kb(pid, "VmRSS:").unwrap_or(0);
     let mut l = lat.lock().expect("lock").clone();
     l.sort();
-    let (med, max) = (l.get(l.len() / 2).copied().unwrap_or_default(), l.last().copied().unwrap_or_default());
+    let (med, max) = (
+        l.get(l.len() / 2).copied().unwrap_or_default(),
+        l.last().copied().unwrap_or_default(),
+    );
     eprintln!(
         "robust_flood: {LINES} lines written in {written:?}, all processed in {took:?}; RSS start {} MB, peak {} MB, end {} MB; \
          status during the flood: {} calls, median {med:?}, max {max:?}",
@@ -124,11 +157,19 @@ fn a_million_line_flood_keeps_memory_bounded_loses_no_ban_and_the_socket_answers
         l.len()
     );
     let (_, st) = ours(&tree.sock(), &["status", "flood"]);
-    assert!(all_in, "not everything was processed:\n{st}\nbanned {} of {}", banned().len(), expected.len());
+    assert!(
+        all_in,
+        "not everything was processed:\n{st}\nbanned {} of {}",
+        banned().len(),
+        expected.len()
+    );
     let got = banned();
     let lost: Vec<&String> = expected.difference(&got).take(10).collect();
     let extra: Vec<&String> = got.difference(&expected).take(10).collect();
-    assert!(lost.is_empty() && extra.is_empty(), "lost bans {lost:?}, unexpected bans {extra:?}");
+    assert!(
+        lost.is_empty() && extra.is_empty(),
+        "lost bans {lost:?}, unexpected bans {extra:?}"
+    );
     assert!(!l.is_empty(), "no status call completed during the flood");
     assert!(hwm < 200 * 1024, "peak RSS {} MB", hwm / 1024);
 }

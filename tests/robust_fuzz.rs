@@ -5,9 +5,16 @@ use std::process::Command;
 
 #[test]
 fn fuzz_targets_run_clean_for_a_short_while() {
-    let has_cargo_fuzz = Command::new("cargo").args(["fuzz", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let has_cargo_fuzz = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !has_cargo_fuzz {
-        f2b::skip("fuzz_targets_run_clean_for_a_short_while", "cargo-fuzz not installed (cargo install cargo-fuzz --locked)");
+        f2b::skip(
+            "fuzz_targets_run_clean_for_a_short_while",
+            "cargo-fuzz not installed (cargo install cargo-fuzz --locked)",
+        );
         return;
     }
     let secs = std::env::var("F2B_FUZZ_SECS").unwrap_or_else(|_| "20".to_string());
@@ -22,7 +29,22 @@ fn fuzz_targets_run_clean_for_a_short_while() {
     assert!(
         out.status.success(),
         "scripts/fuzz failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr).lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .rev()
+            .take(60)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
-    assert!(stdout.lines().filter(|l| l.starts_with("fuzz ") && l.contains(": ok,")).count() >= 6, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("fuzz ") && l.contains(": ok,"))
+            .count()
+            >= 6,
+        "{stdout}"
+    );
 }

@@ -48,8 +48,15 @@ fn f2b_regex_pays_one_line_for_a_catastrophic_pattern() {
             .output()
             .expect("f2b-regex");
         let took = t0.elapsed();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
         // `-o id` prints the id of id-less hits as None-like text; only the two real ones count
         let real: Vec<&String> = ids.iter().filter(|l| l.starts_with("192.0.2.")).collect();
         assert_eq!(real, ["192.0.2.1", "192.0.2.2"], "{name}: {ids:?}");
@@ -68,15 +75,25 @@ fn a_catastrophic_pattern_never_stalls_the_jail() {
     tree.write("other.log", "");
     let _d = Daemon::start_ours(&tree);
     let t0 = Instant::now();
-    let mut lines: Vec<String> = (0..20).map(|_| format!("{} {}", stamp(0), evil_line())).collect();
+    let mut lines: Vec<String> = (0..20)
+        .map(|_| format!("{} {}", stamp(0), evil_line()))
+        .collect();
     lines.push(format!("{} FAIL from 192.0.2.77", stamp(0)));
     tree.append("evil.log", &lines);
     tree.append("other.log", &[format!("{} FAIL from 192.0.2.78", stamp(0))]);
     // the other jail is never held up, and the evil jail gets past the crafted lines
-    assert!(wait_until(60.0, || tree.rec().contains(&"ban other 192.0.2.78".to_string())), "{:?}", tree.rec());
+    assert!(
+        wait_until(60.0, || tree
+            .rec()
+            .contains(&"ban other 192.0.2.78".to_string())),
+        "{:?}",
+        tree.rec()
+    );
     let other_at = t0.elapsed();
     assert!(
-        wait_until(120.0, || tree.rec().contains(&"ban evil 192.0.2.77".to_string())),
+        wait_until(120.0, || tree
+            .rec()
+            .contains(&"ban evil 192.0.2.77".to_string())),
         "the jail stalled behind the crafted lines: {:?}\n{}",
         tree.rec(),
         tree.read("server.log")
@@ -95,20 +112,35 @@ fn a_catastrophic_pattern_never_stalls_the_jail() {
 #[test]
 fn a_regex_step_limit_hit_is_logged_and_costs_one_line() {
     let tree = Tree::new("[evil]\nenabled = true\nlogpath = {dir}/evil.log\nfilter = evil\naction = record[name=evil]\nmaxretry = 1\n");
-    tree.write("conf/filter.d/evil.conf", &filter_with(r"^\s*((a+)+)+\2c from <HOST>$"));
+    tree.write(
+        "conf/filter.d/evil.conf",
+        &filter_with(r"^\s*((a+)+)+\2c from <HOST>$"),
+    );
     tree.write("evil.log", "");
     let _d = Daemon::start_ours(&tree);
     tree.append(
         "evil.log",
-        &[format!("{} {}b from 192.0.2.5", stamp(0), "a".repeat(40)), format!("{} aac from 192.0.2.6", stamp(0))],
+        &[
+            format!("{} {}b from 192.0.2.5", stamp(0), "a".repeat(40)),
+            format!("{} aac from 192.0.2.6", stamp(0)),
+        ],
     );
     assert!(
-        wait_until(120.0, || tree.rec().contains(&"ban evil 192.0.2.6".to_string())),
+        wait_until(120.0, || tree
+            .rec()
+            .contains(&"ban evil 192.0.2.6".to_string())),
         "{:?}\n{}",
         tree.rec(),
         tree.read("server.log")
     );
     let log = tree.read("server.log");
-    assert!(log.contains("[evil] Regex backtracking limit reached, line skipped"), "{log}");
-    assert!(!tree.rec().iter().any(|r| r.contains("192.0.2.5")), "{:?}", tree.rec());
+    assert!(
+        log.contains("[evil] Regex backtracking limit reached, line skipped"),
+        "{log}"
+    );
+    assert!(
+        !tree.rec().iter().any(|r| r.contains("192.0.2.5")),
+        "{:?}",
+        tree.rec()
+    );
 }

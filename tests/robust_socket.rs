@@ -16,14 +16,20 @@ use std::time::Duration;
 const END: &[u8] = b"<F2B_END_COMMAND>";
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 /// Sends `bytes` and reads what comes back until the terminator, a close, or 10 s.
 fn exchange(sock: &Path, bytes: &[u8]) -> Vec<u8> {
     let mut s = UnixStream::connect(sock).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    s.set_write_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.set_write_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     // the server may close early on an oversized frame: a broken pipe is an answer too
     let _ = s.write_all(bytes);
     let mut out = Vec::new();
@@ -43,7 +49,12 @@ fn exchange(sock: &Path, bytes: &[u8]) -> Vec<u8> {
 }
 
 fn alive(tree: &Tree) {
-    assert_eq!(ours(&tree.sock(), &["ping"]).1.trim(), "Server replied: pong", "server gone\n{}", tree.read("server.log"));
+    assert_eq!(
+        ours(&tree.sock(), &["ping"]).1.trim(),
+        "Server replied: pong",
+        "server gone\n{}",
+        tree.read("server.log")
+    );
 }
 
 fn as_nobody(tree: &Tree, args: &[&str]) -> (i32, String) {
@@ -63,29 +74,47 @@ fn as_nobody(tree: &Tree, args: &[&str]) -> (i32, String) {
 #[test]
 fn another_user_cannot_talk_to_the_socket() {
     if !is_root() || !f2b::have("setpriv") {
-        f2b::skip("another_user_cannot_talk_to_the_socket", "needs root and setpriv");
+        f2b::skip(
+            "another_user_cannot_talk_to_the_socket",
+            "needs root and setpriv",
+        );
         return;
     }
     let tree = Tree::new("[t]\nenabled = true\nlogpath = {dir}/t.log\naction = record[name=t]\n");
     tree.write("t.log", "");
     // the tree is a 0700 temp dir: open it (and the binaries' path) so that only the socket's own
     // protection is left
-    std::fs::set_permissions(tree.dir(), std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    std::fs::set_permissions(tree.dir(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod dir");
     let _d = Daemon::start_ours(&tree);
-    let mode = std::fs::metadata(tree.sock()).expect("socket").permissions().mode() & 0o777;
+    let mode = std::fs::metadata(tree.sock())
+        .expect("socket")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode & 0o077, 0, "socket mode {mode:o} lets others in");
     let (code, out) = as_nobody(&tree, &["ping"]);
-    assert_ne!(code, 0, "nobody got an answer through the socket's mode: {out}");
+    assert_ne!(
+        code, 0,
+        "nobody got an answer through the socket's mode: {out}"
+    );
     assert!(!out.contains("pong"), "{out}");
 
     // with the mode loosened by mistake, the server itself refuses a peer that is neither root
     // nor the socket's owner
-    std::fs::set_permissions(tree.sock(), std::fs::Permissions::from_mode(0o666)).expect("chmod socket");
+    std::fs::set_permissions(tree.sock(), std::fs::Permissions::from_mode(0o666))
+        .expect("chmod socket");
     let (code, out) = as_nobody(&tree, &["ping"]);
-    assert!(!out.contains("pong"), "nobody got an answer from the server: {out}");
+    assert!(
+        !out.contains("pong"),
+        "nobody got an answer from the server: {out}"
+    );
     assert_ne!(code, 0, "{out}");
     let (_, out) = as_nobody(&tree, &["set", "t", "banip", "192.0.2.5"]);
-    assert!(!tree.rec().iter().any(|l| l.contains("192.0.2.5")), "nobody banned an address: {out}");
+    assert!(
+        !tree.rec().iter().any(|l| l.contains("192.0.2.5")),
+        "nobody banned an address: {out}"
+    );
     alive(&tree);
 }
 

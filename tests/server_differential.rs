@@ -23,7 +23,10 @@ fn counters(tree: &Tree) -> (u64, u64) {
     let st = ours(&tree.sock(), &["status", "portscan"]).1;
     let get = |label: &str| {
         st.lines()
-            .find_map(|l| l.split_once(&format!("{label}:\t")).map(|(_, v)| v.trim().parse::<u64>().unwrap_or(0)))
+            .find_map(|l| {
+                l.split_once(&format!("{label}:\t"))
+                    .map(|(_, v)| v.trim().parse::<u64>().unwrap_or(0))
+            })
             .unwrap_or(0)
     };
     (get("Total failed"), get("Total banned"))
@@ -32,9 +35,16 @@ fn counters(tree: &Tree) -> (u64, u64) {
 /// Run a daemon on a fresh copy of the tree until its counters and bans stop moving.
 fn run(log: &str, fail2ban: bool) -> (u64, u64, BTreeSet<String>) {
     let tree = Tree::new(JAIL);
-    tree.write("conf/filter.d/portscan.conf", "[Definition]\nfailregex = PORT DENIED: .* SRC=<HOST>\n");
+    tree.write(
+        "conf/filter.d/portscan.conf",
+        "[Definition]\nfailregex = PORT DENIED: .* SRC=<HOST>\n",
+    );
     std::fs::copy(log, tree.path("messages")).expect("copy log");
-    let mut d = if fail2ban { Daemon::start_fail2ban(&tree) } else { Daemon::start_ours(&tree) };
+    let mut d = if fail2ban {
+        Daemon::start_fail2ban(&tree)
+    } else {
+        Daemon::start_ours(&tree)
+    };
     let mut last = (u64::MAX, 0, 0);
     let mut stable = 0;
     let ok = wait_until(120.0, || {
@@ -49,8 +59,20 @@ fn run(log: &str, fail2ban: bool) -> (u64, u64, BTreeSet<String>) {
         std::thread::sleep(std::time::Duration::from_millis(250));
         stable >= 8
     });
-    assert!(ok, "{} did not settle: {last:?}", if fail2ban { "fail2ban-server" } else { "f2b-server" });
-    let bans = tree.rec().iter().filter_map(|l| l.strip_prefix("ban portscan ").map(str::to_string)).collect();
+    assert!(
+        ok,
+        "{} did not settle: {last:?}",
+        if fail2ban {
+            "fail2ban-server"
+        } else {
+            "f2b-server"
+        }
+    );
+    let bans = tree
+        .rec()
+        .iter()
+        .filter_map(|l| l.strip_prefix("ban portscan ").map(str::to_string))
+        .collect();
     assert!(d.terminate());
     (last.0, last.1, bans)
 }
@@ -73,20 +95,44 @@ fn same_bans_and_counters_as_fail2ban() {
     let start = now_secs() - 200;
     let st = Command::new("python3")
         .arg(shared.join("bench/gen.py"))
-        .args(["portscan-syslog", "3000", "7", "0.3", "--ips", "600", "--start", &start.to_string(), "-o"])
+        .args([
+            "portscan-syslog",
+            "3000",
+            "7",
+            "0.3",
+            "--ips",
+            "600",
+            "--start",
+            &start.to_string(),
+            "-o",
+        ])
         .arg(&log)
         .env("TZ", "UTC")
         .output()
         .expect("gen.py");
-    assert!(st.status.success(), "gen.py: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "gen.py: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let log = log.to_string_lossy().into_owned();
     let (f_ref, b_ref, bans_ref) = run(&log, true);
     let (f_ours, b_ours, bans_ours) = run(&log, false);
     eprintln!("fail2ban-server: {f_ref} failed, {b_ref} banned; f2b-server: {f_ours} failed, {b_ours} banned");
-    assert!(f_ref > 500 && b_ref > 10, "the log should produce many failures and bans: {f_ref} / {b_ref}");
-    assert_eq!((f_ours, b_ours), (f_ref, b_ref), "Total failed / Total banned differ");
+    assert!(
+        f_ref > 500 && b_ref > 10,
+        "the log should produce many failures and bans: {f_ref} / {b_ref}"
+    );
+    assert_eq!(
+        (f_ours, b_ours),
+        (f_ref, b_ref),
+        "Total failed / Total banned differ"
+    );
     let only_ref: Vec<_> = bans_ref.difference(&bans_ours).collect();
     let only_ours: Vec<_> = bans_ours.difference(&bans_ref).collect();
-    assert!(only_ref.is_empty() && only_ours.is_empty(), "bans only by fail2ban: {only_ref:?}\nbans only by f2b: {only_ours:?}");
+    assert!(
+        only_ref.is_empty() && only_ours.is_empty(),
+        "bans only by fail2ban: {only_ref:?}\nbans only by f2b: {only_ours:?}"
+    );
     assert_eq!(bans_ours.len() as u64, b_ours);
 }

@@ -10,7 +10,12 @@ use std::process::{Command, Stdio};
 use server_common::*;
 
 fn copy_dir(from: &Path, to: &Path) {
-    let st = Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status().expect("cp");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
+        .status()
+        .expect("cp");
     assert!(st.success(), "cp {} {}", from.display(), to.display());
 }
 
@@ -40,7 +45,9 @@ fn portscan_seed_bans_with_iptables_in_a_network_namespace() {
     if !stock.join("jail.conf").is_file() {
         return f2b::skip(name, "Debian's /etc/fail2ban is not installed");
     }
-    let Some(shared) = f2b::shared_dir() else { return f2b::skip(name, "../shared (seeds) is not present") };
+    let Some(shared) = f2b::shared_dir() else {
+        return f2b::skip(name, "../shared (seeds) is not present");
+    };
     let seed = shared.join("seeds/portscan");
     if !seed.is_dir() {
         return f2b::skip(name, "seeds/portscan is missing");
@@ -62,7 +69,10 @@ fn portscan_seed_bans_with_iptables_in_a_network_namespace() {
         "conf/fail2ban.local",
         "[Definition]\nlogtarget = {dir}/server.log\nsocket = {dir}/f2b.sock\npidfile = {dir}/f2b.pid\ndbfile = {dir}/f2b.sqlite3\n",
     );
-    tree.write("conf/jail.d/zz-test.local", "[portscan]\nlogpath = {dir}/messages\n");
+    tree.write(
+        "conf/jail.d/zz-test.local",
+        "[portscan]\nlogpath = {dir}/messages\n",
+    );
     tree.write("messages", "");
 
     let child = Command::new("unshare")
@@ -77,31 +87,55 @@ fn portscan_seed_bans_with_iptables_in_a_network_namespace() {
         .spawn()
         .expect("spawn unshare f2b-server");
     let sock = tree.sock();
-    let mut d = Daemon { child, sock: sock.clone() };
-    assert!(wait_until(30.0, || sock.exists() && ours(&sock, &["ping"]).0 == 0), "no answer\n{}", tree.read("server.log"));
+    let mut d = Daemon {
+        child,
+        sock: sock.clone(),
+    };
+    assert!(
+        wait_until(30.0, || sock.exists() && ours(&sock, &["ping"]).0 == 0),
+        "no answer\n{}",
+        tree.read("server.log")
+    );
     let pid = d.pid().to_string();
     let chain = || {
-        let out = Command::new("nsenter").args(["-t", &pid, "-n", "iptables", "-S"]).output().expect("nsenter iptables");
+        let out = Command::new("nsenter")
+            .args(["-t", &pid, "-n", "iptables", "-S"])
+            .output()
+            .expect("nsenter iptables");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     // the stock iptables action starts on demand: its chain appears with the first ban
-    assert!(wait_until(15.0, || tree.read("server.log").contains("Jail 'portscan' started")));
+    assert!(wait_until(15.0, || tree
+        .read("server.log")
+        .contains("Jail 'portscan' started")));
 
     // syslog lines as the kernel logs a denied port (the seed's failregex), three from one source
-    let out = Command::new("date").args(["+%b %e %H:%M:%S"]).env("TZ", "UTC").output().expect("date");
+    let out = Command::new("date")
+        .args(["+%b %e %H:%M:%S"])
+        .env("TZ", "UTC")
+        .output()
+        .expect("date");
     let now = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let lines: Vec<String> = (0..3)
         .map(|i| format!("{now} host kernel: [123456.{i:06}] PORT DENIED: IN=eth0 OUT= SRC=192.0.2.7 DST=198.51.100.1 PROTO=TCP SPT=4000{i} DPT=23"))
         .collect();
     tree.append("messages", &lines);
     assert!(
-        wait_until(15.0, || chain().contains("-A f2b-portscan -s 192.0.2.7/32 -j REJECT")),
+        wait_until(15.0, || chain()
+            .contains("-A f2b-portscan -s 192.0.2.7/32 -j REJECT")),
         "no iptables ban:\n{}\n{}",
         chain(),
         tree.read("server.log")
     );
-    assert!(ours(&sock, &["status", "portscan"]).1.contains("Banned IP list:\t192.0.2.7"));
-    assert_eq!(ours(&sock, &["set", "portscan", "unbanip", "192.0.2.7"]).1.trim(), "1");
+    assert!(ours(&sock, &["status", "portscan"])
+        .1
+        .contains("Banned IP list:\t192.0.2.7"));
+    assert_eq!(
+        ours(&sock, &["set", "portscan", "unbanip", "192.0.2.7"])
+            .1
+            .trim(),
+        "1"
+    );
     assert!(!chain().contains("192.0.2.7"), "{}", chain());
     assert!(chain().contains("-N f2b-portscan"), "{}", chain());
     assert!(d.terminate());

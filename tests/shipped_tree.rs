@@ -54,12 +54,18 @@ for line in sys.stdin:
 fn reference_present(test: &str) -> bool {
     for program in ["fail2ban-client", "fail2ban-regex", "python3"] {
         if !have(program) {
-            skip(test, &format!("{program} is not installed (apt-get install fail2ban)"));
+            skip(
+                test,
+                &format!("{program} is not installed (apt-get install fail2ban)"),
+            );
             return false;
         }
     }
     if !Path::new(STOCK).join("jail.conf").is_file() {
-        skip(test, "no stock tree at /etc/fail2ban (apt-get install fail2ban)");
+        skip(
+            test,
+            "no stock tree at /etc/fail2ban (apt-get install fail2ban)",
+        );
         return false;
     }
     true
@@ -69,7 +75,10 @@ fn reference_present(test: &str) -> bool {
 fn shared(test: &str) -> Option<PathBuf> {
     let dir = shared_dir();
     if dir.is_none() {
-        skip(test, "../shared (seeds, sample logs, generator) is not beside the repository");
+        skip(
+            test,
+            "../shared (seeds, sample logs, generator) is not beside the repository",
+        );
     }
     dir
 }
@@ -83,8 +92,13 @@ fn copy_dir(from: &Path, to: &Path) {
         if entry.file_type().expect("file type").is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            fs::copy(entry.path(), &target)
-                .unwrap_or_else(|e| panic!("copy {} -> {}: {e}", entry.path().display(), target.display()));
+            fs::copy(entry.path(), &target).unwrap_or_else(|e| {
+                panic!(
+                    "copy {} -> {}: {e}",
+                    entry.path().display(),
+                    target.display()
+                )
+            });
         }
     }
 }
@@ -129,13 +143,19 @@ fn clear_jail_d(tree: &Path) {
 fn jail_names(jail_conf: &Path) -> Vec<String> {
     let text = fs::read_to_string(jail_conf).expect("read jail.conf");
     text.lines()
-        .filter_map(|l| l.strip_prefix('[').and_then(|l| l.split_once(']')).map(|(name, _)| name.to_string()))
+        .filter_map(|l| {
+            l.strip_prefix('[')
+                .and_then(|l| l.split_once(']'))
+                .map(|(name, _)| name.to_string())
+        })
         .filter(|name| name != "INCLUDES" && name != "DEFAULT")
         .collect()
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\n{}\n{}",
@@ -154,7 +174,10 @@ struct Dump {
 
 impl Dump {
     fn of(tree: &Path) -> Dump {
-        let out = run(Command::new("fail2ban-client").arg("-c").arg(tree).arg("-d"));
+        let out = run(Command::new("fail2ban-client")
+            .arg("-c")
+            .arg(tree)
+            .arg("-d"));
         let mut py = Command::new("python3")
             .args(["-c", NORMALIZE_DUMP])
             .stdin(Stdio::piped())
@@ -168,9 +191,16 @@ impl Dump {
             stdin.write_all(&out.stdout).expect("feed dump to python3");
         }
         let flat = py.wait_with_output().expect("python3 output");
-        assert!(flat.status.success(), "normalising the dump failed: {}", String::from_utf8_lossy(&flat.stderr));
+        assert!(
+            flat.status.success(),
+            "normalising the dump failed: {}",
+            String::from_utf8_lossy(&flat.stderr)
+        );
         Dump {
-            records: String::from_utf8_lossy(&flat.stdout).lines().map(str::to_string).collect(),
+            records: String::from_utf8_lossy(&flat.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
@@ -182,7 +212,10 @@ impl Dump {
             .iter()
             .filter(|r| {
                 let f: Vec<&str> = r.split('\t').collect();
-                f.len() >= 4 && f[0] == "set" && f[1] == jail && (options.is_empty() || options.contains(&f[2]))
+                f.len() >= 4
+                    && f[0] == "set"
+                    && f[1] == jail
+                    && (options.is_empty() || options.contains(&f[2]))
             })
             .cloned()
             .collect()
@@ -216,16 +249,36 @@ impl Dump {
     fn started(&self) -> BTreeSet<String> {
         self.records
             .iter()
-            .filter_map(|r| r.strip_prefix("start\t'").and_then(|r| r.strip_suffix('\'')).map(str::to_string))
+            .filter_map(|r| {
+                r.strip_prefix("start\t'")
+                    .and_then(|r| r.strip_suffix('\''))
+                    .map(str::to_string)
+            })
             .collect()
     }
 }
 
 /// Options that hold a filter's resolved regexes.
-const FILTER_OPTIONS: [&str; 6] = ["prefregex", "addfailregex", "addignoreregex", "datepattern", "maxlines", "addjournalmatch"];
+const FILTER_OPTIONS: [&str; 6] = [
+    "prefregex",
+    "addfailregex",
+    "addignoreregex",
+    "datepattern",
+    "maxlines",
+    "addjournalmatch",
+];
 
 /// Jail settings that do not come from the filter.
-const JAIL_OPTIONS: [&str; 8] = ["maxretry", "maxmatches", "findtime", "bantime", "usedns", "ignorecommand", "logencoding", "addaction"];
+const JAIL_OPTIONS: [&str; 8] = [
+    "maxretry",
+    "maxmatches",
+    "findtime",
+    "bantime",
+    "usedns",
+    "ignorecommand",
+    "logencoding",
+    "addaction",
+];
 
 /// Our tree, every jail of jail.conf enabled, log locations moved to empty files in `dir` through
 /// the paths-overrides.local hook.
@@ -235,13 +288,20 @@ fn our_tree_all_enabled(dir: &Path) -> (PathBuf, Vec<String>) {
     let logs = dir.join("logs");
     fs::create_dir_all(&logs).expect("mkdir logs");
     let mut overrides = String::from("[DEFAULT]\n");
-    for (var, file) in [("syslog_authpriv", "auth.log"), ("syslog_kernel", "messages"), ("fail2ban_log", "fail2ban.log")] {
+    for (var, file) in [
+        ("syslog_authpriv", "auth.log"),
+        ("syslog_kernel", "messages"),
+        ("fail2ban_log", "fail2ban.log"),
+    ] {
         fs::write(logs.join(file), "").expect("create log");
         overrides.push_str(&format!("{var} = {}\n", logs.join(file).display()));
     }
     fs::write(tree.join("paths-overrides.local"), overrides).expect("write paths-overrides.local");
     let jails = jail_names(&tree.join("jail.conf"));
-    let local: String = jails.iter().map(|j| format!("[{j}]\nenabled = true\n\n")).collect();
+    let local: String = jails
+        .iter()
+        .map(|j| format!("[{j}]\nenabled = true\n\n"))
+        .collect();
     fs::write(tree.join("jail.local"), local).expect("write jail.local");
     (tree, jails)
 }
@@ -255,40 +315,77 @@ fn every_shipped_jail_loads_in_fail2ban() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (tree, jails) = our_tree_all_enabled(tmp.path());
     for expected in ["sshd", "portscan", "tor-netscan", "recidive"] {
-        assert!(jails.iter().any(|j| j == expected), "jail.conf lacks the {expected} jail");
+        assert!(
+            jails.iter().any(|j| j == expected),
+            "jail.conf lacks the {expected} jail"
+        );
     }
 
     let dump = Dump::of(&tree);
-    let complaints: Vec<&str> =
-        dump.stderr.lines().filter(|l| l.contains("ERROR") || l.contains("WARNING")).collect();
-    assert!(complaints.is_empty(), "fail2ban-client complains about our tree:\n{}", complaints.join("\n"));
+    let complaints: Vec<&str> = dump
+        .stderr
+        .lines()
+        .filter(|l| l.contains("ERROR") || l.contains("WARNING"))
+        .collect();
+    assert!(
+        complaints.is_empty(),
+        "fail2ban-client complains about our tree:\n{}",
+        complaints.join("\n")
+    );
     let wanted: BTreeSet<String> = jails.iter().cloned().collect();
     assert_eq!(dump.started(), wanted, "not every jail of jail.conf starts");
     for jail in &jails {
-        assert!(!dump.settings(jail, &["addfailregex"]).is_empty(), "jail {jail} has no failregex");
-        assert!(!dump.action_commands(jail).is_empty(), "jail {jail} has no action");
+        assert!(
+            !dump.settings(jail, &["addfailregex"]).is_empty(),
+            "jail {jail} has no failregex"
+        );
+        assert!(
+            !dump.action_commands(jail).is_empty(),
+            "jail {jail} has no action"
+        );
     }
 
     // The log locations come from the overridable path names, not from literal paths.
     let logs = tmp.path().join("logs");
-    for (jail, file) in [("sshd", "auth.log"), ("portscan", "messages"), ("recidive", "fail2ban.log")] {
-        let expected = format!("{:?}", vec![logs.join(file).display().to_string(), "head".to_string()]);
+    for (jail, file) in [
+        ("sshd", "auth.log"),
+        ("portscan", "messages"),
+        ("recidive", "fail2ban.log"),
+    ] {
+        let expected = format!(
+            "{:?}",
+            vec![logs.join(file).display().to_string(), "head".to_string()]
+        );
         assert_eq!(
             dump.settings(jail, &["addlogpath"]),
-            vec![format!("set\t{jail}\taddlogpath\t{}", expected.replace('"', "'"))],
+            vec![format!(
+                "set\t{jail}\taddlogpath\t{}",
+                expected.replace('"', "'")
+            )],
             "logpath of {jail}"
         );
     }
     // Defaults as fail2ban's: the server settings, and an untouched jail's ban policy.
-    for (option, value) in [("loglevel", "INFO"), ("logtarget", "/var/log/fail2ban.log"), ("dbpurgeage", "1d"), ("dbmaxmatches", "10")] {
+    for (option, value) in [
+        ("loglevel", "INFO"),
+        ("logtarget", "/var/log/fail2ban.log"),
+        ("dbpurgeage", "1d"),
+        ("dbmaxmatches", "10"),
+    ] {
         assert!(
-            dump.records.iter().any(|r| *r == format!("set\t{option}\t{value}\t[]")),
+            dump.records
+                .iter()
+                .any(|r| *r == format!("set\t{option}\t{value}\t[]")),
             "fail2ban.conf: {option} is not {value}"
         );
     }
     assert_eq!(
         dump.settings("sshd", &["maxretry", "findtime", "bantime"]),
-        vec!["set\tsshd\tmaxretry\t[5]", "set\tsshd\tfindtime\t['10m']", "set\tsshd\tbantime\t['10m']"]
+        vec![
+            "set\tsshd\tmaxretry\t[5]",
+            "set\tsshd\tfindtime\t['10m']",
+            "set\tsshd\tbantime\t['10m']"
+        ]
     );
 }
 
@@ -314,19 +411,40 @@ fn shipped_jails_resolve_like_stock_and_seed_trees() {
     // tor-netscan: the whole jail, from filter regexes to the ufw commands, as the users' seed.
     let tor = seed_dump("tor-netscan");
     let reference = tor.jail_records("tor-netscan");
-    assert!(reference.len() > 10, "the tor-netscan seed did not resolve: {reference:?}");
-    assert_eq!(ours.jail_records("tor-netscan"), reference, "tor-netscan jail differs from stock + seed");
+    assert!(
+        reference.len() > 10,
+        "the tor-netscan seed did not resolve: {reference:?}"
+    );
+    assert_eq!(
+        ours.jail_records("tor-netscan"),
+        reference,
+        "tor-netscan jail differs from stock + seed"
+    );
 
     // portscan: the filter of the `portscan` seed, the all-ports iptables action of `portscan-ufw`.
     let portscan = seed_dump("portscan");
     let filter_ref = portscan.settings("portscan", &FILTER_OPTIONS);
     assert!(!filter_ref.is_empty());
-    assert_eq!(ours.settings("portscan", &FILTER_OPTIONS), filter_ref, "portscan filter differs from the seed's");
-    assert_eq!(ours.settings("portscan", &["maxretry"]), portscan.settings("portscan", &["maxretry"]));
+    assert_eq!(
+        ours.settings("portscan", &FILTER_OPTIONS),
+        filter_ref,
+        "portscan filter differs from the seed's"
+    );
+    assert_eq!(
+        ours.settings("portscan", &["maxretry"]),
+        portscan.settings("portscan", &["maxretry"])
+    );
     let allports = seed_dump("portscan-ufw");
     let actions_ref = allports.action_commands("portscan");
-    assert!(actions_ref.len() >= 5, "portscan-ufw seed actions: {actions_ref:?}");
-    assert_eq!(ours.action_commands("portscan"), actions_ref, "portscan action differs from iptables-allports");
+    assert!(
+        actions_ref.len() >= 5,
+        "portscan-ufw seed actions: {actions_ref:?}"
+    );
+    assert_eq!(
+        ours.action_commands("portscan"),
+        actions_ref,
+        "portscan action differs from iptables-allports"
+    );
 
     // sshd and recidive: settings and iptables commands as in the stock tree (their filters are
     // compared by behaviour in filters_match_the_same_lines_as_the_reference).
@@ -334,14 +452,26 @@ fn shipped_jails_resolve_like_stock_and_seed_trees() {
         let t = tmp.path().join("stock");
         stock_tree(&t);
         clear_jail_d(&t);
-        fs::write(t.join("jail.local"), "[sshd]\nenabled = true\n\n[recidive]\nenabled = true\n").expect("jail.local");
+        fs::write(
+            t.join("jail.local"),
+            "[sshd]\nenabled = true\n\n[recidive]\nenabled = true\n",
+        )
+        .expect("jail.local");
         Dump::of(&t)
     };
     for jail in ["sshd", "recidive"] {
         let reference = stock.action_commands(jail);
         assert!(reference.len() >= 5, "stock {jail} actions: {reference:?}");
-        assert_eq!(ours.action_commands(jail), reference, "{jail} action commands differ from stock");
-        assert_eq!(ours.settings(jail, &JAIL_OPTIONS), stock.settings(jail, &JAIL_OPTIONS), "{jail} settings");
+        assert_eq!(
+            ours.action_commands(jail),
+            reference,
+            "{jail} action commands differ from stock"
+        );
+        assert_eq!(
+            ours.settings(jail, &JAIL_OPTIONS),
+            stock.settings(jail, &JAIL_OPTIONS),
+            "{jail} settings"
+        );
         assert_eq!(
             ours.settings(jail, &["datepattern", "maxlines"]),
             stock.settings(jail, &["datepattern", "maxlines"]),
@@ -366,7 +496,11 @@ fn seeds_over_our_tree_resolve_as_over_stock() {
     seeds.sort();
     assert!(seeds.len() >= 4, "expected the four seeds, found {seeds:?}");
     for seed in &seeds {
-        let name = seed.file_name().expect("seed name").to_string_lossy().into_owned();
+        let name = seed
+            .file_name()
+            .expect("seed name")
+            .to_string_lossy()
+            .into_owned();
         let ours = tmp.path().join(format!("ours+{name}"));
         our_tree(&ours);
         overlay_seed(&ours, seed);
@@ -375,19 +509,36 @@ fn seeds_over_our_tree_resolve_as_over_stock() {
         overlay_seed(&stock, seed);
 
         let over_ours = Dump::of(&ours);
-        let errors: Vec<&str> = over_ours.stderr.lines().filter(|l| l.contains("ERROR")).collect();
-        assert!(errors.is_empty(), "seed {name} over our tree:\n{}", errors.join("\n"));
-        assert!(!over_ours.started().is_empty(), "seed {name}: no jail starts");
+        let errors: Vec<&str> = over_ours
+            .stderr
+            .lines()
+            .filter(|l| l.contains("ERROR"))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "seed {name} over our tree:\n{}",
+            errors.join("\n")
+        );
+        assert!(
+            !over_ours.started().is_empty(),
+            "seed {name}: no jail starts"
+        );
         let over_stock = Dump::of(&stock);
-        assert_eq!(over_ours.records, over_stock.records, "seed {name}: our tree resolves differently from stock");
+        assert_eq!(
+            over_ours.records, over_stock.records,
+            "seed {name}: our tree resolves differently from stock"
+        );
     }
 }
 
 /// The Python that runs fail2ban (the one in fail2ban-regex's `#!` line), which can import the
 /// `fail2ban` package; a `python3` found first on PATH may be another installation.
 fn fail2ban_python() -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("fail2ban-regex")).find(|p| p.is_file()));
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("fail2ban-regex"))
+            .find(|p| p.is_file())
+    });
     on_path
         .and_then(|script| fs::read_to_string(script).ok())
         .and_then(|text| {
@@ -395,7 +546,11 @@ fn fail2ban_python() -> PathBuf {
             // "#!/usr/bin/env python3" names the interpreter in its second word.
             let mut words = first.split_whitespace();
             let program = words.next()?;
-            Some(if program.ends_with("/env") { PathBuf::from(words.next()?) } else { PathBuf::from(program) })
+            Some(if program.ends_with("/env") {
+                PathBuf::from(words.next()?)
+            } else {
+                PathBuf::from(program)
+            })
         })
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
@@ -412,7 +567,10 @@ fn failure_rows(shared: &Path, log: &Path, filter: &str) -> Vec<String> {
         .env("TZ", "UTC")
         .env("PYTHONHASHSEED", "0")
         .env("LC_ALL", "C.UTF-8"));
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn generate(shared: &Path, kind: &str, lines: u32, seed: u32, extra: &[&str], to: &Path) {
@@ -435,16 +593,34 @@ fn filters_match_the_same_lines_as_the_reference() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let ours = tmp.path().join("ours");
     our_tree(&ours);
-    let our_filter = |name: &str| ours.join("filter.d").join(format!("{name}.conf")).display().to_string();
+    let our_filter = |name: &str| {
+        ours.join("filter.d")
+            .join(format!("{name}.conf"))
+            .display()
+            .to_string()
+    };
     // The seed filters need the stock common.conf beside them.
     let seed_filters = tmp.path().join("seed/filter.d");
     fs::create_dir_all(&seed_filters).expect("mkdir");
-    fs::copy(Path::new(STOCK).join("filter.d/common.conf"), seed_filters.join("common.conf")).expect("common.conf");
+    fs::copy(
+        Path::new(STOCK).join("filter.d/common.conf"),
+        seed_filters.join("common.conf"),
+    )
+    .expect("common.conf");
     for (seed, filter) in [("tor-netscan", "tor-netscan"), ("portscan", "portscan")] {
-        let from = shared.join("seeds").join(seed).join("filter.d").join(format!("{filter}.conf"));
+        let from = shared
+            .join("seeds")
+            .join(seed)
+            .join("filter.d")
+            .join(format!("{filter}.conf"));
         fs::copy(from, seed_filters.join(format!("{filter}.conf"))).expect("seed filter");
     }
-    let seed_filter = |name: &str| seed_filters.join(format!("{name}.conf")).display().to_string();
+    let seed_filter = |name: &str| {
+        seed_filters
+            .join(format!("{name}.conf"))
+            .display()
+            .to_string()
+    };
     let stock_filter = |name: &str| format!("{STOCK}/filter.d/{name}.conf");
 
     let compare = |what: &str, log: &Path, ours: String, reference: String, at_least: usize| {
@@ -454,9 +630,17 @@ fn filters_match_the_same_lines_as_the_reference() {
             let got = failure_rows(&shared, log, &ours);
             (reference_run.join().expect("reference run"), got)
         });
-        assert!(expected.len() >= at_least, "{what}: reference found only {} failures", expected.len());
+        assert!(
+            expected.len() >= at_least,
+            "{what}: reference found only {} failures",
+            expected.len()
+        );
         if got != expected {
-            let first = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
+            let first = got
+                .iter()
+                .zip(&expected)
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.len().min(expected.len()));
             panic!(
                 "{what}: {} failures with ours, {} with the reference; first difference at row {first}:\n ours: {:?}\n  ref: {:?}",
                 got.len(),
@@ -472,7 +656,8 @@ fn filters_match_the_same_lines_as_the_reference() {
     for mode in ["normal", "ddos", "extra", "aggressive"] {
         std::thread::scope(|s| {
             for publickey in ["nofail", "invalid", "any", "ignore"] {
-                let (compare, sample, our_filter, stock_filter) = (&compare, &sample, &our_filter, &stock_filter);
+                let (compare, sample, our_filter, stock_filter) =
+                    (&compare, &sample, &our_filter, &stock_filter);
                 s.spawn(move || {
                     let args = format!("[mode={mode}, publickey={publickey}]");
                     compare(
@@ -489,16 +674,34 @@ fn filters_match_the_same_lines_as_the_reference() {
     // sshd on a generated auth.log.
     let authlog = tmp.path().join("auth.log");
     generate(&shared, "sshd-authlog", 3000, 7, &[], &authlog);
-    compare("sshd on generated auth.log", &authlog, our_filter("sshd"), stock_filter("sshd"), 300);
+    compare(
+        "sshd on generated auth.log",
+        &authlog,
+        our_filter("sshd"),
+        stock_filter("sshd"),
+        300,
+    );
 
     // recidive on its sample.
     let recidive = shared.join("compat/dev/logs/recidive");
-    compare("recidive", &recidive, our_filter("recidive"), stock_filter("recidive"), 3);
+    compare(
+        "recidive",
+        &recidive,
+        our_filter("recidive"),
+        stock_filter("recidive"),
+        3,
+    );
 
     // portscan against the users' seed filter.
     let messages = tmp.path().join("messages");
     generate(&shared, "portscan-syslog", 3000, 7, &[], &messages);
-    compare("portscan", &messages, our_filter("portscan"), seed_filter("portscan"), 300);
+    compare(
+        "portscan",
+        &messages,
+        our_filter("portscan"),
+        seed_filter("portscan"),
+        300,
+    );
 
     // tor-netscan against the seed filter with the seed jail's port list; the generated log mixes
     // uptimes above and below 10000 s (padded stamps, missed by both).
@@ -513,7 +716,10 @@ fn filters_match_the_same_lines_as_the_reference() {
         "tor-netscan",
         &ufw,
         our_filter("tor-netscan"),
-        format!("{}[DPT=(?:20|21|22|23|389|636|989|990|992)]", seed_filter("tor-netscan")),
+        format!(
+            "{}[DPT=(?:20|21|22|23|389|636|989|990|992)]",
+            seed_filter("tor-netscan")
+        ),
         300,
     );
 }
@@ -521,15 +727,21 @@ fn filters_match_the_same_lines_as_the_reference() {
 /// Run docs/demo/run.sh with the given server and client; its output with the temporary tree's
 /// path replaced by `TREE` and the program names by `SERVER` / `CLIENT`.
 fn run_demo(server: &Path, client: &Path) -> String {
-    let out = run(Command::new(repo_root().join("docs/demo/run.sh")).env("SERVER", server).env("CLIENT", client));
+    let out = run(Command::new(repo_root().join("docs/demo/run.sh"))
+        .env("SERVER", server)
+        .env("CLIENT", client));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let mut normal = String::new();
     for line in text.lines() {
-        let mut line = line.replace(&*server.to_string_lossy(), "SERVER").replace(&*client.to_string_lossy(), "CLIENT");
+        let mut line = line
+            .replace(&*server.to_string_lossy(), "SERVER")
+            .replace(&*client.to_string_lossy(), "CLIENT");
         // mktemp's directory: f2b-demo.XXXXXX
         if let Some(at) = line.find("/f2b-demo.") {
             let start = line[..at].rfind([' ', '\t']).map_or(0, |i| i + 1);
-            let end = line[at + 10..].find(['/', ' ', '\t']).map_or(line.len(), |i| at + 10 + i);
+            let end = line[at + 10..]
+                .find(['/', ' ', '\t'])
+                .map_or(line.len(), |i| at + 10 + i);
             line.replace_range(start..end, "TREE");
         }
         // The sample lines carry the time of the run: "Nov 22 03:08:06 demo sshd...".
@@ -546,9 +758,18 @@ fn run_demo(server: &Path, client: &Path) -> String {
 /// What the demo must show, whichever server runs it.
 fn check_demo(who: &str, text: &str) {
     // Three failures from 192.0.2.10 ban it; one from 198.51.100.7 and a login do not.
-    assert!(text.lines().any(|l| l == "+192.0.2.10"), "{who}: no ban in the demo output:\n{text}");
-    assert!(!text.contains("+198.51.100.7") && !text.contains("+203.0.113.5"), "{who}: a wrong ban:\n{text}");
-    assert!(text.contains("Banned IP list:\t192.0.2.10"), "{who}: status does not list the ban:\n{text}");
+    assert!(
+        text.lines().any(|l| l == "+192.0.2.10"),
+        "{who}: no ban in the demo output:\n{text}"
+    );
+    assert!(
+        !text.contains("+198.51.100.7") && !text.contains("+203.0.113.5"),
+        "{who}: a wrong ban:\n{text}"
+    );
+    assert!(
+        text.contains("Banned IP list:\t192.0.2.10"),
+        "{who}: status does not list the ban:\n{text}"
+    );
 }
 
 #[test]
@@ -570,16 +791,23 @@ fn demo_bans_with_f2b_as_with_fail2ban() {
     let test = "demo_bans_with_f2b_as_with_fail2ban";
     // Under tests/run (F2B_BIN_DIR set) missing binaries are an error; in a plain
     // `cargo test` without a release build the test has nothing to run.
-    let built = f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
+    let built =
+        f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
     if std::env::var_os("F2B_BIN_DIR").is_none() && !built {
-        skip(test, "f2b-server / f2b-client not built (cargo build --release)");
+        skip(
+            test,
+            "f2b-server / f2b-client not built (cargo build --release)",
+        );
         return;
     }
     let ours = run_demo(&f2b::bin("f2b-server"), &f2b::bin("f2b-client"));
     check_demo("f2b", &ours);
     if reference_present(test) && have("fail2ban-server") {
         let reference = run_demo(Path::new("fail2ban-server"), Path::new("fail2ban-client"));
-        assert_eq!(ours, reference, "the demo's output differs between f2b and fail2ban");
+        assert_eq!(
+            ours, reference,
+            "the demo's output differs between f2b and fail2ban"
+        );
     }
 }
 
@@ -618,35 +846,66 @@ fn install_script_places_files_and_keeps_an_existing_tree() {
     install();
     for p in ["f2b-server", "f2b-client", "f2b-regex"] {
         let installed = fs::read_to_string(prefix.join("bin").join(p)).expect("installed program");
-        assert!(installed.contains(&format!("echo {p}")), "{p} not installed");
+        assert!(
+            installed.contains(&format!("echo {p}")),
+            "{p} not installed"
+        );
     }
     for p in ["server", "client"] {
         let link = fs::read_link(prefix.join(format!("bin/fail2ban-{p}"))).expect("compat link");
         assert_eq!(link, PathBuf::from(format!("f2b-{p}")));
     }
-    assert!(fs::read_link(prefix.join("bin/fail2ban-regex")).is_err(), "a real fail2ban-regex was replaced");
+    assert!(
+        fs::read_link(prefix.join("bin/fail2ban-regex")).is_err(),
+        "a real fail2ban-regex was replaced"
+    );
 
-    assert!(prefix.join("share/doc/f2b/migration.md").is_file(), "guides not installed");
+    assert!(
+        prefix.join("share/doc/f2b/migration.md").is_file(),
+        "guides not installed"
+    );
 
     // The unit runs the installed server.
     let unit = fs::read_to_string(unitdir.join("f2b.service")).expect("unit installed");
     let server = prefix.join("bin/f2b-server");
-    assert!(unit.contains(&format!("ExecStart={} -xf start", server.display())), "unit:\n{unit}");
-    assert!(!unit.contains("/usr/local/"), "unit still names /usr/local:\n{unit}");
+    assert!(
+        unit.contains(&format!("ExecStart={} -xf start", server.display())),
+        "unit:\n{unit}"
+    );
+    assert!(
+        !unit.contains("/usr/local/"),
+        "unit still names /usr/local:\n{unit}"
+    );
     if have("systemd-analyze") {
-        let out = Command::new("systemd-analyze").arg("verify").arg(unitdir.join("f2b.service")).output();
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(unitdir.join("f2b.service"))
+            .output();
         if let Ok(out) = out {
             let text = String::from_utf8_lossy(&out.stderr);
             let ours: Vec<&str> = text.lines().filter(|l| l.contains("f2b.service")).collect();
-            assert!(ours.is_empty(), "systemd-analyze verify:\n{}", ours.join("\n"));
+            assert!(
+                ours.is_empty(),
+                "systemd-analyze verify:\n{}",
+                ours.join("\n")
+            );
         }
     } else {
-        skip("install_script (unit check)", "systemd-analyze is not installed");
+        skip(
+            "install_script (unit check)",
+            "systemd-analyze is not installed",
+        );
     }
 
     // The shipped tree goes in when there is none ...
     let root_repo = repo_root();
-    for f in ["jail.conf", "fail2ban.conf", "filter.d/sshd.conf", "action.d/iptables.conf", "jail.d/tor-netscan.conf"] {
+    for f in [
+        "jail.conf",
+        "fail2ban.conf",
+        "filter.d/sshd.conf",
+        "action.d/iptables.conf",
+        "jail.d/tor-netscan.conf",
+    ] {
         assert_eq!(
             fs::read(confdir.join(f)).unwrap_or_default(),
             fs::read(root_repo.join(f)).expect("repo file"),
@@ -657,8 +916,14 @@ fn install_script_places_files_and_keeps_an_existing_tree() {
     fs::write(confdir.join("jail.conf"), "# the admin's own\n").expect("edit jail.conf");
     fs::remove_file(confdir.join("filter.d/sshd.conf")).expect("remove a filter");
     install();
-    assert_eq!(fs::read_to_string(confdir.join("jail.conf")).expect("jail.conf"), "# the admin's own\n");
-    assert!(!confdir.join("filter.d/sshd.conf").exists(), "install.sh rewrote an existing tree");
+    assert_eq!(
+        fs::read_to_string(confdir.join("jail.conf")).expect("jail.conf"),
+        "# the admin's own\n"
+    );
+    assert!(
+        !confdir.join("filter.d/sshd.conf").exists(),
+        "install.sh rewrote an existing tree"
+    );
 }
 
 #[test]
@@ -696,7 +961,11 @@ fn shipped_actions_resolve_like_stock_ones() {
         make(&t);
         clear_jail_d(&t);
         // The stock tree has no portscan filter: give both trees the same one.
-        fs::write(t.join("filter.d/portscan.conf"), "[Definition]\nfailregex = ^x <HOST>$\n").expect("filter");
+        fs::write(
+            t.join("filter.d/portscan.conf"),
+            "[Definition]\nfailregex = ^x <HOST>$\n",
+        )
+        .expect("filter");
         fs::write(t.join("jail.local"), &local).expect("jail.local");
         Dump::of(&t)
     };
@@ -705,11 +974,19 @@ fn shipped_actions_resolve_like_stock_ones() {
     for (i, action) in uses.iter().enumerate() {
         let jail = format!("t{i}");
         let action_records = |d: &Dump| -> Vec<String> {
-            d.records.iter().filter(|r| r.starts_with(&format!("action\t{jail}\t"))).cloned().collect()
+            d.records
+                .iter()
+                .filter(|r| r.starts_with(&format!("action\t{jail}\t")))
+                .cloned()
+                .collect()
         };
         let reference = action_records(&stock);
         assert!(reference.len() >= 5, "stock {action}: {reference:?}");
-        assert_eq!(action_records(&ours), reference, "action {action} resolves differently");
+        assert_eq!(
+            action_records(&ours),
+            reference,
+            "action {action} resolves differently"
+        );
     }
 }
 
@@ -757,15 +1034,23 @@ fn shipped_firewall_actions_ban_in_a_network_namespace() {
         skip(test, "fail2ban-server is not installed");
         return;
     }
-    firewall_scenario(test, Path::new("fail2ban-server"), Path::new("fail2ban-client"));
+    firewall_scenario(
+        test,
+        Path::new("fail2ban-server"),
+        Path::new("fail2ban-client"),
+    );
 }
 
 #[test]
 fn shipped_firewall_actions_ban_with_f2b() {
     let test = "shipped_firewall_actions_ban_with_f2b";
-    let built = f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
+    let built =
+        f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
     if std::env::var_os("F2B_BIN_DIR").is_none() && !built {
-        skip(test, "f2b-server / f2b-client not built (cargo build --release)");
+        skip(
+            test,
+            "f2b-server / f2b-client not built (cargo build --release)",
+        );
         return;
     }
     firewall_scenario(test, &f2b::bin("f2b-server"), &f2b::bin("f2b-client"));
@@ -781,18 +1066,33 @@ fn firewall_scenario(test: &str, server: &Path, client: &Path) {
         }
     }
     // Never touch this machine's firewall: everything below runs in a new network namespace.
-    if !Command::new("unshare").args(["-n", "true"]).status().is_ok_and(|s| s.success()) {
-        skip(test, "cannot create a network namespace here (needs root / CAP_SYS_ADMIN)");
+    if !Command::new("unshare")
+        .args(["-n", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        skip(
+            test,
+            "cannot create a network namespace here (needs root / CAP_SYS_ADMIN)",
+        );
         return;
     }
     // The kernel side (netfilter modules) may be missing in a container even when the tools are not.
     let usable = Command::new("unshare")
-        .args(["-n", "sh", "-c", "iptables -w -S && ip6tables -w -S && nft list ruleset"])
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "iptables -w -S && ip6tables -w -S && nft list ruleset",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
     if !usable.is_ok_and(|s| s.success()) {
-        skip(test, "iptables / ip6tables / nft do not work in a network namespace here");
+        skip(
+            test,
+            "iptables / ip6tables / nft do not work in a network namespace here",
+        );
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -850,11 +1150,17 @@ fn firewall_scenario(test: &str, server: &Path, client: &Path) {
         "ip saddr @addr-set-nft reject",
         "ip6 saddr @addr6-set-nft reject",
     ] {
-        assert!(banned.contains(expected), "after the bans, missing `{expected}` in:\n{banned}");
+        assert!(
+            banned.contains(expected),
+            "after the bans, missing `{expected}` in:\n{banned}"
+        );
     }
     // Stopping removes every trace: chains, hooks, sets and the table.
     for gone in ["f2b-", "addr-set", "addr6-set"] {
-        assert!(!stopped.contains(gone), "after stop, `{gone}` is still there:\n{stopped}");
+        assert!(
+            !stopped.contains(gone),
+            "after stop, `{gone}` is still there:\n{stopped}"
+        );
     }
 }
 
@@ -894,11 +1200,17 @@ fn filter_prefixes_match_stock_for_files_and_journal() {
     for jail in ["sf", "sj", "sa", "rf", "rj"] {
         let options = ["prefregex", "datepattern", "maxlines"];
         let reference = stock.settings(jail, &options);
-        assert!(!reference.is_empty(), "stock jail {jail} has none of {options:?}");
+        assert!(
+            !reference.is_empty(),
+            "stock jail {jail} has none of {options:?}"
+        );
         assert_eq!(ours.settings(jail, &options), reference, "jail {jail}");
     }
     // sshd's journal match is stock's too (recidive's also names f2b.service).
-    assert_eq!(ours.settings("sj", &["addjournalmatch"]), stock.settings("sj", &["addjournalmatch"]));
+    assert_eq!(
+        ours.settings("sj", &["addjournalmatch"]),
+        stock.settings("sj", &["addjournalmatch"])
+    );
 }
 
 /// A server (fail2ban's or ours) running on a tree in a temporary directory, stopped on drop.
@@ -926,14 +1238,27 @@ impl RunningServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", server.display()));
-        let running = RunningServer { tree: tree.to_path_buf(), client: client.to_path_buf(), child };
+        let running = RunningServer {
+            tree: tree.to_path_buf(),
+            client: client.to_path_buf(),
+            child,
+        };
         let up = wait_for(|| running.client(&["ping"]).status.success());
-        assert!(up, "server did not answer; its log:\n{}", fs::read_to_string(tree.join("server.log")).unwrap_or_default());
+        assert!(
+            up,
+            "server did not answer; its log:\n{}",
+            fs::read_to_string(tree.join("server.log")).unwrap_or_default()
+        );
         running
     }
 
     fn client(&self, args: &[&str]) -> Output {
-        Command::new(&self.client).arg("-c").arg(&self.tree).args(args).output().expect("run client")
+        Command::new(&self.client)
+            .arg("-c")
+            .arg(&self.tree)
+            .args(args)
+            .output()
+            .expect("run client")
     }
 }
 
@@ -960,10 +1285,19 @@ fn wait_for(mut done: impl FnMut() -> bool) -> bool {
 
 /// Syslog lines stamped now, as sshd writes failed password attempts.
 fn failed_logins(from: &str, count: usize) -> String {
-    let now = Command::new("date").arg("+%b %e %H:%M:%S").output().expect("date");
+    let now = Command::new("date")
+        .arg("+%b %e %H:%M:%S")
+        .output()
+        .expect("date");
     let now = String::from_utf8_lossy(&now.stdout).trim_end().to_string();
     (0..count)
-        .map(|i| format!("{now} mx sshd[{}]: Failed password for root from {from} port {} ssh2\n", 300 + i, 40000 + i))
+        .map(|i| {
+            format!(
+                "{now} mx sshd[{}]: Failed password for root from {from} port {} ssh2\n",
+                300 + i,
+                40000 + i
+            )
+        })
         .collect()
 }
 
@@ -983,9 +1317,13 @@ fn mail_shortcut_sends_a_notice_with_log_lines_and_whois() {
 #[test]
 fn mail_shortcut_works_with_f2b() {
     let test = "mail_shortcut_works_with_f2b";
-    let built = f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
+    let built =
+        f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
     if std::env::var_os("F2B_BIN_DIR").is_none() && !built {
-        skip(test, "f2b-server / f2b-client not built (cargo build --release)");
+        skip(
+            test,
+            "f2b-server / f2b-client not built (cargo build --release)",
+        );
         return;
     }
     mail_scenario(&f2b::bin("f2b-server"), &f2b::bin("f2b-client"));
@@ -1006,15 +1344,24 @@ fn mail_scenario(server_program: &Path, client_program: &Path) {
     run(Command::new("chmod").arg("0755").arg(&whois));
     // The firewall part of action_mwl is the dummy action; mailer and whois are stand-ins that
     // write where the test can read, set the way an admin would: in .local files.
-    fs::write(tree.join("action.d/dummy.local"), format!("[Init]\ntarget = {}\n", tmp.path().join("bans.txt").display()))
-        .expect("dummy.local");
+    fs::write(
+        tree.join("action.d/dummy.local"),
+        format!(
+            "[Init]\ntarget = {}\n",
+            tmp.path().join("bans.txt").display()
+        ),
+    )
+    .expect("dummy.local");
     fs::write(
         tree.join("action.d/sendmail-common.local"),
         format!("[Init]\nmailcmd = cat >> {}\n", mail.display()),
     )
     .expect("sendmail-common.local");
-    fs::write(tree.join("action.d/sendmail-whois.local"), format!("[Init]\nwhois = {}\n", whois.display()))
-        .expect("sendmail-whois.local");
+    fs::write(
+        tree.join("action.d/sendmail-whois.local"),
+        format!("[Init]\nwhois = {}\n", whois.display()),
+    )
+    .expect("sendmail-whois.local");
     fs::write(
         tree.join("jail.local"),
         format!(
@@ -1039,15 +1386,24 @@ fn mail_scenario(server_program: &Path, client_program: &Path) {
         "The jail sshd banned 192.0.2.77 after 2 failures.",
         "whois record of 192.0.2.77",
     ] {
-        assert!(text.contains(expected), "notice lacks `{expected}`:\n{text}");
+        assert!(
+            text.contains(expected),
+            "notice lacks `{expected}`:\n{text}"
+        );
     }
     // The log lines about the address are quoted, and only those.
     for line in lines.lines() {
-        assert!(text.contains(line), "notice lacks the log line `{line}`:\n{text}");
+        assert!(
+            text.contains(line),
+            "notice lacks the log line `{line}`:\n{text}"
+        );
     }
     // Headers, a blank line, then the body: a mailer reads it as a message.
     let (head, _) = text.split_once("\n\n").expect("header/body separator");
-    assert!(head.lines().all(|l| l.contains(": ")), "bad header block:\n{head}");
+    assert!(
+        head.lines().all(|l| l.contains(": ")),
+        "bad header block:\n{head}"
+    );
 }
 
 /// Inside private network and mount namespaces, with a copy of /etc/ufw mounted over the real
@@ -1100,15 +1456,23 @@ fn tor_netscan_rejects_the_port_through_ufw() {
         skip(test, "fail2ban-server is not installed");
         return;
     }
-    tor_netscan_scenario(test, Path::new("fail2ban-server"), Path::new("fail2ban-client"));
+    tor_netscan_scenario(
+        test,
+        Path::new("fail2ban-server"),
+        Path::new("fail2ban-client"),
+    );
 }
 
 #[test]
 fn tor_netscan_rejects_the_port_through_ufw_with_f2b() {
     let test = "tor_netscan_rejects_the_port_through_ufw_with_f2b";
-    let built = f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
+    let built =
+        f2b::bin_dir().join("f2b-server").is_file() && f2b::bin_dir().join("f2b-client").is_file();
     if std::env::var_os("F2B_BIN_DIR").is_none() && !built {
-        skip(test, "f2b-server / f2b-client not built (cargo build --release)");
+        skip(
+            test,
+            "f2b-server / f2b-client not built (cargo build --release)",
+        );
         return;
     }
     tor_netscan_scenario(test, &f2b::bin("f2b-server"), &f2b::bin("f2b-client"));
@@ -1129,8 +1493,15 @@ fn tor_netscan_scenario(test: &str, server: &Path, client: &Path) {
     }
     // Never touch this machine's firewall or ufw rules: private network and mount namespaces,
     // and ufw reads and writes a copy of /etc/ufw.
-    if !Command::new("unshare").args(["-n", "-m", "true"]).status().is_ok_and(|s| s.success()) {
-        skip(test, "cannot create network/mount namespaces here (needs root / CAP_SYS_ADMIN)");
+    if !Command::new("unshare")
+        .args(["-n", "-m", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        skip(
+            test,
+            "cannot create network/mount namespaces here (needs root / CAP_SYS_ADMIN)",
+        );
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -1149,7 +1520,10 @@ fn tor_netscan_scenario(test: &str, server: &Path, client: &Path) {
     .expect("fail2ban.local");
     fs::write(
         tree.join("jail.local"),
-        format!("[tor-netscan]\nenabled = true\nbackend = polling\nlogpath = {}\n", log.display()),
+        format!(
+            "[tor-netscan]\nenabled = true\nbackend = polling\nlogpath = {}\n",
+            log.display()
+        ),
     )
     .expect("jail.local");
 
@@ -1171,8 +1545,17 @@ fn tor_netscan_scenario(test: &str, server: &Path, client: &Path) {
         "### tuple ### reject any 22 0.0.0.0/0 any 0.0.0.0/0 out comment=",
         "Banned IP list:\t22",
     ] {
-        assert!(banned.contains(expected), "after the ban, missing `{expected}` in:\n{banned}");
+        assert!(
+            banned.contains(expected),
+            "after the ban, missing `{expected}` in:\n{banned}"
+        );
     }
-    assert!(!banned.contains("--dport 2222"), "the unwatched port was rejected:\n{banned}");
-    assert!(!unbanned.contains("--dport 22 "), "port 22 is still rejected after the unban:\n{unbanned}");
+    assert!(
+        !banned.contains("--dport 2222"),
+        "the unwatched port was rejected:\n{banned}"
+    );
+    assert!(
+        !unbanned.contains("--dport 22 "),
+        "port 22 is still rejected after the unban:\n{unbanned}"
+    );
 }

@@ -49,7 +49,12 @@ pub fn make_bans(server: Server) -> Tree {
         set(&["set", "t", "banip", ip]);
     }
     // one ban found in the log, so the restored ticket carries matches
-    tree.append("t.log", &(0..3).map(|_| format!("{} FAIL from 192.0.2.6", stamp(0))).collect::<Vec<_>>());
+    tree.append(
+        "t.log",
+        &(0..3)
+            .map(|_| format!("{} FAIL from 192.0.2.6", stamp(0)))
+            .collect::<Vec<_>>(),
+    );
     assert!(
         wait_until(20.0, || tree.bans("t").iter().any(|r| r.id == "192.0.2.6")),
         "{server:?} did not ban from the log: {:?}\n{}",
@@ -61,7 +66,12 @@ pub fn make_bans(server: Server) -> Tree {
     assert!(d.terminate(), "{server:?} did not stop");
     assert_eq!(tree.bans("t").len(), 7, "{}", tree.read("rec"));
     // the expired ban has certainly run out by the time anything restores it
-    let first = tree.bans("t").iter().find(|r| r.id == EXPIRED_IP).map(Rec::time).expect("ban of the expired address");
+    let first = tree
+        .bans("t")
+        .iter()
+        .find(|r| r.id == EXPIRED_IP)
+        .map(Rec::time)
+        .expect("ban of the expired address");
     while (now_secs() as f64) < first + 4.0 {
         sleep_ms(200);
     }
@@ -77,8 +87,16 @@ pub fn expected(creator: &Tree) -> Vec<(String, i64, i64)> {
         .bans("t")
         .iter()
         .map(|r| {
-            let bt = BANS.iter().find(|(ip, _)| *ip == r.id).map(|(_, bt)| *bt).expect("a ban made");
-            let capped = if bt == -1 || bt > JAIL_BANTIME { JAIL_BANTIME } else { bt };
+            let bt = BANS
+                .iter()
+                .find(|(ip, _)| *ip == r.id)
+                .map(|(_, bt)| *bt)
+                .expect("a ban made");
+            let capped = if bt == -1 || bt > JAIL_BANTIME {
+                JAIL_BANTIME
+            } else {
+                bt
+            };
             (r.id.clone(), r.time().round() as i64, capped)
         })
         .filter(|(_, start, bt)| start + bt > now)
@@ -88,7 +106,10 @@ pub fn expected(creator: &Tree) -> Vec<(String, i64, i64)> {
 }
 
 fn with_time_lines(exp: &[(String, i64, i64)]) -> Vec<String> {
-    let mut v: Vec<String> = exp.iter().map(|(ip, s, bt)| format!("{ip} \t{} + {bt} = {}", fmt_utc(*s), fmt_utc(s + bt))).collect();
+    let mut v: Vec<String> = exp
+        .iter()
+        .map(|(ip, s, bt)| format!("{ip} \t{} + {bt} = {}", fmt_utc(*s), fmt_utc(s + bt)))
+        .collect();
     v.sort();
     v
 }
@@ -103,7 +124,12 @@ pub struct Restored {
 
 /// Open `creator`'s database with `server` on a copy of the tree and check the restore
 /// against `exp`. With `watch_short`, keep it running until the short ban ends and check when.
-pub fn restore(server: Server, creator: &Tree, exp: &[(String, i64, i64)], watch_short: bool) -> Restored {
+pub fn restore(
+    server: Server,
+    creator: &Tree,
+    exp: &[(String, i64, i64)],
+    watch_short: bool,
+) -> Restored {
     let tree = Tree::new(JAIL);
     tree.write("t.log", "");
     std::fs::copy(creator.db(), tree.db()).expect("copy database");
@@ -119,36 +145,74 @@ pub fn restore(server: Server, creator: &Tree, exp: &[(String, i64, i64)], watch
     );
     sleep_ms(500);
     let bans = tree.bans("t");
-    let mut got: Vec<(String, i64, i64)> = bans.iter().map(|r| (r.id.clone(), r.time() as i64, r.bantime())).collect();
+    let mut got: Vec<(String, i64, i64)> = bans
+        .iter()
+        .map(|r| (r.id.clone(), r.time() as i64, r.bantime()))
+        .collect();
     got.sort();
-    assert_eq!(got, exp, "{server:?}: restored bans (id, <time>, <bantime>)\n{}", tree.read("rec"));
+    assert_eq!(
+        got,
+        exp,
+        "{server:?}: restored bans (id, <time>, <bantime>)\n{}",
+        tree.read("rec")
+    );
     for r in &bans {
         assert!(r.restored(), "{server:?}: not marked restored: {}", r.line);
-        assert_eq!(r.time().fract(), 0.0, "{server:?}: restored <time> is whole seconds: {}", r.line);
+        assert_eq!(
+            r.time().fract(),
+            0.0,
+            "{server:?}: restored <time> is whole seconds: {}",
+            r.line
+        );
     }
     assert!(!ids.contains(&EXPIRED_IP));
-    assert!(tree.bans("quiet").is_empty(), "{server:?}: a norestored action ran on restore: {}", tree.read("rec"));
+    assert!(
+        tree.bans("quiet").is_empty(),
+        "{server:?}: a norestored action ran on restore: {}",
+        tree.read("rec")
+    );
     let log = tree.read("server.log");
     for ip in &ids {
-        assert!(log.contains(&format!("NOTICE  [t] Restore Ban {ip}\n")), "{server:?}: no Restore Ban {ip}:\n{log}");
+        assert!(
+            log.contains(&format!("NOTICE  [t] Restore Ban {ip}\n")),
+            "{server:?}: no Restore Ban {ip}:\n{log}"
+        );
     }
 
     let with_time = banned_with_time(&d, "t");
-    assert_eq!(with_time, with_time_lines(exp), "{server:?}: get t banip --with-time");
+    assert_eq!(
+        with_time,
+        with_time_lines(exp),
+        "{server:?}: get t banip --with-time"
+    );
     let mut want_ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
     want_ids.sort();
     assert_eq!(banned_list(&d, "t"), want_ids, "{server:?}: status t");
     let (_, st) = d.client(&["status", "t"]);
-    assert!(st.contains(&format!("Currently banned:\t{}", ids.len())), "{server:?}: {st}");
+    assert!(
+        st.contains(&format!("Currently banned:\t{}", ids.len())),
+        "{server:?}: {st}"
+    );
 
     if watch_short {
-        let (_, start, bt) = exp.iter().find(|(ip, _, _)| ip == SHORT_IP).expect("short ban restored").clone();
+        let (_, start, bt) = exp
+            .iter()
+            .find(|(ip, _, _)| ip == SHORT_IP)
+            .expect("short ban restored")
+            .clone();
         assert!(
-            wait_until((start + bt - now_secs() + 10) as f64, || tree.unbans("t").iter().any(|r| r.id == SHORT_IP)),
+            wait_until((start + bt - now_secs() + 10) as f64, || tree
+                .unbans("t")
+                .iter()
+                .any(|r| r.id == SHORT_IP)),
             "{server:?}: short ban not ended: {}",
             tree.read("rec")
         );
-        let un = tree.unbans("t").into_iter().find(|r| r.id == SHORT_IP).expect("unban record");
+        let un = tree
+            .unbans("t")
+            .into_iter()
+            .find(|r| r.id == SHORT_IP)
+            .expect("unban record");
         assert!(
             un.now() >= start + bt - 1 && un.now() <= start + bt + 4,
             "{server:?}: ban {start}+{bt} ended at {}: {}",
@@ -164,7 +228,10 @@ pub fn restore(server: Server, creator: &Tree, exp: &[(String, i64, i64)], watch
     let (code, out) = d.client(&["set", "t", "banip", "198.51.100.9"]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        wait_until(10.0, || tree.bans("quiet").iter().any(|r| r.id == "198.51.100.9" && !r.restored())),
+        wait_until(10.0, || tree
+            .bans("quiet")
+            .iter()
+            .any(|r| r.id == "198.51.100.9" && !r.restored())),
         "{server:?}: {}",
         tree.read("rec")
     );
@@ -172,7 +239,16 @@ pub fn restore(server: Server, creator: &Tree, exp: &[(String, i64, i64)], watch
 
     let records = bans
         .iter()
-        .map(|r| format!("{} {} restored={} time={} bantime={}", r.name, r.id, r.get("restored"), r.get("time"), r.get("bantime")))
+        .map(|r| {
+            format!(
+                "{} {} restored={} time={} bantime={}",
+                r.name,
+                r.id,
+                r.get("restored"),
+                r.get("time"),
+                r.get("bantime")
+            )
+        })
         .collect();
     Restored { records, with_time }
 }

@@ -64,7 +64,10 @@ impl Tree {
     /// the tree), a jail.conf of defaults, the `t` filter (`FAIL from <HOST>`), the `rec`
     /// action and `jail_local` as jail.local.
     pub fn new(jail_local: &str) -> Tree {
-        let tmp = tempfile::Builder::new().prefix("f2b-persist").tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix("f2b-persist")
+            .tempdir()
+            .expect("tempdir");
         let t = Tree { tmp };
         for d in ["conf/filter.d", "conf/action.d", "conf/jail.d"] {
             fs::create_dir_all(t.dir().join(d)).expect("mkdir");
@@ -76,7 +79,10 @@ impl Tree {
              [Thread]\nstacksize = 0\n",
         );
         t.write("conf/jail.conf", JAIL_CONF);
-        t.write("conf/filter.d/t.conf", "[Definition]\nfailregex = FAIL from <HOST>$\n");
+        t.write(
+            "conf/filter.d/t.conf",
+            "[Definition]\nfailregex = FAIL from <HOST>$\n",
+        );
         t.write("conf/action.d/rec.conf", REC_ACTION);
         t.write("conf/jail.local", jail_local);
         t
@@ -104,13 +110,21 @@ impl Tree {
 
     /// Write `text` (with `{dir}` replaced) at `rel`.
     pub fn write(&self, rel: &str, text: &str) {
-        fs::write(self.dir().join(rel), text.replace("{dir}", &self.dir().display().to_string())).expect("write");
+        fs::write(
+            self.dir().join(rel),
+            text.replace("{dir}", &self.dir().display().to_string()),
+        )
+        .expect("write");
     }
 
     /// Append lines to a file under the tree.
     pub fn append(&self, rel: &str, lines: &[String]) {
         use std::io::Write;
-        let mut f = fs::OpenOptions::new().create(true).append(true).open(self.dir().join(rel)).expect("open log");
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir().join(rel))
+            .expect("open log");
         let mut text = String::new();
         for l in lines {
             text.push_str(l);
@@ -130,11 +144,17 @@ impl Tree {
 
     /// Ban records (optionally of one action name).
     pub fn bans(&self, action: &str) -> Vec<Rec> {
-        self.rec().into_iter().filter(|r| r.kind == "ban" && r.name == action).collect()
+        self.rec()
+            .into_iter()
+            .filter(|r| r.kind == "ban" && r.name == action)
+            .collect()
     }
 
     pub fn unbans(&self, action: &str) -> Vec<Rec> {
-        self.rec().into_iter().filter(|r| r.kind == "unban" && r.name == action).collect()
+        self.rec()
+            .into_iter()
+            .filter(|r| r.kind == "unban" && r.name == action)
+            .collect()
     }
 }
 
@@ -163,7 +183,13 @@ impl Rec {
                 None => id = w.to_string(),
             }
         }
-        Some(Rec { kind, name, id, kv, line: line.to_string() })
+        Some(Rec {
+            kind,
+            name,
+            id,
+            kv,
+            line: line.to_string(),
+        })
     }
 
     pub fn get(&self, key: &str) -> &str {
@@ -217,11 +243,19 @@ pub fn fmt_utc(t: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 pub fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Poll `f` until it is true or `secs` pass.
@@ -266,7 +300,10 @@ impl Daemon {
             Server::Ours => Command::new(f2b::bin("f2b-server")),
             Server::Theirs => {
                 let mut c = Command::new("fail2ban-server");
-                c.arg("-s").arg(tree.sock()).arg("-p").arg(tree.path("f2b.pid"));
+                c.arg("-s")
+                    .arg(tree.sock())
+                    .arg("-p")
+                    .arg(tree.path("f2b.pid"));
                 c
             }
         };
@@ -280,7 +317,12 @@ impl Daemon {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {server:?}: {e}"));
-        Daemon { child, server, sock: tree.sock(), life }
+        Daemon {
+            child,
+            server,
+            sock: tree.sock(),
+            life,
+        }
     }
 
     /// Spawn and wait until it answers ping.
@@ -294,9 +336,17 @@ impl Daemon {
             sock.exists() && client(server, &sock, &["ping"]).0 == 0
         });
         if let Ok(Some(st)) = d.child.try_wait() {
-            panic!("{server:?} exited early ({st})\nlog:\n{}", tree.read("server.log"));
+            panic!(
+                "{server:?} exited early ({st})\nlog:\n{}",
+                tree.read("server.log")
+            );
         }
-        assert!(ok, "{server:?} did not answer on {}\nlog:\n{}", sock.display(), tree.read("server.log"));
+        assert!(
+            ok,
+            "{server:?} did not answer on {}\nlog:\n{}",
+            sock.display(),
+            tree.read("server.log")
+        );
         d
     }
 
@@ -311,7 +361,10 @@ impl Daemon {
 
     /// SIGTERM and wait for the exit; returns whether it exited in time.
     pub fn terminate(&mut self) -> bool {
-        let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
         let child = &mut self.child;
         wait_until(30.0, || matches!(child.try_wait(), Ok(Some(_))))
     }
@@ -339,7 +392,14 @@ pub fn client(server: Server, sock: &Path, args: &[&str]) -> (i32, String) {
         Server::Ours => Command::new(f2b::bin("f2b-client")),
         Server::Theirs => Command::new("fail2ban-client"),
     };
-    let out = cmd.arg("-s").arg(sock).args(args).env("TZ", "UTC").stdin(Stdio::null()).output().expect("run client");
+    let out = cmd
+        .arg("-s")
+        .arg(sock)
+        .args(args)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run client");
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)
@@ -350,7 +410,11 @@ pub fn client(server: Server, sock: &Path, args: &[&str]) -> (i32, String) {
 pub fn banned_with_time(d: &Daemon, jail: &str) -> Vec<String> {
     let (code, out) = d.client(&["get", jail, "banip", "--with-time"]);
     assert_eq!(code, 0, "{out}");
-    let mut v: Vec<String> = out.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+    let mut v: Vec<String> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
     v.sort();
     v
 }
@@ -359,7 +423,10 @@ pub fn banned_with_time(d: &Daemon, jail: &str) -> Vec<String> {
 pub fn banned_list(d: &Daemon, jail: &str) -> Vec<String> {
     let (code, out) = d.client(&["status", jail]);
     assert_eq!(code, 0, "{out}");
-    let line = out.lines().find_map(|l| l.split_once("Banned IP list:").map(|(_, r)| r.to_string())).unwrap_or_default();
+    let line = out
+        .lines()
+        .find_map(|l| l.split_once("Banned IP list:").map(|(_, r)| r.to_string()))
+        .unwrap_or_default();
     let mut v: Vec<String> = line.split_whitespace().map(str::to_string).collect();
     v.sort();
     v
@@ -371,9 +438,24 @@ pub fn sql(db: &Path, query: &str) -> Option<Vec<Vec<String>>> {
     if !f2b::have("sqlite3") {
         return None;
     }
-    let out = Command::new("sqlite3").arg("-separator").arg("|").arg(db).arg(query).output().expect("sqlite3");
-    assert!(out.status.success(), "sqlite3 {query}: {}", String::from_utf8_lossy(&out.stderr));
-    Some(String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split('|').map(str::to_string).collect()).collect())
+    let out = Command::new("sqlite3")
+        .arg("-separator")
+        .arg("|")
+        .arg(db)
+        .arg(query)
+        .output()
+        .expect("sqlite3");
+    assert!(
+        out.status.success(),
+        "sqlite3 {query}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('|').map(str::to_string).collect())
+            .collect(),
+    )
 }
 
 /// A small deterministic generator (xorshift64*), so a randomized test replays exactly from

@@ -65,14 +65,20 @@ impl Tree {
     /// A tree with our minimal fail2ban.conf/jail.conf, the `t` filter (`FAIL from <HOST>`),
     /// the record and broken actions, and `jail_local` as jail.local.
     pub fn new(jail_local: &str) -> Tree {
-        let tmp = tempfile::Builder::new().prefix("f2b-srv").tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix("f2b-srv")
+            .tempdir()
+            .expect("tempdir");
         let t = Tree { tmp };
         for d in ["conf/filter.d", "conf/action.d", "conf/jail.d"] {
             fs::create_dir_all(t.dir().join(d)).expect("mkdir");
         }
         t.write("conf/fail2ban.conf", &fail2ban_conf(t.dir()));
         t.write("conf/jail.conf", JAIL_CONF);
-        t.write("conf/filter.d/t.conf", "[Definition]\nfailregex = FAIL from <HOST>$\n");
+        t.write(
+            "conf/filter.d/t.conf",
+            "[Definition]\nfailregex = FAIL from <HOST>$\n",
+        );
         t.write("conf/action.d/record.conf", RECORD_ACTION);
         t.write("conf/action.d/broken.conf", BROKEN_ACTION);
         t.write("conf/jail.local", jail_local);
@@ -104,7 +110,11 @@ impl Tree {
     /// Append lines to a log file under the tree.
     pub fn append(&self, rel: &str, lines: &[String]) {
         use std::io::Write;
-        let mut f = fs::OpenOptions::new().create(true).append(true).open(self.dir().join(rel)).expect("open log");
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir().join(rel))
+            .expect("open log");
         for l in lines {
             writeln!(f, "{l}").expect("append");
         }
@@ -133,7 +143,10 @@ pub fn stamp(secs_ago: i64) -> String {
 }
 
 pub fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Poll `f` until it is true or `secs` pass.
@@ -205,9 +218,17 @@ impl Daemon {
                 use std::io::Read;
                 let _ = e.read_to_string(&mut err);
             }
-            panic!("daemon exited early ({st}): {err}\nlog:\n{}", tree.read("server.log"));
+            panic!(
+                "daemon exited early ({st}): {err}\nlog:\n{}",
+                tree.read("server.log")
+            );
         }
-        assert!(ok, "daemon did not answer on {}\nlog:\n{}", sock.display(), tree.read("server.log"));
+        assert!(
+            ok,
+            "daemon did not answer on {}\nlog:\n{}",
+            sock.display(),
+            tree.read("server.log")
+        );
         Daemon { child, sock }
     }
 
@@ -217,7 +238,10 @@ impl Daemon {
 
     /// Send a signal by name (`TERM`, `HUP`, `USR1`) with kill(1).
     pub fn signal(&self, sig: &str) {
-        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status();
     }
 
     /// SIGTERM and wait for the exit; returns whether it exited in time.
@@ -250,7 +274,13 @@ pub fn theirs(sock: &Path, args: &[&str]) -> (i32, String) {
 }
 
 fn run_client(mut cmd: Command, sock: &Path, args: &[&str]) -> (i32, String) {
-    let out = cmd.arg("-s").arg(sock).args(args).stdin(Stdio::null()).output().expect("run client");
+    let out = cmd
+        .arg("-s")
+        .arg(sock)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run client");
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)

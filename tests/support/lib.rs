@@ -19,7 +19,11 @@ pub fn bin_dir() -> PathBuf {
 /// test that silently skips on a missing binary of ours would hide a broken build.
 pub fn bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.is_file(), "{} not found: run `cargo build --release` first (or set F2B_BIN_DIR)", p.display());
+    assert!(
+        p.is_file(),
+        "{} not found: run `cargo build --release` first (or set F2B_BIN_DIR)",
+        p.display()
+    );
     p
 }
 

@@ -13,8 +13,15 @@ fn main() {
         std::process::exit(2);
     };
     let words: Vec<String> = args.collect();
-    let matches = if words.is_empty() { Vec::new() } else { vec![words] };
-    let opts = JournalOptions { files: vec![file], ..Default::default() };
+    let matches = if words.is_empty() {
+        Vec::new()
+    } else {
+        vec![words]
+    };
+    let opts = JournalOptions {
+        files: vec![file],
+        ..Default::default()
+    };
     let start = Instant::now();
     let mut r = match JournalReader::open(&opts, &matches, JournalStart::Head, LogEncoding::Utf8) {
         Ok(r) => r,
@@ -38,5 +45,8 @@ fn main() {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{lines} lines, {bytes} bytes in {secs:.3} s: {:.0} lines/s", lines as f64 / secs);
+    println!(
+        "{lines} lines, {bytes} bytes in {secs:.3} s: {:.0} lines/s",
+        lines as f64 / secs
+    );
 }

@@ -27,5 +27,9 @@ fn main() {
         std::process::exit(1);
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{lines} lines, {bytes} bytes in {secs:.3} s: {:.0} lines/s, {:.0} MB/s", lines as f64 / secs, bytes as f64 / secs / 1e6);
+    println!(
+        "{lines} lines, {bytes} bytes in {secs:.3} s: {:.0} lines/s, {:.0} MB/s",
+        lines as f64 / secs,
+        bytes as f64 / secs / 1e6
+    );
 }

@@ -23,14 +23,20 @@ pub struct JournalOptions {
 
 impl JournalOptions {
     /// Builds the options from `key=value` pairs; any other key is an error.
-    pub fn from_args<K: AsRef<str>, V: AsRef<str>>(args: &[(K, V)]) -> Result<JournalOptions, BackendError> {
+    pub fn from_args<K: AsRef<str>, V: AsRef<str>>(
+        args: &[(K, V)],
+    ) -> Result<JournalOptions, BackendError> {
         let mut o = JournalOptions::default();
         for (k, v) in args {
             let (k, v) = (k.as_ref(), v.as_ref());
             match k {
                 "journalpath" => o.path = Some(PathBuf::from(v)),
                 "journalfiles" => {
-                    o.files = v.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).map(String::from).collect()
+                    o.files = v
+                        .split(|c: char| c == ',' || c.is_whitespace())
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
                 }
                 "journalflags" => {
                     o.flags = Some(parse_int(v).ok_or_else(|| BackendError::BadOption {
@@ -41,7 +47,12 @@ impl JournalOptions {
                 }
                 "namespace" => o.namespace = Some(v.to_string()),
                 "useDns" => o.use_dns = Some(v.to_string()),
-                _ => return Err(BackendError::UnknownOption { backend: "systemd".into(), option: k.into() }),
+                _ => {
+                    return Err(BackendError::UnknownOption {
+                        backend: "systemd".into(),
+                        option: k.into(),
+                    })
+                }
             }
         }
         Ok(o)
@@ -73,7 +84,10 @@ impl BackendSpec {
     }
 
     /// From a name and options already split (by the config reader).
-    pub fn from_parts<K: AsRef<str>, V: AsRef<str>>(name: &str, args: &[(K, V)]) -> Result<BackendSpec, BackendError> {
+    pub fn from_parts<K: AsRef<str>, V: AsRef<str>>(
+        name: &str,
+        args: &[(K, V)],
+    ) -> Result<BackendSpec, BackendError> {
         let name = name.trim().to_lowercase();
         let file = match name.as_str() {
             "systemd" => return Ok(BackendSpec::Systemd(JournalOptions::from_args(args)?)),
@@ -82,7 +96,10 @@ impl BackendSpec {
             _ => return Err(BackendError::UnknownBackend(name.to_string())),
         };
         if let Some((k, _)) = args.first() {
-            return Err(BackendError::UnknownOption { backend: name.to_string(), option: k.as_ref().to_string() });
+            return Err(BackendError::UnknownOption {
+                backend: name.to_string(),
+                option: k.as_ref().to_string(),
+            });
         }
         Ok(BackendSpec::Files(file))
     }
@@ -92,7 +109,9 @@ impl BackendSpec {
 fn split_options(value: &str) -> Result<(String, Vec<(String, String)>), BackendError> {
     let bad = || BackendError::BadSpec(value.to_string());
     let value = value.trim();
-    let Some(open) = value.find('[') else { return Ok((value.to_string(), Vec::new())) };
+    let Some(open) = value.find('[') else {
+        return Ok((value.to_string(), Vec::new()));
+    };
     let inner = value[open + 1..].strip_suffix(']').ok_or_else(bad)?;
     let mut args = Vec::new();
     let mut rest = inner.trim_start();
@@ -130,16 +149,34 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(BackendSpec::parse("gamin").unwrap(), BackendSpec::Files(FileBackend::Inotify));
-        assert_eq!(BackendSpec::parse("polling").unwrap(), BackendSpec::Files(FileBackend::Polling));
+        assert_eq!(
+            BackendSpec::parse("gamin").unwrap(),
+            BackendSpec::Files(FileBackend::Inotify)
+        );
+        assert_eq!(
+            BackendSpec::parse("polling").unwrap(),
+            BackendSpec::Files(FileBackend::Polling)
+        );
         assert!(BackendSpec::parse("inotifywait").is_err());
         assert!(BackendSpec::parse("polling[x=1]").is_err());
-        assert_eq!(BackendSpec::parse("Polling").unwrap(), BackendSpec::Files(FileBackend::Polling));
+        assert_eq!(
+            BackendSpec::parse("Polling").unwrap(),
+            BackendSpec::Files(FileBackend::Polling)
+        );
     }
 
     #[test]
     fn odd_specs_are_errors_not_panics() {
-        for v in ["systemd[", "systemd[]", "systemd[=x]", "systemd[journalpath=\"x]", "systemd[a=b,,c=d]", "systemd[é=ü]", "[x=1]", "systemd[journalpath='é']x"] {
+        for v in [
+            "systemd[",
+            "systemd[]",
+            "systemd[=x]",
+            "systemd[journalpath=\"x]",
+            "systemd[a=b,,c=d]",
+            "systemd[é=ü]",
+            "[x=1]",
+            "systemd[journalpath='é']x",
+        ] {
             let _ = BackendSpec::parse(v);
         }
         // Every prefix of a spec with multi-byte characters and quotes.
@@ -154,16 +191,27 @@ mod tests {
     #[test]
     fn systemd_options() {
         let s = BackendSpec::parse("systemd[journalpath=/var/log/j, journalflags=1, journalfiles=\"/a/*.journal, /b/x.journal\", namespace=ns, useDns=no]").unwrap();
-        let BackendSpec::Systemd(o) = s else { panic!("not systemd") };
+        let BackendSpec::Systemd(o) = s else {
+            panic!("not systemd")
+        };
         assert_eq!(o.path.as_deref(), Some(std::path::Path::new("/var/log/j")));
         assert_eq!(o.flags, Some(1));
         assert_eq!(o.files, vec!["/a/*.journal", "/b/x.journal"]);
         assert_eq!(o.namespace.as_deref(), Some("ns"));
         assert_eq!(o.use_dns.as_deref(), Some("no"));
         let s = BackendSpec::parse("systemd[journalpath=' /j ']").unwrap();
-        assert_eq!(s, BackendSpec::Systemd(JournalOptions { path: Some("/j".into()), ..Default::default() }));
+        assert_eq!(
+            s,
+            BackendSpec::Systemd(JournalOptions {
+                path: Some("/j".into()),
+                ..Default::default()
+            })
+        );
         assert!(BackendSpec::parse("systemd[journalflags=x]").is_err());
         assert!(BackendSpec::parse("systemd[bogus=1]").is_err());
-        assert_eq!(BackendSpec::parse("systemd").unwrap(), BackendSpec::Systemd(JournalOptions::default()));
+        assert_eq!(
+            BackendSpec::parse("systemd").unwrap(),
+            BackendSpec::Systemd(JournalOptions::default())
+        );
     }
 }

@@ -74,7 +74,13 @@ impl LogEncoding {
             LogEncoding::Ascii => Cow::Owned(
                 bytes
                     .iter()
-                    .map(|&b| if b < 0x80 { b as char } else { char::REPLACEMENT_CHARACTER })
+                    .map(|&b| {
+                        if b < 0x80 {
+                            b as char
+                        } else {
+                            char::REPLACEMENT_CHARACTER
+                        }
+                    })
                     .collect(),
             ),
             LogEncoding::Cp1252 => Cow::Owned(bytes.iter().map(|&b| cp1252_char(b)).collect()),
@@ -87,7 +93,9 @@ impl LogEncoding {
             LogEncoding::Utf8 => std::str::from_utf8(bytes).is_ok(),
             LogEncoding::Latin1 => true,
             LogEncoding::Ascii => bytes.is_ascii(),
-            LogEncoding::Cp1252 => bytes.iter().all(|&b| cp1252_char(b) != char::REPLACEMENT_CHARACTER),
+            LogEncoding::Cp1252 => bytes
+                .iter()
+                .all(|&b| cp1252_char(b) != char::REPLACEMENT_CHARACTER),
         }
     }
 }
@@ -96,10 +104,11 @@ impl LogEncoding {
 /// rejects them, so they become U+FFFD).
 fn cp1252_char(b: u8) -> char {
     const HIGH: [char; 32] = [
-        '\u{20AC}', '\u{FFFD}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}',
-        '\u{02C6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{FFFD}', '\u{017D}', '\u{FFFD}',
-        '\u{FFFD}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}',
-        '\u{02DC}', '\u{2122}', '\u{0161}', '\u{203A}', '\u{0153}', '\u{FFFD}', '\u{017E}', '\u{0178}',
+        '\u{20AC}', '\u{FFFD}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}',
+        '\u{2021}', '\u{02C6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{FFFD}',
+        '\u{017D}', '\u{FFFD}', '\u{FFFD}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}',
+        '\u{2022}', '\u{2013}', '\u{2014}', '\u{02DC}', '\u{2122}', '\u{0161}', '\u{203A}',
+        '\u{0153}', '\u{FFFD}', '\u{017E}', '\u{0178}',
     ];
     match b {
         0x80..=0x9F => HIGH[(b - 0x80) as usize],
@@ -115,9 +124,15 @@ mod tests {
     fn names_like_python() {
         assert_eq!(LogEncoding::parse("UTF-8").unwrap(), LogEncoding::Utf8);
         assert_eq!(LogEncoding::parse("latin_1").unwrap(), LogEncoding::Latin1);
-        assert_eq!(LogEncoding::parse("ISO-8859-1").unwrap(), LogEncoding::Latin1);
+        assert_eq!(
+            LogEncoding::parse("ISO-8859-1").unwrap(),
+            LogEncoding::Latin1
+        );
         assert_eq!(LogEncoding::parse("us-ascii").unwrap(), LogEncoding::Ascii);
-        assert!(matches!(LogEncoding::parse("klingon"), Err(BackendError::UnknownEncoding(_))));
+        assert!(matches!(
+            LogEncoding::parse("klingon"),
+            Err(BackendError::UnknownEncoding(_))
+        ));
     }
 
     #[test]

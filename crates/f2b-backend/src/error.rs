@@ -13,7 +13,11 @@ pub enum BackendError {
     #[error("backend {backend}: unknown option {option:?}")]
     UnknownOption { backend: String, option: String },
     #[error("backend {backend}: bad value {value:?} for option {option}")]
-    BadOption { backend: String, option: String, value: String },
+    BadOption {
+        backend: String,
+        option: String,
+        value: String,
+    },
     #[error("malformed backend specification {0:?}")]
     BadSpec(String),
     #[error("cannot open log file {path}: {source}")]
@@ -29,5 +33,8 @@ pub enum BackendError {
     #[error("journalfiles {0:?} matched no file")]
     NoJournalFiles(String),
     #[error("systemd journal: {context}: {message}")]
-    Journal { context: &'static str, message: String },
+    Journal {
+        context: &'static str,
+        message: String,
+    },
 }

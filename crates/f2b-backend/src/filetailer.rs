@@ -39,7 +39,9 @@ const RETIRE_GRACE: Duration = Duration::from_secs(30);
 /// At most this many rotated-away generations are kept open.
 const MAX_RETIRED: usize = 8;
 /// Compressed siblings never hold the plain text we are after.
-const COMPRESSED: [&str; 9] = [".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z", ".lzma", ".zip", ".lz"];
+const COMPRESSED: [&str; 9] = [
+    ".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z", ".lzma", ".zip", ".lz",
+];
 
 /// Where reading starts when a file is opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +96,10 @@ impl Generation {
     fn from_file(file: File) -> io::Result<Generation> {
         let meta = file.metadata()?;
         if !meta.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
         }
         let first_line_md5 = first_line_md5(&file)?;
         Ok(Generation {
@@ -148,7 +153,11 @@ impl std::fmt::Debug for FileTailer {
 
 impl FileTailer {
     /// Opens `path` and places the reader according to `start`.
-    pub fn open(path: impl Into<PathBuf>, start: StartPos, encoding: LogEncoding) -> io::Result<FileTailer> {
+    pub fn open(
+        path: impl Into<PathBuf>,
+        start: StartPos,
+        encoding: LogEncoding,
+    ) -> io::Result<FileTailer> {
         let path = path.into();
         let mut gen = Generation::open(&path)?;
         let size = gen.size_seen;
@@ -160,7 +169,10 @@ impl FileTailer {
                 // The line being written when we start is not ours: skip its remainder.
                 gen.skipping = size > 0 && last_byte(&gen.file, size)? != Some(b'\n');
             }
-            StartPos::At { pos, first_line_md5 } => {
+            StartPos::At {
+                pos,
+                first_line_md5,
+            } => {
                 if first_line_md5 == gen.first_line_md5 && pos <= size {
                     gen.seek_to(pos);
                     gen.skipping = pos > 0 && last_byte(&gen.file, pos)? != Some(b'\n');
@@ -192,7 +204,9 @@ impl FileTailer {
         let found = self.siblings().into_iter().find(|(p, m)| {
             m.len() >= pos
                 && !self.current.as_ref().is_some_and(|c| c.same_file(m))
-                && File::open(p).and_then(|f| first_line_md5(&f)).is_ok_and(|h| h == md5)
+                && File::open(p)
+                    .and_then(|f| first_line_md5(&f))
+                    .is_ok_and(|h| h == md5)
         });
         if let Some((p, _)) = found {
             if let Ok(mut gen) = Generation::open(&p) {
@@ -221,8 +235,14 @@ impl FileTailer {
     /// MD5 of its first line.
     pub fn position(&self) -> FilePosition {
         match &self.current {
-            Some(g) => FilePosition { pos: g.pos, first_line_md5: g.first_line_md5.clone() },
-            None => FilePosition { pos: 0, first_line_md5: String::new() },
+            Some(g) => FilePosition {
+                pos: g.pos,
+                first_line_md5: g.first_line_md5.clone(),
+            },
+            None => FilePosition {
+                pos: 0,
+                first_line_md5: String::new(),
+            },
         }
     }
 
@@ -242,11 +262,17 @@ impl FileTailer {
     /// date detector). Conservative: dates are assumed to grow through the file, undated
     /// stretches are never skipped, and the final position is at most 64 KiB before the first
     /// line at `time` (those old lines are still handed out; the filter ignores them by date).
-    pub fn seek_to_time(&mut self, time: f64, date_of: &mut dyn FnMut(&str) -> Option<f64>) -> io::Result<()> {
+    pub fn seek_to_time(
+        &mut self,
+        time: f64,
+        date_of: &mut dyn FnMut(&str) -> Option<f64>,
+    ) -> io::Result<()> {
         const CLOSE_ENOUGH: u64 = 64 * 1024;
         const PROBE_LINES: usize = 5;
         let encoding = self.encoding;
-        let Some(cur) = self.current.as_mut() else { return Ok(()) };
+        let Some(cur) = self.current.as_mut() else {
+            return Ok(());
+        };
         if cur.skipping || !cur.partial.is_empty() {
             return Ok(());
         }
@@ -299,18 +325,22 @@ impl FileTailer {
 
     fn read_all_generations(&mut self, sink: &mut dyn FnMut(&str)) -> io::Result<usize> {
         let mut count = 0;
-        let reader = LineReader { encoding: self.encoding, max_line: self.max_line };
+        let reader = LineReader {
+            encoding: self.encoding,
+            max_line: self.max_line,
+        };
 
         // Older generations first: their lines were written before the current file's. One that
         // cannot be read any more is given up (it must not stop the current file).
         let buf = &mut self.buf;
-        self.retired.retain_mut(|gen| match reader.drain(gen, buf, sink) {
-            Ok(n) => {
-                count += n;
-                true
-            }
-            Err(_) => false,
-        });
+        self.retired
+            .retain_mut(|gen| match reader.drain(gen, buf, sink) {
+                Ok(n) => {
+                    count += n;
+                    true
+                }
+                Err(_) => false,
+            });
         self.expire_retired(&reader, sink);
 
         let Some(mut cur) = self.current.take() else {
@@ -357,7 +387,12 @@ impl FileTailer {
 
     /// Detects a truncation of the current generation (copytruncate) and restarts it from its
     /// first byte after taking the unread tail from the copy; returns the lines recovered.
-    fn check_truncated(&mut self, cur: &mut Generation, reader: &LineReader, sink: &mut dyn FnMut(&str)) -> io::Result<usize> {
+    fn check_truncated(
+        &mut self,
+        cur: &mut Generation,
+        reader: &LineReader,
+        sink: &mut dyn FnMut(&str),
+    ) -> io::Result<usize> {
         let meta = cur.file.metadata()?;
         let size = meta.len();
         let mtime = mtime_ns(&meta);
@@ -383,8 +418,14 @@ impl FileTailer {
         Ok(count)
     }
 
-    fn read_current(&mut self, reader: &LineReader, sink: &mut dyn FnMut(&str)) -> io::Result<usize> {
-        let Some(cur) = self.current.as_mut() else { return Ok(0) };
+    fn read_current(
+        &mut self,
+        reader: &LineReader,
+        sink: &mut dyn FnMut(&str),
+    ) -> io::Result<usize> {
+        let Some(cur) = self.current.as_mut() else {
+            return Ok(0);
+        };
         let n = reader.drain(cur, &mut self.buf, sink)?;
         if cur.first_line_md5.is_empty() && cur.read_pos > 0 {
             cur.first_line_md5 = first_line_md5(&cur.file)?;
@@ -421,15 +462,23 @@ impl FileTailer {
         let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
             return Vec::new();
         };
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         let name = name.to_string_lossy();
-        let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return Vec::new();
+        };
         entries
             .filter_map(Result::ok)
             .filter(|e| {
                 let n = e.file_name();
                 let n = n.to_string_lossy();
-                n.len() > name.len() && n.starts_with(&*name) && !COMPRESSED.iter().any(|s| n.ends_with(s))
+                n.len() > name.len()
+                    && n.starts_with(&*name)
+                    && !COMPRESSED.iter().any(|s| n.ends_with(s))
             })
             .filter_map(|e| {
                 let p = e.path();
@@ -448,7 +497,9 @@ impl FileTailer {
         reader: &LineReader,
         sink: &mut dyn FnMut(&str),
     ) -> usize {
-        let (Some(old_born), Some(new_born)) = (old_born, new.born) else { return 0 };
+        let (Some(old_born), Some(new_born)) = (old_born, new.born) else {
+            return 0;
+        };
         let mut found: Vec<(SystemTime, PathBuf)> = self
             .siblings()
             .into_iter()
@@ -475,7 +526,12 @@ impl FileTailer {
 
     /// After a truncation (copytruncate), reads the part we had not read yet from the copy: a
     /// sibling with the same first line, at least as long as what we had read.
-    fn recover_from_copy(&mut self, cur: &Generation, reader: &LineReader, sink: &mut dyn FnMut(&str)) -> usize {
+    fn recover_from_copy(
+        &mut self,
+        cur: &Generation,
+        reader: &LineReader,
+        sink: &mut dyn FnMut(&str),
+    ) -> usize {
         if cur.first_line_md5.is_empty() {
             return 0;
         }
@@ -488,13 +544,18 @@ impl FileTailer {
             if first_line_md5(&f).ok().as_deref() != Some(cur.first_line_md5.as_str()) {
                 continue;
             }
-            let t = m.created().or_else(|_| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
+            let t = m
+                .created()
+                .or_else(|_| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
             if best.as_ref().map_or(true, |(bt, _)| t > *bt) {
                 best = Some((t, p));
             }
         }
         let Some((_, p)) = best else { return 0 };
-        let Ok(mut copy) = Generation::open(&p) else { return 0 };
+        let Ok(mut copy) = Generation::open(&p) else {
+            return 0;
+        };
         copy.seek_to(cur.pos);
         copy.skipping = cur.skipping;
         let n = reader.drain(&mut copy, &mut self.buf, sink).unwrap_or(0);
@@ -527,7 +588,12 @@ impl LineReader {
     }
 
     /// Reads `gen` from where it stopped to the current end of file.
-    fn drain(&self, gen: &mut Generation, buf: &mut Vec<u8>, sink: &mut dyn FnMut(&str)) -> io::Result<usize> {
+    fn drain(
+        &self,
+        gen: &mut Generation,
+        buf: &mut Vec<u8>,
+        sink: &mut dyn FnMut(&str),
+    ) -> io::Result<usize> {
         let mut count = 0;
         loop {
             let n = match gen.file.read_at(buf.as_mut_slice(), gen.read_pos) {
@@ -620,5 +686,9 @@ pub fn first_line_md5(file: &File) -> io::Result<String> {
             break;
         }
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

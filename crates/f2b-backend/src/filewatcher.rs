@@ -7,8 +7,8 @@
 //! files, so creations and renames (rotation) wake us too.
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
@@ -92,8 +92,19 @@ impl FileWatcher {
                 .ok()
             }
         };
-        let backend = if watcher.is_some() { backend } else { FileBackend::Polling };
-        FileWatcher { backend, watcher, watched_dirs: HashMap::new(), tx, rx, tailers: Vec::new() }
+        let backend = if watcher.is_some() {
+            backend
+        } else {
+            FileBackend::Polling
+        };
+        FileWatcher {
+            backend,
+            watcher,
+            watched_dirs: HashMap::new(),
+            tx,
+            rx,
+            tailers: Vec::new(),
+        }
     }
 
     /// The mechanism actually in use.
@@ -141,7 +152,9 @@ impl FileWatcher {
         let i = self.tailers.iter().position(|t| t.path() == path)?;
         let t = self.tailers.remove(i);
         let dir = parent_dir(path);
-        if !self.tailers.iter().any(|t| parent_dir(t.path()) == dir) && self.watched_dirs.remove(&dir).is_some() {
+        if !self.tailers.iter().any(|t| parent_dir(t.path()) == dir)
+            && self.watched_dirs.remove(&dir).is_some()
+        {
             if let Some(w) = self.watcher.as_mut() {
                 let _ = w.unwatch(&dir);
             }
@@ -154,7 +167,10 @@ impl FileWatcher {
     }
 
     pub fn paths(&self) -> Vec<PathBuf> {
-        self.tailers.iter().map(|t| t.path().to_path_buf()).collect()
+        self.tailers
+            .iter()
+            .map(|t| t.path().to_path_buf())
+            .collect()
     }
 
     /// Reads every file now.
@@ -166,7 +182,11 @@ impl FileWatcher {
     /// Blocks until a watched file changes, `timeout` passes or [`StopHandle::stop`] is called,
     /// then reads the files that may have changed (all of them after a timeout) and hands each
     /// new line to `sink` with its file's path.
-    pub fn wait_and_read(&mut self, timeout: Duration, sink: &mut dyn FnMut(&Path, &str)) -> WaitOutcome {
+    pub fn wait_and_read(
+        &mut self,
+        timeout: Duration,
+        sink: &mut dyn FnMut(&Path, &str),
+    ) -> WaitOutcome {
         let mut touched: Vec<PathBuf> = Vec::new();
         let mut stopped = false;
         let mut timed_out = false;
@@ -184,13 +204,17 @@ impl FileWatcher {
             }
         }
         if stopped {
-            return WaitOutcome { stopped, ..WaitOutcome::default() };
+            return WaitOutcome {
+                stopped,
+                ..WaitOutcome::default()
+            };
         }
         if timed_out {
             self.rewatch_replaced_dirs();
         }
         let overflow = !timed_out && touched.is_empty();
-        let selected: Vec<usize> = if timed_out || overflow || self.backend == FileBackend::Polling {
+        let selected: Vec<usize> = if timed_out || overflow || self.backend == FileBackend::Polling
+        {
             (0..self.tailers.len()).collect()
         } else {
             self.tailers
@@ -215,7 +239,9 @@ impl FileWatcher {
     /// Renews the watch of directories that were removed and created again (their old watch
     /// died with them) or could not be watched before; until then their files were only polled.
     fn rewatch_replaced_dirs(&mut self) {
-        let Some(w) = self.watcher.as_mut() else { return };
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
         for (dir, id) in self.watched_dirs.iter_mut() {
             let now = dir_identity(dir);
             if now.is_some() && now != *id {
@@ -231,7 +257,9 @@ impl FileWatcher {
     fn read_some(&mut self, which: &[usize], sink: &mut dyn FnMut(&Path, &str)) -> WaitOutcome {
         let mut out = WaitOutcome::default();
         for &i in which {
-            let Some(t) = self.tailers.get_mut(i) else { continue };
+            let Some(t) = self.tailers.get_mut(i) else {
+                continue;
+            };
             let path = t.path().to_path_buf();
             match t.read_with(&mut |line| sink(&path, line)) {
                 Ok(n) => out.lines += n,

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 /// only by patterns that start with a dot; a pattern without wildcards yields itself only if it
 /// exists). The result is sorted and free of duplicates.
 pub fn expand_globs<S: AsRef<str>>(patterns: &[S]) -> Vec<PathBuf> {
-    let opts = glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
     let mut out: Vec<PathBuf> = patterns
         .iter()
         .filter_map(|p| glob::glob_with(p.as_ref(), opts).ok())

@@ -14,10 +14,13 @@ const MACHINE_ID: &str = "44588499b98e20267039d2f91be5cddb";
 const T0: u64 = 1_713_931_200_000_000;
 
 fn journal_remote() -> Option<PathBuf> {
-    ["/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 macro_rules! require_journal_remote {
@@ -77,9 +80,18 @@ fn write_journal(remote: &Path, file: &Path, entries: &[Entry]) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn systemd-journal-remote");
-    child.stdin.take().unwrap().write_all(&export(entries)).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&export(entries))
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "journal-remote failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "journal-remote failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn kernel(i: u64, uptime_usec: u64, dpt: u32) -> Entry {
@@ -93,7 +105,10 @@ fn kernel(i: u64, uptime_usec: u64, dpt: u32) -> Entry {
         realtime: T0 + i * 1000,
         monotonic: uptime_usec + 1500,
         fields: vec![
-            ("_SOURCE_MONOTONIC_TIMESTAMP", uptime_usec.to_string().into_bytes()),
+            (
+                "_SOURCE_MONOTONIC_TIMESTAMP",
+                uptime_usec.to_string().into_bytes(),
+            ),
             ("_TRANSPORT", b"kernel".to_vec()),
             ("PRIORITY", b"4".to_vec()),
             ("SYSLOG_FACILITY", b"0".to_vec()),
@@ -114,8 +129,19 @@ fn sshd(i: u64) -> Entry {
             ("_COMM", b"sshd".to_vec()),
             ("SYSLOG_IDENTIFIER", b"sshd".to_vec()),
             ("SYSLOG_PID", (4000 + i).to_string().into_bytes()),
-            ("_SOURCE_REALTIME_TIMESTAMP", (T0 + i * 1000 - 250).to_string().into_bytes()),
-            ("MESSAGE", format!("Failed password for invalid user u{i} from 192.0.2.{} port {} ssh2", i % 200, 30000 + i).into_bytes()),
+            (
+                "_SOURCE_REALTIME_TIMESTAMP",
+                (T0 + i * 1000 - 250).to_string().into_bytes(),
+            ),
+            (
+                "MESSAGE",
+                format!(
+                    "Failed password for invalid user u{i} from 192.0.2.{} port {} ssh2",
+                    i % 200,
+                    30000 + i
+                )
+                .into_bytes(),
+            ),
             ("_HOSTNAME", b"relay01".to_vec()),
         ],
     }
@@ -129,7 +155,11 @@ fn mixed_entries(n: u64) -> (Vec<Entry>, usize) {
         if i % 3 == 0 {
             v.push(sshd(i));
         } else {
-            v.push(kernel(i, 123_456_000_000 + i * 977, [22, 80, 443, 9001][i as usize % 4]));
+            v.push(kernel(
+                i,
+                123_456_000_000 + i * 977,
+                [22, 80, 443, 9001][i as usize % 4],
+            ));
             kernels += 1;
         }
     }
@@ -137,34 +167,86 @@ fn mixed_entries(n: u64) -> (Vec<Entry>, usize) {
     let mono = 30_000_000_000;
     let odd: Vec<Vec<(&'static str, Vec<u8>)>> = vec![
         // journal transport, no SYSLOG_IDENTIFIER: _COMM; message with newlines
-        vec![("_TRANSPORT", b"journal".to_vec()), ("_COMM", b"python3".to_vec()), ("_PID", b"77".to_vec()), ("_HOSTNAME", b"relay01".to_vec()), ("MESSAGE", b"first\nsecond\n".to_vec())],
+        vec![
+            ("_TRANSPORT", b"journal".to_vec()),
+            ("_COMM", b"python3".to_vec()),
+            ("_PID", b"77".to_vec()),
+            ("_HOSTNAME", b"relay01".to_vec()),
+            ("MESSAGE", b"first\nsecond\n".to_vec()),
+        ],
         // invalid UTF-8 in the message
-        vec![("_TRANSPORT", b"syslog".to_vec()), ("SYSLOG_IDENTIFIER", b"app".to_vec()), ("_HOSTNAME", b"relay01".to_vec()), ("MESSAGE", b"bad \xff\xfe bytes \xc3( here".to_vec())],
+        vec![
+            ("_TRANSPORT", b"syslog".to_vec()),
+            ("SYSLOG_IDENTIFIER", b"app".to_vec()),
+            ("_HOSTNAME", b"relay01".to_vec()),
+            ("MESSAGE", b"bad \xff\xfe bytes \xc3( here".to_vec()),
+        ],
         // pid forms
-        vec![("SYSLOG_IDENTIFIER", b"hexpid".to_vec()), ("SYSLOG_PID", b"0x1f".to_vec()), ("MESSAGE", b"m".to_vec())],
-        vec![("SYSLOG_IDENTIFIER", b"strpid".to_vec()), ("SYSLOG_PID", b"abc".to_vec()), ("MESSAGE", b"m".to_vec())],
-        vec![("SYSLOG_IDENTIFIER", b"zeropid".to_vec()), ("SYSLOG_PID", b"0".to_vec()), ("_PID", b"55".to_vec()), ("MESSAGE", b"m".to_vec())],
+        vec![
+            ("SYSLOG_IDENTIFIER", b"hexpid".to_vec()),
+            ("SYSLOG_PID", b"0x1f".to_vec()),
+            ("MESSAGE", b"m".to_vec()),
+        ],
+        vec![
+            ("SYSLOG_IDENTIFIER", b"strpid".to_vec()),
+            ("SYSLOG_PID", b"abc".to_vec()),
+            ("MESSAGE", b"m".to_vec()),
+        ],
+        vec![
+            ("SYSLOG_IDENTIFIER", b"zeropid".to_vec()),
+            ("SYSLOG_PID", b"0".to_vec()),
+            ("_PID", b"55".to_vec()),
+            ("MESSAGE", b"m".to_vec()),
+        ],
         // no hostname, no identifier: the message alone
         vec![("MESSAGE", b"bare message".to_vec())],
         // no message
-        vec![("_HOSTNAME", b"relay01".to_vec()), ("SYSLOG_IDENTIFIER", b"silent".to_vec())],
+        vec![
+            ("_HOSTNAME", b"relay01".to_vec()),
+            ("SYSLOG_IDENTIFIER", b"silent".to_vec()),
+        ],
         // kernel without a source stamp, and with a small uptime (space-padded stamp)
-        vec![("_TRANSPORT", b"kernel".to_vec()), ("SYSLOG_IDENTIFIER", b"kernel".to_vec()), ("_HOSTNAME", b"relay01".to_vec()), ("MESSAGE", b"no source stamp".to_vec())],
-        vec![("_TRANSPORT", b"kernel".to_vec()), ("SYSLOG_IDENTIFIER", b"kernel".to_vec()), ("_SOURCE_MONOTONIC_TIMESTAMP", b"5123456789".to_vec()), ("_HOSTNAME", b"relay01".to_vec()), ("MESSAGE", b"early boot".to_vec())],
+        vec![
+            ("_TRANSPORT", b"kernel".to_vec()),
+            ("SYSLOG_IDENTIFIER", b"kernel".to_vec()),
+            ("_HOSTNAME", b"relay01".to_vec()),
+            ("MESSAGE", b"no source stamp".to_vec()),
+        ],
+        vec![
+            ("_TRANSPORT", b"kernel".to_vec()),
+            ("SYSLOG_IDENTIFIER", b"kernel".to_vec()),
+            ("_SOURCE_MONOTONIC_TIMESTAMP", b"5123456789".to_vec()),
+            ("_HOSTNAME", b"relay01".to_vec()),
+            ("MESSAGE", b"early boot".to_vec()),
+        ],
         // Latin-1 hostname bytes
-        vec![("_HOSTNAME", b"h\xe9te".to_vec()), ("SYSLOG_IDENTIFIER", b"x".to_vec()), ("MESSAGE", b"caf\xe9".to_vec())],
+        vec![
+            ("_HOSTNAME", b"h\xe9te".to_vec()),
+            ("SYSLOG_IDENTIFIER", b"x".to_vec()),
+            ("MESSAGE", b"caf\xe9".to_vec()),
+        ],
     ];
     for (k, fields) in odd.into_iter().enumerate() {
-        if fields.iter().any(|(n, v)| *n == "_TRANSPORT" && v == b"kernel") {
+        if fields
+            .iter()
+            .any(|(n, v)| *n == "_TRANSPORT" && v == b"kernel")
+        {
             kernels += 1;
         }
-        v.push(Entry { realtime: rt + k as u64 * 1000, monotonic: mono + k as u64 * 1000, fields });
+        v.push(Entry {
+            realtime: rt + k as u64 * 1000,
+            monotonic: mono + k as u64 * 1000,
+            fields,
+        });
     }
     (v, kernels)
 }
 
 fn files_opts(file: &Path) -> JournalOptions {
-    JournalOptions { files: vec![file.to_string_lossy().into_owned()], ..Default::default() }
+    JournalOptions {
+        files: vec![file.to_string_lossy().into_owned()],
+        ..Default::default()
+    }
 }
 
 fn read_all(r: &mut JournalReader) -> Vec<(String, f64)> {
@@ -178,7 +260,10 @@ fn read_all(r: &mut JournalReader) -> Vec<(String, f64)> {
 fn python() -> Option<&'static str> {
     ["/usr/bin/python3", "python3"].into_iter().find(|p| {
         Command::new(p)
-            .args(["-c", "import systemd.journal, fail2ban.server.filtersystemd"])
+            .args([
+                "-c",
+                "import systemd.journal, fail2ban.server.filtersystemd",
+            ])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
@@ -188,8 +273,18 @@ fn python() -> Option<&'static str> {
 /// What fail2ban makes of every entry of `file`.
 fn fail2ban_lines(py: &str, file: &Path, enc: &str) -> Vec<(String, f64)> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fail2ban_journal.py");
-    let out = Command::new(py).arg(script).arg(enc).arg(file).env("TZ", "UTC").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(py)
+        .arg(script)
+        .arg(enc)
+        .arg(file)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -246,7 +341,10 @@ fn lines_match_fail2ban_exactly() {
     let (entries, _) = mixed_entries(300);
     write_journal(&remote, &file, &entries);
 
-    for (enc, pyenc) in [(LogEncoding::Utf8, "UTF-8"), (LogEncoding::Latin1, "latin-1")] {
+    for (enc, pyenc) in [
+        (LogEncoding::Utf8, "UTF-8"),
+        (LogEncoding::Latin1, "latin-1"),
+    ] {
         let mut r = JournalReader::open(&files_opts(&file), &[], JournalStart::Head, enc).unwrap();
         let ours = read_all(&mut r);
         assert_eq!(ours.len(), entries.len());
@@ -254,14 +352,21 @@ fn lines_match_fail2ban_exactly() {
         assert_eq!(ours[0].0, "relay01 sshd[4000]: Failed password for invalid user u0 from 192.0.2.0 port 30000 ssh2");
         assert_eq!(ours[0].1, 1_713_931_199.999_75);
         let Some(py) = python() else {
-            eprintln!("SKIP differential part: python3 with systemd.journal and fail2ban not available");
+            eprintln!(
+                "SKIP differential part: python3 with systemd.journal and fail2ban not available"
+            );
             continue;
         };
         let theirs = fail2ban_lines(py, &file, pyenc);
         assert_eq!(ours.len(), theirs.len());
         for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
             assert_eq!(a.0, b.0, "entry {i} ({pyenc})");
-            assert!((a.1 - b.1).abs() < 1e-6, "entry {i} time {} vs {}", a.1, b.1);
+            assert!(
+                (a.1 - b.1).abs() < 1e-6,
+                "entry {i} time {} vs {}",
+                a.1,
+                b.1
+            );
         }
     }
 }
@@ -275,25 +380,55 @@ fn kernel_match_sees_only_kernel_entries() {
     write_journal(&remote, &file, &entries);
 
     let m = f2b_backend::parse_journalmatch("_TRANSPORT=kernel").unwrap();
-    let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &m,
+        JournalStart::Head,
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     let lines = read_all(&mut r);
     assert_eq!(lines.len(), kernels);
-    assert!(lines.iter().all(|(l, _)| l.starts_with("relay01 kernel: [")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|(l, _)| l.starts_with("relay01 kernel: [")),
+        "{lines:?}"
+    );
 
     // Alternatives: kernel OR sshd's identifier.
     let m = f2b_backend::parse_journalmatch("_TRANSPORT=kernel + SYSLOG_IDENTIFIER=sshd").unwrap();
-    let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &m,
+        JournalStart::Head,
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     assert_eq!(read_all(&mut r).len(), kernels + 200);
     // Two lines of journalmatch are OR-ed too.
     let m = f2b_backend::parse_journalmatch("_TRANSPORT=kernel\nSYSLOG_IDENTIFIER=sshd").unwrap();
-    let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &m,
+        JournalStart::Head,
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     assert_eq!(read_all(&mut r).len(), kernels + 200);
     // Matches changed on a running reader: it keeps its place.
     let m = f2b_backend::parse_journalmatch("SYSLOG_IDENTIFIER=sshd").unwrap();
-    let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &m,
+        JournalStart::Head,
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     let first: Vec<_> = (0..50).map(|_| r.next_line().unwrap().unwrap()).collect();
     assert!(first.iter().all(|(l, _)| l.contains(" sshd[")));
-    r.set_matches(&f2b_backend::parse_journalmatch("_TRANSPORT=kernel").unwrap()).unwrap();
+    r.set_matches(&f2b_backend::parse_journalmatch("_TRANSPORT=kernel").unwrap())
+        .unwrap();
     let rest = read_all(&mut r);
     assert!(rest.iter().all(|(l, _)| l.contains(" kernel: [")));
     assert!(rest.iter().all(|(_, t)| *t > first[49].1));
@@ -301,7 +436,13 @@ fn kernel_match_sees_only_kernel_entries() {
     assert!(r.set_matches(&[vec!["lowercase=x".to_string()]]).is_err());
     // Different fields in one alternative: AND.
     let m = f2b_backend::parse_journalmatch("_TRANSPORT=syslog SYSLOG_IDENTIFIER=sshd").unwrap();
-    let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &m,
+        JournalStart::Head,
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     assert_eq!(read_all(&mut r).len(), 200);
 }
 
@@ -324,17 +465,36 @@ fn appended_entries_are_seen_while_running() {
     let remote = require_journal_remote!();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("live.journal");
-    let first: Vec<Entry> = (0..50).map(|i| kernel(i, 200_000_000_000 + i * 1000, 22)).collect();
+    let first: Vec<Entry> = (0..50)
+        .map(|i| kernel(i, 200_000_000_000 + i * 1000, 22))
+        .collect();
     write_journal(&remote, &file, &first);
 
     let m = f2b_backend::parse_journalmatch("_TRANSPORT=kernel").unwrap();
-    let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &m,
+        JournalStart::Head,
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     assert_eq!(read_all(&mut r).len(), 50);
     // The first wait sets up libsystemd's watches (and may report an invalidation).
-    assert_ne!(r.wait(Duration::from_millis(50)).unwrap(), JournalWait::Append);
+    assert_ne!(
+        r.wait(Duration::from_millis(50)).unwrap(),
+        JournalWait::Append
+    );
     assert_eq!(read_all(&mut r).len(), 0);
 
-    let second: Vec<Entry> = (50..120).map(|i| if i % 2 == 0 { kernel(i, 200_000_000_000 + i * 1000, 443) } else { sshd(i) }).collect();
+    let second: Vec<Entry> = (50..120)
+        .map(|i| {
+            if i % 2 == 0 {
+                kernel(i, 200_000_000_000 + i * 1000, 443)
+            } else {
+                sshd(i)
+            }
+        })
+        .collect();
     write_journal(&remote, &file, &second);
     let got = wait_for_lines(&mut r, 35);
     assert_eq!(got.len(), 35);
@@ -349,14 +509,29 @@ fn survives_rotation_and_vacuum_of_journal_files() {
     let jdir = dir.path().join("journal");
     std::fs::create_dir(&jdir).unwrap();
     let a = jdir.join("a.journal");
-    write_journal(&remote, &a, &(0..30).map(|i| kernel(i, 150_000_000_000 + i, 22)).collect::<Vec<_>>());
+    write_journal(
+        &remote,
+        &a,
+        &(0..30)
+            .map(|i| kernel(i, 150_000_000_000 + i, 22))
+            .collect::<Vec<_>>(),
+    );
 
-    let opts = JournalOptions { path: Some(jdir.clone()), ..Default::default() };
+    let opts = JournalOptions {
+        path: Some(jdir.clone()),
+        ..Default::default()
+    };
     let mut r = JournalReader::open(&opts, &[], JournalStart::Head, LogEncoding::Utf8).unwrap();
     assert_eq!(read_all(&mut r).len(), 30);
 
     // Rotation: a new file appears; then the old one is vacuumed.
-    write_journal(&remote, &jdir.join("b.journal"), &(30..70).map(|i| kernel(i, 150_000_000_000 + i, 80)).collect::<Vec<_>>());
+    write_journal(
+        &remote,
+        &jdir.join("b.journal"),
+        &(30..70)
+            .map(|i| kernel(i, 150_000_000_000 + i, 80))
+            .collect::<Vec<_>>(),
+    );
     std::fs::remove_file(&a).unwrap();
     let got = wait_for_lines(&mut r, 40);
     assert_eq!(got.len(), 40, "{got:?}");
@@ -368,21 +543,45 @@ fn restart_resumes_at_saved_time_and_cursor() {
     let remote = require_journal_remote!();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("restart.journal");
-    write_journal(&remote, &file, &(0..40).map(|i| kernel(i, 300_000_000_000 + i * 10, 22)).collect::<Vec<_>>());
+    write_journal(
+        &remote,
+        &file,
+        &(0..40)
+            .map(|i| kernel(i, 300_000_000_000 + i * 10, 22))
+            .collect::<Vec<_>>(),
+    );
 
-    let mut r = JournalReader::open(&files_opts(&file), &[], JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &[],
+        JournalStart::Head,
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     let first = read_all(&mut r);
     assert_eq!(first.len(), 40);
     let pos = r.position().expect("position after reading");
     assert_eq!(pos.time, first[39].1);
     drop(r);
 
-    write_journal(&remote, &file, &(40..65).map(|i| kernel(i, 300_000_000_000 + i * 10, 443)).collect::<Vec<_>>());
+    write_journal(
+        &remote,
+        &file,
+        &(40..65)
+            .map(|i| kernel(i, 300_000_000_000 + i * 10, 443))
+            .collect::<Vec<_>>(),
+    );
 
     // By time, as fail2ban stores it: entries after the saved time, the time being turned into
     // microseconds by truncation (so the saved entry itself comes again when the float was a hair
     // below its stamp, exactly as with fail2ban).
-    let mut r = JournalReader::open(&files_opts(&file), &[], JournalStart::Time(pos.time), LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &[],
+        JournalStart::Time(pos.time),
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     let again = read_all(&mut r);
     let saved_usec = T0 + 39 * 1000;
     let cut = (pos.time * 1e6) as u64;
@@ -392,24 +591,51 @@ fn restart_resumes_at_saved_time_and_cursor() {
     let again = again[replayed..].to_vec();
 
     // By cursor: exactly the new entries.
-    let mut r = JournalReader::open(&files_opts(&file), &[], JournalStart::Cursor(pos.cursor.clone()), LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &[],
+        JournalStart::Cursor(pos.cursor.clone()),
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     let resumed = read_all(&mut r);
     assert_eq!(resumed.len(), 25);
     assert_eq!(resumed, again);
 
     // A start time between entries, and one past the end (then new entries still arrive).
-    let mut r = JournalReader::open(&files_opts(&file), &[], JournalStart::Time(first[10].1 - 0.0001), LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &[],
+        JournalStart::Time(first[10].1 - 0.0001),
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     assert_eq!(read_all(&mut r).len(), 65 - 10);
-    let mut r = JournalReader::open(&files_opts(&file), &[], JournalStart::Time(4e9), LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &[],
+        JournalStart::Time(4e9),
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     assert_eq!(read_all(&mut r).len(), 0);
-    write_journal(&remote, &file, &(65..70).map(|i| kernel(i, 300_000_000_000 + i * 10, 9001)).collect::<Vec<_>>());
+    write_journal(
+        &remote,
+        &file,
+        &(65..70)
+            .map(|i| kernel(i, 300_000_000_000 + i * 10, 9001))
+            .collect::<Vec<_>>(),
+    );
     assert_eq!(wait_for_lines(&mut r, 5).len(), 5);
 }
 
 #[test]
 fn bad_options_are_clear_errors() {
     let e = JournalReader::open(
-        &JournalOptions { files: vec!["/nonexistent/dir/*.journal".into()], ..Default::default() },
+        &JournalOptions {
+            files: vec!["/nonexistent/dir/*.journal".into()],
+            ..Default::default()
+        },
         &[],
         JournalStart::Head,
         LogEncoding::Utf8,
@@ -436,24 +662,61 @@ fn generated_tor_netscan_journal_matches_fail2ban() {
     };
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("tor.export");
-    let st = Command::new("python3").arg(&gen).args(["ufw-journal-export", "3000", "11", "0.3", "-o"]).arg(&export).stdout(Stdio::null()).status().unwrap();
+    let st = Command::new("python3")
+        .arg(&gen)
+        .args(["ufw-journal-export", "3000", "11", "0.3", "-o"])
+        .arg(&export)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
     assert!(st.success());
     let file = dir.path().join("tor.journal");
-    let out = Command::new(&remote).arg("-o").arg(&file).arg(&export).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(&remote)
+        .arg("-o")
+        .arg(&file)
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let mut r = JournalReader::open(&files_opts(&file), &[], JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &[],
+        JournalStart::Head,
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     let ours = read_all(&mut r);
     let theirs = fail2ban_lines(py, &file, "UTF-8");
     assert_eq!(ours.len(), 3000);
     assert_eq!(ours.len(), theirs.len());
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
         assert_eq!(a.0, b.0, "entry {i}");
-        assert!((a.1 - b.1).abs() < 1e-6, "entry {i} time {} vs {}", a.1, b.1);
+        assert!(
+            (a.1 - b.1).abs() < 1e-6,
+            "entry {i} time {} vs {}",
+            a.1,
+            b.1
+        );
     }
     let m = f2b_backend::parse_journalmatch("_TRANSPORT=kernel").unwrap();
-    let mut r = JournalReader::open(&files_opts(&file), &m, JournalStart::Head, LogEncoding::Utf8).unwrap();
+    let mut r = JournalReader::open(
+        &files_opts(&file),
+        &m,
+        JournalStart::Head,
+        LogEncoding::Utf8,
+    )
+    .unwrap();
     let kernel = read_all(&mut r);
     assert!(!kernel.is_empty() && kernel.len() < 3000);
-    assert_eq!(kernel.len(), ours.iter().filter(|(l, _)| l.split(' ').nth(1) == Some("kernel:")).count());
+    assert_eq!(
+        kernel.len(),
+        ours.iter()
+            .filter(|(l, _)| l.split(' ').nth(1) == Some("kernel:"))
+            .count()
+    );
 }

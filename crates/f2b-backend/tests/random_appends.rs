@@ -49,7 +49,9 @@ fn random_line(rng: &mut Rng, max_line: usize) -> Vec<u8> {
         1 if rng.below(40) == 0 => 300_000 + rng.below(300_000) as usize, // crosses read buffers
         _ => rng.below(80) as usize,
     };
-    let mut l: Vec<u8> = (0..len).map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize]).collect();
+    let mut l: Vec<u8> = (0..len)
+        .map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize])
+        .collect();
     l.push(b'\n');
     l
 }
@@ -59,7 +61,11 @@ fn random_appends_match_the_model() {
     for (seed, max_line) in [(1u64, 7usize), (2, 100), (3, 4096), (4, 65536), (5, 1)] {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("log");
-        let mut f = OpenOptions::new().create(true).append(true).open(&p).unwrap();
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .unwrap();
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
         let mut t = FileTailer::open(&p, StartPos::Head, LogEncoding::Utf8).unwrap();
         t.set_max_line(max_line);
@@ -82,7 +88,11 @@ fn random_appends_match_the_model() {
                 // Cheap check at every read (complete lines, plus an unfinished one past the
                 // bound); the full comparison with the model comes at the end.
                 let tail = all.len() - all.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                assert_eq!(got.len(), newlines + usize::from(tail > max_line), "seed {seed}");
+                assert_eq!(
+                    got.len(),
+                    newlines + usize::from(tail > max_line),
+                    "seed {seed}"
+                );
             }
         }
         t.read_available(&mut got).unwrap();

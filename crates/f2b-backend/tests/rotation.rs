@@ -22,7 +22,11 @@ enum Rotation {
 }
 
 fn append_handle(path: &Path) -> File {
-    OpenOptions::new().create(true).append(true).open(path).unwrap()
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
 }
 
 /// A syslog-like writer: appends through a handle it reopens when told to (its HUP).
@@ -101,7 +105,12 @@ fn rotate(w: &Writer, how: Rotation) {
             let _g = w.file.lock().unwrap();
             shift(p);
             fs::copy(p, rotated(p, 1)).unwrap();
-            OpenOptions::new().write(true).open(p).unwrap().set_len(0).unwrap();
+            OpenOptions::new()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_len(0)
+                .unwrap();
         }
         Rotation::DoubleRename => {
             for _ in 0..2 {
@@ -127,7 +136,9 @@ fn run(how: Rotation, backend: FileBackend) -> (Vec<String>, u64) {
         written: AtomicUsize::new(0),
     });
     let mut watcher = FileWatcher::new(backend);
-    watcher.add(FileTailer::open(&path, StartPos::Head, LogEncoding::Utf8).unwrap()).unwrap();
+    watcher
+        .add(FileTailer::open(&path, StartPos::Head, LogEncoding::Utf8).unwrap())
+        .unwrap();
     let stop = watcher.stop_handle();
     let done = Arc::new(AtomicBool::new(false));
 
@@ -138,9 +149,14 @@ fn run(how: Rotation, backend: FileBackend) -> (Vec<String>, u64) {
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 let finished = done.load(Ordering::SeqCst);
-                let out = watcher.wait_and_read(Duration::from_millis(10), &mut |_, l| lines.push(l.to_owned()));
+                let out = watcher.wait_and_read(Duration::from_millis(10), &mut |_, l| {
+                    lines.push(l.to_owned())
+                });
                 assert!(out.errors.is_empty(), "{:?}", out.errors);
-                if (finished && out.lines == 0 && lines.len() >= LINES) || out.stopped || Instant::now() > deadline {
+                if (finished && out.lines == 0 && lines.len() >= LINES)
+                    || out.stopped
+                    || Instant::now() > deadline
+                {
                     break;
                 }
             }
@@ -177,17 +193,42 @@ fn check(how: Rotation, backend: FileBackend) {
     for l in &lines {
         let n = l.split(' ').nth(1).and_then(|s| s.parse::<usize>().ok());
         match n {
-            Some(n) if n < LINES && l == &format!("line {n} {}", "x".repeat(n % 37)) => seen[n] += 1,
+            Some(n) if n < LINES && l == &format!("line {n} {}", "x".repeat(n % 37)) => {
+                seen[n] += 1
+            }
             _ => foreign.push(l.clone()),
         }
     }
     let lost: Vec<usize> = (0..LINES).filter(|&i| seen[i] == 0).collect();
     let dup: Vec<usize> = (0..LINES).filter(|&i| seen[i] > 1).collect();
-    println!("{how:?}/{backend:?}: {} lines read, {} rotations seen, {} lost, {} duplicated", lines.len(), rotations, lost.len(), dup.len());
-    assert!(foreign.is_empty(), "{how:?}: garbled lines {:?}", &foreign[..foreign.len().min(5)]);
-    assert!(lost.is_empty(), "{how:?}: {} lines lost, first {:?}", lost.len(), &lost[..lost.len().min(10)]);
-    assert!(dup.is_empty(), "{how:?}: {} lines duplicated, first {:?}", dup.len(), &dup[..dup.len().min(10)]);
-    assert!(rotations >= (LINES / ROTATE_EVERY - 1) as u64 / 2, "{how:?}: only {rotations} rotations seen");
+    println!(
+        "{how:?}/{backend:?}: {} lines read, {} rotations seen, {} lost, {} duplicated",
+        lines.len(),
+        rotations,
+        lost.len(),
+        dup.len()
+    );
+    assert!(
+        foreign.is_empty(),
+        "{how:?}: garbled lines {:?}",
+        &foreign[..foreign.len().min(5)]
+    );
+    assert!(
+        lost.is_empty(),
+        "{how:?}: {} lines lost, first {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
+    assert!(
+        dup.is_empty(),
+        "{how:?}: {} lines duplicated, first {:?}",
+        dup.len(),
+        &dup[..dup.len().min(10)]
+    );
+    assert!(
+        rotations >= (LINES / ROTATE_EVERY - 1) as u64 / 2,
+        "{how:?}: only {rotations} rotations seen"
+    );
 }
 
 #[test]

@@ -9,7 +9,13 @@ use std::time::Duration;
 use f2b_backend::{FileBackend, FileTailer, FileWatcher, LogEncoding, StartPos};
 
 fn append(path: &Path, data: &str) {
-    OpenOptions::new().create(true).append(true).open(path).unwrap().write_all(data.as_bytes()).unwrap();
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(data.as_bytes())
+        .unwrap();
 }
 
 /// Waits for `want` lines. With inotify the wait ends on the change itself (a long timeout);
@@ -21,9 +27,14 @@ fn collect(w: &mut FileWatcher, want: usize) -> Vec<(PathBuf, String)> {
     };
     let mut got = Vec::new();
     for _ in 0..1000 {
-        let out = w.wait_and_read(timeout, &mut |p, l| got.push((p.to_path_buf(), l.to_owned())));
+        let out = w.wait_and_read(timeout, &mut |p, l| {
+            got.push((p.to_path_buf(), l.to_owned()))
+        });
         assert!(out.errors.is_empty());
-        assert!(!(out.timed_out && w.backend() == FileBackend::Inotify), "inotify did not wake the wait");
+        assert!(
+            !(out.timed_out && w.backend() == FileBackend::Inotify),
+            "inotify did not wake the wait"
+        );
         if got.len() >= want {
             break;
         }
@@ -41,8 +52,10 @@ fn several_files(backend: FileBackend) {
     append(&b, "old b\n");
     let mut w = FileWatcher::new(backend);
     assert_eq!(w.backend(), backend);
-    w.add(FileTailer::open(&a, StartPos::Tail, LogEncoding::Utf8).unwrap()).unwrap();
-    w.add(FileTailer::open(&b, StartPos::Head, LogEncoding::Utf8).unwrap()).unwrap();
+    w.add(FileTailer::open(&a, StartPos::Tail, LogEncoding::Utf8).unwrap())
+        .unwrap();
+    w.add(FileTailer::open(&b, StartPos::Head, LogEncoding::Utf8).unwrap())
+        .unwrap();
     match backend {
         FileBackend::Inotify => assert!(w.unwatched().is_empty()),
         FileBackend::Polling => assert_eq!(w.unwatched(), w.paths()),
@@ -65,10 +78,18 @@ fn several_files(backend: FileBackend) {
     if backend == FileBackend::Inotify {
         // Woken by the changes themselves.
         let mut none = Vec::new();
-        let out = w.wait_and_read(Duration::from_millis(1), &mut |_, l| none.push(l.to_owned()));
+        let out = w.wait_and_read(Duration::from_millis(1), &mut |_, l| {
+            none.push(l.to_owned())
+        });
         assert!(none.is_empty() && out.timed_out);
     }
-    assert_eq!(got, vec![(a.clone(), "new a".to_string()), (b.clone(), "new b".to_string())]);
+    assert_eq!(
+        got,
+        vec![
+            (a.clone(), "new a".to_string()),
+            (b.clone(), "new b".to_string())
+        ]
+    );
 
     let t = w.remove(&a).expect("was watched");
     assert_eq!(t.position().pos, 12);
@@ -91,7 +112,8 @@ fn stop_handle_ends_a_wait() {
     let a = d.path().join("x.log");
     append(&a, "");
     let mut w = FileWatcher::new(FileBackend::Inotify);
-    w.add(FileTailer::open(&a, StartPos::Head, LogEncoding::Utf8).unwrap()).unwrap();
+    w.add(FileTailer::open(&a, StartPos::Head, LogEncoding::Utf8).unwrap())
+        .unwrap();
     let stop = w.stop_handle();
     let t = thread::spawn(move || {
         thread::sleep(Duration::from_millis(50));
@@ -113,7 +135,8 @@ fn directory_recreated() {
     let a = dir.join("app.log");
     append(&a, "one\n");
     let mut w = FileWatcher::new(FileBackend::Inotify);
-    w.add(FileTailer::open(&a, StartPos::Head, LogEncoding::Utf8).unwrap()).unwrap();
+    w.add(FileTailer::open(&a, StartPos::Head, LogEncoding::Utf8).unwrap())
+        .unwrap();
     assert_eq!(w.read_all(&mut |_, _| {}).lines, 1);
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::create_dir(&dir).unwrap();

@@ -3,8 +3,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args.next().unwrap_or_else(|| "/etc/fail2ban".into());
     let spec = args.next().unwrap_or_else(|| "sshd".into());
-    let jail_opts: Vec<(String, String)> =
-        args.filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+    let jail_opts: Vec<(String, String)> = args
+        .filter_map(|a| {
+            a.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
     match f2b_config::load_filter(std::path::Path::new(&dir), &spec, &jail_opts) {
         Ok(f) => {
             let esc = |s: &str| s.replace('\n', "\\n");

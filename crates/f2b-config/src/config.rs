@@ -69,7 +69,11 @@ impl Files {
     }
 
     /// The files to read for `filenames`, each with its `.local` and includes, in read order.
-    pub fn includes(&mut self, filenames: &[PathBuf], seen: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
+    pub fn includes(
+        &mut self,
+        filenames: &[PathBuf],
+        seen: &[PathBuf],
+    ) -> Result<Vec<PathBuf>, ConfigError> {
         let mut expanded: Vec<PathBuf> = Vec::new();
         for f in filenames {
             expanded.push(f.clone());
@@ -89,7 +93,11 @@ impl Files {
         Ok(out)
     }
 
-    fn includes_of(&mut self, resource: &Path, seen: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
+    fn includes_of(
+        &mut self,
+        resource: &Path,
+        seen: &[PathBuf],
+    ) -> Result<Vec<PathBuf>, ConfigError> {
         let Some(parsed) = self.parse(resource)? else {
             return Ok(Vec::new());
         };
@@ -104,7 +112,11 @@ impl Files {
                 }
                 let value = single_file_get(&parsed, "INCLUDES", opt)?;
                 for item in value.split('\n') {
-                    let r = if item.starts_with('/') { PathBuf::from(item) } else { join(&dir, item) };
+                    let r = if item.starts_with('/') {
+                        PathBuf::from(item)
+                    } else {
+                        join(&dir, item)
+                    };
                     if seen.contains(&r) {
                         continue;
                     }
@@ -133,8 +145,13 @@ pub(crate) fn join(dir: &Path, name: &str) -> PathBuf {
 
 /// Interpolated value of a single parsed file (used for its `[INCLUDES]`).
 fn single_file_get(f: &IniFile, section: &str, option: &str) -> Result<String, ConfigError> {
-    let cfg = Config { basedir: PathBuf::new(), defaults: f.defaults.clone(), sections: f.sections.clone() };
-    cfg.get(section, option, None).map_err(|e| e.into_error(section, option))
+    let cfg = Config {
+        basedir: PathBuf::new(),
+        defaults: f.defaults.clone(),
+        sections: f.sections.clone(),
+    };
+    cfg.get(section, option, None)
+        .map_err(|e| e.into_error(section, option))
 }
 
 /// A merged config: DEFAULT plus sections (including `KNOWN/<name>` ones).
@@ -162,9 +179,11 @@ impl GetError {
                 option: option.into(),
                 msg: format!("no section '{section}'"),
             },
-            GetError::NoOption => {
-                ConfigError::Option { section: section.into(), option: option.into(), msg: "no such option".into() }
-            }
+            GetError::NoOption => ConfigError::Option {
+                section: section.into(),
+                option: option.into(),
+                msg: "no such option".into(),
+            },
             GetError::Interp(e) => e,
         }
     }
@@ -200,7 +219,12 @@ impl Chain<'_> {
 fn split_section_ref(name: &str) -> Option<(&str, &str)> {
     let slash = name.find('/')?;
     let (sec, opt) = (&name[..slash], &name[slash + 1..]);
-    if sec.is_empty() || opt.is_empty() || !sec.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+    if sec.is_empty()
+        || opt.is_empty()
+        || !sec
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
         return None;
     }
     Some((sec, opt))
@@ -208,8 +232,15 @@ fn split_section_ref(name: &str) -> Option<(&str, &str)> {
 
 impl Config {
     /// Read the file set of `name` under `basedir`. Returns whether any file was read.
-    pub fn read(files: &mut Files, basedir: &Path, name: &str) -> Result<(Config, bool), ConfigError> {
-        let mut cfg = Config { basedir: basedir.to_path_buf(), ..Default::default() };
+    pub fn read(
+        files: &mut Files,
+        basedir: &Path,
+        name: &str,
+    ) -> Result<(Config, bool), ConfigError> {
+        let mut cfg = Config {
+            basedir: basedir.to_path_buf(),
+            ..Default::default()
+        };
         let found = cfg.read_more(files, name)?;
         Ok((cfg, found))
     }
@@ -228,7 +259,11 @@ impl Config {
 
     /// The files read for `name`, in merge order: `name.conf`, `name.d/*.conf`, `name.local`,
     /// `name.d/*.local` (those that exist), each with its includes around it.
-    pub fn file_list(files: &mut Files, basedir: &Path, name: &str) -> Result<Vec<PathBuf>, ConfigError> {
+    pub fn file_list(
+        files: &mut Files,
+        basedir: &Path,
+        name: &str,
+    ) -> Result<Vec<PathBuf>, ConfigError> {
         let base = join(basedir, name);
         let base_s = base.to_string_lossy().to_string();
         let mut candidates = vec![PathBuf::from(format!("{base_s}.conf"))];
@@ -250,15 +285,20 @@ impl Config {
         for (name, sect) in f.sections.iter() {
             let (name, sect) = match conditional(name) {
                 Some((base, cond)) => {
-                    let renamed: OrdMap<String> =
-                        sect.iter().map(|(k, v)| (format!("{k}{cond}"), v.clone())).collect();
+                    let renamed: OrdMap<String> = sect
+                        .iter()
+                        .map(|(k, v)| (format!("{k}{cond}"), v.clone()))
+                        .collect();
                     (base.to_string(), renamed)
                 }
                 None => (name.clone(), sect.clone()),
             };
             if let Some(old) = self.sections.get(&name) {
-                let known: OrdMap<String> =
-                    old.iter().filter(|(k, _)| sect.contains_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let known: OrdMap<String> = old
+                    .iter()
+                    .filter(|(k, _)| sect.contains_key(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 self.merge_section(&format!("KNOWN/{name}"), &known, "");
                 if let Some(old) = self.sections.get_mut(&name) {
                     old.update(&sect);
@@ -275,7 +315,9 @@ impl Config {
         if self.sections.get(section).is_none() {
             self.sections.insert(section.to_string(), OrdMap::new());
         }
-        let Some(sec) = self.sections.get_mut(section) else { return };
+        let Some(sec) = self.sections.get_mut(section) else {
+            return;
+        };
         for (k, v) in options.iter() {
             if pref.is_empty() {
                 sec.insert(k.clone(), v.clone());
@@ -291,7 +333,10 @@ impl Config {
 
     /// Own option names of a section (no DEFAULT ones), in order.
     pub fn own_options(&self, s: &str) -> Vec<String> {
-        self.sections.get(s).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+        self.sections
+            .get(s)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Option names of a section together with DEFAULT ones.
@@ -311,23 +356,38 @@ impl Config {
     }
 
     /// A value with `%(x)s` interpolated; `vars` take precedence over the section and DEFAULT.
-    pub fn get(&self, section: &str, option: &str, vars: Option<&OrdMap<String>>) -> Result<String, GetError> {
+    pub fn get(
+        &self,
+        section: &str,
+        option: &str,
+        vars: Option<&OrdMap<String>>,
+    ) -> Result<String, GetError> {
         let sect = if section == "DEFAULT" {
             None
         } else {
             Some(self.sections.get(section).ok_or(GetError::NoSection)?)
         };
-        let chain = Chain { vars, section: sect, defaults: &self.defaults };
+        let chain = Chain {
+            vars,
+            section: sect,
+            defaults: &self.defaults,
+        };
         let option = option.to_lowercase();
         let raw = chain.get(&option).ok_or(GetError::NoOption)?.to_string();
         let mut out = String::new();
-        self.interpolate(section, &option, &raw, &raw, &chain, 1, &mut out).map_err(GetError::Interp)?;
+        self.interpolate(section, &option, &raw, &raw, &chain, 1, &mut out)
+            .map_err(GetError::Interp)?;
         Ok(out)
     }
 
     /// fail2ban's `get_ex`: `known/x`, `default/x` and `section/x` names look in those sections
     /// first (without vars), then the plain lookup applies.
-    pub fn get_ex(&self, section: &str, option: &str, vars: Option<&OrdMap<String>>) -> Result<String, GetError> {
+    pub fn get_ex(
+        &self,
+        section: &str,
+        option: &str,
+        vars: Option<&OrdMap<String>>,
+    ) -> Result<String, GetError> {
         if let Some((sec, opt)) = split_section_ref(option) {
             if !opt.chars().any(py_whitespace_or_gt) {
                 let lower = sec.to_lowercase();
@@ -357,7 +417,9 @@ impl Config {
         let own = if lower == "default" {
             None
         } else if lower == "known" {
-            self.sections.get(&format!("KNOWN/{section}")).and_then(|m| m.get(opt))
+            self.sections
+                .get(&format!("KNOWN/{section}"))
+                .and_then(|m| m.get(opt))
         } else {
             // An unknown section leaves the reference unresolved.
             Some(self.sections.get(sec)?.get(opt)).flatten()
@@ -376,7 +438,11 @@ impl Config {
         depth: usize,
         out: &mut String,
     ) -> Result<(), ConfigError> {
-        let err = |msg: String| ConfigError::Option { section: section.into(), option: option.into(), msg };
+        let err = |msg: String| ConfigError::Option {
+            section: section.into(),
+            option: option.into(),
+            msg,
+        };
         if depth > MAX_INTERPOLATION_DEPTH {
             return Err(err(format!(
                 "value substitution nested deeper than {MAX_INTERPOLATION_DEPTH} levels (recursive %(...)s?); raw value: {rawval:?}"
@@ -400,7 +466,11 @@ impl Config {
                     let close = rest[2..].find(')').map(|i| i + 2);
                     let name = match close {
                         Some(c) if c > 2 && rest[c + 1..].starts_with('s') => &rest[2..c],
-                        _ => return Err(err(format!("bad interpolation variable reference {rest:?}"))),
+                        _ => {
+                            return Err(err(format!(
+                                "bad interpolation variable reference {rest:?}"
+                            )))
+                        }
                     };
                     let var = name.to_lowercase();
                     rest = &rest[close.unwrap_or(0) + 2..];
@@ -429,7 +499,9 @@ impl Config {
                     }
                 }
                 _ => {
-                    return Err(err(format!("'%' must be followed by '%' or '(', found: {rest:?}")));
+                    return Err(err(format!(
+                        "'%' must be followed by '%' or '(', found: {rest:?}"
+                    )));
                 }
             }
         }
@@ -454,7 +526,9 @@ mod tests {
 
     #[test]
     fn interpolation_basics() {
-        let c = cfg("[DEFAULT]\nd = dv\n[S]\na = x%(d)s\nb = %(a)s-%%-%(__name__)s\nc = %(default/d)s\n");
+        let c = cfg(
+            "[DEFAULT]\nd = dv\n[S]\na = x%(d)s\nb = %(a)s-%%-%(__name__)s\nc = %(default/d)s\n",
+        );
         assert_eq!(c.get("S", "a", None).unwrap(), "xdv");
         assert_eq!(c.get("S", "b", None).unwrap(), "xdv-%-S");
         assert_eq!(c.get("S", "c", None).unwrap(), "dv");
@@ -478,10 +552,15 @@ mod tests {
     fn interpolation_errors() {
         let c = cfg("[S]\na = %(a)s\nb = %(nope)s\nc = %(x\nd = 5%\n");
         let e = c.get("S", "a", None).unwrap_err();
-        assert!(matches!(e, GetError::Interp(ConfigError::Option { .. })), "{e:?}");
+        assert!(
+            matches!(e, GetError::Interp(ConfigError::Option { .. })),
+            "{e:?}"
+        );
         for o in ["b", "c", "d"] {
             match c.get("S", o, None) {
-                Err(GetError::Interp(e)) => assert!(e.to_string().contains(&format!("[S] {o}:")), "{e}"),
+                Err(GetError::Interp(e)) => {
+                    assert!(e.to_string().contains(&format!("[S] {o}:")), "{e}")
+                }
                 other => panic!("{o}: {other:?}"),
             }
         }
@@ -498,7 +577,10 @@ mod tests {
             std::fs::write(p, c).unwrap();
         };
         let layer = |n: &str| format!("[S]\nlast = {n}\n");
-        w("x.conf", "[INCLUDES]\nbefore = pre.conf\nafter = post.conf\n[S]\nlast = conf\n");
+        w(
+            "x.conf",
+            "[INCLUDES]\nbefore = pre.conf\nafter = post.conf\n[S]\nlast = conf\n",
+        );
         w("pre.conf", "[INCLUDES]\nbefore = x.conf\n[S]\nlast = pre\n");
         w("post.conf", &layer("post"));
         w("post.local", &layer("post.local"));
@@ -509,10 +591,29 @@ mod tests {
         w("x.d/.hidden.conf", &layer("hidden"));
         let mut files = Files::default();
         let list = Config::file_list(&mut files, t.path(), "x").unwrap();
-        let rel: Vec<String> =
-            list.iter().map(|p| p.strip_prefix(t.path()).unwrap().to_string_lossy().to_string()).collect();
+        let rel: Vec<String> = list
+            .iter()
+            .map(|p| {
+                p.strip_prefix(t.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string()
+            })
+            .collect();
         // pre.conf's include of x.conf is cut by the loop guard; post.conf brings its .local.
-        assert_eq!(rel, ["pre.conf", "x.conf", "post.conf", "post.local", "x.d/a.conf", "x.d/b.conf", "x.local", "x.d/a.local"]);
+        assert_eq!(
+            rel,
+            [
+                "pre.conf",
+                "x.conf",
+                "post.conf",
+                "post.local",
+                "x.d/a.conf",
+                "x.d/b.conf",
+                "x.local",
+                "x.d/a.local"
+            ]
+        );
         let (c, found) = Config::read(&mut files, t.path(), "x").unwrap();
         assert!(found);
         assert_eq!(c.get("S", "last", None).unwrap(), "d/a.local");
@@ -530,7 +631,10 @@ mod tests {
 
     #[test]
     fn local_names() {
-        assert_eq!(local_of(Path::new("/a/b.conf")), PathBuf::from("/a/b.local"));
+        assert_eq!(
+            local_of(Path::new("/a/b.conf")),
+            PathBuf::from("/a/b.local")
+        );
         assert_eq!(local_of(Path::new("/a.d/b")), PathBuf::from("/a.d/b.local"));
         assert_eq!(local_of(Path::new("/a/.x")), PathBuf::from("/a/.x.local"));
     }

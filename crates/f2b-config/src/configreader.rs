@@ -106,8 +106,16 @@ impl Loader {
     pub fn new(basedir: &Path) -> Loader {
         let b = basedir.to_string_lossy();
         let trimmed = b.trim_end_matches('/');
-        let basedir = PathBuf::from(if trimmed.is_empty() && b.starts_with('/') { "/" } else { trimmed });
-        Loader { basedir, files: Files::default(), shared: HashMap::new() }
+        let basedir = PathBuf::from(if trimmed.is_empty() && b.starts_with('/') {
+            "/"
+        } else {
+            trimmed
+        });
+        Loader {
+            basedir,
+            files: Files::default(),
+            shared: HashMap::new(),
+        }
     }
 
     pub fn read_shared(&mut self, name: &str) -> Result<(Rc<Config>, bool), ConfigError> {
@@ -125,4 +133,3 @@ impl Loader {
 pub(crate) fn py_repr(s: &str) -> String {
     Value::Str(s.to_string()).to_python_repr()
 }
-

@@ -105,7 +105,11 @@ impl DefReader {
                 }
             };
         }
-        let dir = if kind == DefKind::Filter { "filter.d" } else { "action.d" };
+        let dir = if kind == DefKind::Filter {
+            "filter.d"
+        } else {
+            "action.d"
+        };
         let rel = join(Path::new(dir), file);
         let (cfg, found) = loader.read_shared(&rel.to_string_lossy())?;
         if !found {
@@ -125,7 +129,13 @@ impl DefReader {
     }
 
     /// A reader over an already merged config (a filter file read on its own).
-    pub fn from_config(kind: DefKind, file: &str, jail: &str, cfg: Rc<Config>, init_opts: OrdMap<String>) -> DefReader {
+    pub fn from_config(
+        kind: DefKind,
+        file: &str,
+        jail: &str,
+        cfg: Rc<Config>,
+        init_opts: OrdMap<String>,
+    ) -> DefReader {
         DefReader {
             kind,
             file: file.to_string(),
@@ -150,7 +160,11 @@ impl DefReader {
     pub fn apply_auto_options(&mut self, backend: &str) {
         let set = self.init_opts.get("logtype").is_some_and(|v| !v.is_empty());
         if !set && !self.cfg.has_own_option("Definition", "logtype") {
-            let t = if backend.starts_with("systemd") { "journal" } else { "file" };
+            let t = if backend.starts_with("systemd") {
+                "journal"
+            } else {
+                "file"
+            };
             self.init_opts.insert("logtype".into(), t.into());
         }
     }
@@ -166,7 +180,11 @@ impl DefReader {
         self.p_opts = p;
         self.def_cache.clear();
         if self.cfg.has_section("Init") {
-            let get = |opt: &str| self.cfg.get("Init", opt, None).map_err(|e| e.into_error("Init", opt));
+            let get = |opt: &str| {
+                self.cfg
+                    .get("Init", opt, None)
+                    .map_err(|e| e.into_error("Init", opt))
+            };
             let mut add = Vec::new();
             for opt in self.cfg.own_options("Init") {
                 if !opt.starts_with("known/") {
@@ -186,7 +204,10 @@ impl DefReader {
                 if self.opts.contains_key(&opt) {
                     continue;
                 }
-                let v = self.cfg.get("Definition", &opt, None).map_err(|e| e.into_error("Definition", &opt))?;
+                let v = self
+                    .cfg
+                    .get("Definition", &opt, None)
+                    .map_err(|e| e.into_error("Definition", &opt))?;
                 self.opts.insert(opt, OptVal::Str(v));
             }
         }
@@ -231,7 +252,11 @@ impl DefReader {
         };
         let file = self.file.clone();
         let res = crate::tags::substitute(&comb, &ign, &mut |t| self.comb_option(t))?;
-        let subst = res.map_err(|e| ConfigError::Definition { kind: what, name: file, msg: e.to_string() })?;
+        let subst = res.map_err(|e| ConfigError::Definition {
+            kind: what,
+            name: file,
+            msg: e.to_string(),
+        })?;
         let tpl = self.tpl();
         let mut out = OrdMap::new();
         for (k, v) in subst.iter() {
@@ -257,12 +282,23 @@ impl DefReader {
 
     /// The commands of an action (`addaction` and its properties).
     pub fn action_stream(&mut self) -> Result<Vec<Command>, ConfigError> {
-        let opts = self.get_combined(&["matches", "ipmatches", "ipjailmatches", "timeout", "bantime"])?;
+        let opts = self.get_combined(&[
+            "matches",
+            "ipmatches",
+            "ipjailmatches",
+            "timeout",
+            "bantime",
+        ])?;
         let tpl = self.tpl();
         let in_tpl = |k: &str| tpl.iter().any(|(_, n, _)| *n == k);
         let jail = Value::Str(self.jail.clone());
         let name = Value::Str(self.name.clone());
-        let mut stream = vec![Command(vec!["set".into(), jail.clone(), "addaction".into(), name.clone()])];
+        let mut stream = vec![Command(vec![
+            "set".into(),
+            jail.clone(),
+            "addaction".into(),
+            name.clone(),
+        ])];
         let mut multi: Vec<(String, Value)> = Vec::new();
         for (k, v) in opts.iter() {
             if in_tpl(k) && !k.starts_with("known/") {
@@ -275,10 +311,26 @@ impl DefReader {
             }
         }
         if multi.len() > 1 {
-            let list = multi.into_iter().map(|(k, v)| Value::List(vec![Value::Str(k), v])).collect();
-            stream.push(Command(vec!["multi-set".into(), jail, "action".into(), name, Value::List(list)]));
+            let list = multi
+                .into_iter()
+                .map(|(k, v)| Value::List(vec![Value::Str(k), v]))
+                .collect();
+            stream.push(Command(vec![
+                "multi-set".into(),
+                jail,
+                "action".into(),
+                name,
+                Value::List(list),
+            ]));
         } else if let Some((k, v)) = multi.pop() {
-            stream.push(Command(vec!["set".into(), jail, "action".into(), name, Value::Str(k), v]));
+            stream.push(Command(vec![
+                "set".into(),
+                jail,
+                "action".into(),
+                name,
+                Value::Str(k),
+                v,
+            ]));
         }
         Ok(stream)
     }
@@ -297,7 +349,11 @@ fn in_datepattern(opt: &str) -> bool {
 
 /// Append the filter-related commands for `opts` (fail2ban's `_fillStream`): `usedns` first,
 /// `prefregex`/`maxlines` early, regex lists as `multi-set` when more than one.
-pub(crate) fn fill_stream(stream: &mut Vec<Command>, opts: &OrdMap<OptVal>, jail: &str) -> Result<(), ConfigError> {
+pub(crate) fn fill_stream(
+    stream: &mut Vec<Command>,
+    opts: &OrdMap<OptVal>,
+    jail: &str,
+) -> Result<(), ConfigError> {
     let mut prio = 0usize;
     for (opt, value) in opts.iter() {
         if *value == OptVal::None {
@@ -311,13 +367,22 @@ pub(crate) fn fill_stream(stream: &mut Vec<Command>, opts: &OrdMap<OptVal>, jail
                 let add = format!("add{opt}");
                 if multi.len() > 1 {
                     let list = multi.iter().map(|r| Value::Str(r.to_string())).collect();
-                    stream.push(Command(vec!["multi-set".into(), jail.into(), add.into(), Value::List(list)]));
+                    stream.push(Command(vec![
+                        "multi-set".into(),
+                        jail.into(),
+                        add.into(),
+                        Value::List(list),
+                    ]));
                 } else if let Some(r) = multi.first() {
                     stream.push(Command::strs(["set", jail, &add, r]));
                 }
             }
             "usedns" | "maxlines" | "prefregex" => {
-                let at = if opt == "usedns" { 0 } else { prio.min(stream.len()) };
+                let at = if opt == "usedns" {
+                    0
+                } else {
+                    prio.min(stream.len())
+                };
                 stream.insert(at, set(value.to_value()));
                 prio += 1;
             }
@@ -343,4 +408,3 @@ pub(crate) fn fill_stream(stream: &mut Vec<Command>, opts: &OrdMap<OptVal>, jail
     }
     Ok(())
 }
-

@@ -14,8 +14,20 @@ pub(crate) struct ServerRead {
     pub pidfile: String,
 }
 
-const LOG_LEVELS: &[&str] =
-    &["CRITICAL", "FATAL", "ERROR", "WARN", "WARNING", "NOTICE", "INFO", "DEBUG", "TRACEDEBUG", "HEAVYDEBUG", "MSG", "NOTSET"];
+const LOG_LEVELS: &[&str] = &[
+    "CRITICAL",
+    "FATAL",
+    "ERROR",
+    "WARN",
+    "WARNING",
+    "NOTICE",
+    "INFO",
+    "DEBUG",
+    "TRACEDEBUG",
+    "HEAVYDEBUG",
+    "MSG",
+    "NOTSET",
+];
 
 pub(crate) fn read_fail2ban(loader: &mut Loader) -> Result<ServerRead, ConfigError> {
     let (cfg, _found) = Config::read(&mut loader.files, &loader.basedir.clone(), "fail2ban")?;
@@ -55,7 +67,10 @@ pub(crate) fn read_fail2ban(loader: &mut Loader) -> Result<ServerRead, ConfigErr
             opts.insert(k.to_string(), v.clone());
         }
     }
-    let level = opts.get("loglevel").and_then(OptVal::as_var).unwrap_or_default();
+    let level = opts
+        .get("loglevel")
+        .and_then(OptVal::as_var)
+        .unwrap_or_default();
     let numeric = !level.is_empty() && level.chars().all(|c| c.is_ascii_digit());
     if !numeric && !LOG_LEVELS.contains(&level.to_uppercase().as_str()) {
         return Err(ConfigError::Option {
@@ -66,7 +81,14 @@ pub(crate) fn read_fail2ban(loader: &mut Loader) -> Result<ServerRead, ConfigErr
     }
     let mut commands = Vec::new();
     if cfg.has_section("Thread") {
-        let th = get_options(&cfg, "Thread", &[(Ty::Int, "stacksize", None)], &OrdMap::new(), false, true)?;
+        let th = get_options(
+            &cfg,
+            "Thread",
+            &[(Ty::Int, "stacksize", None)],
+            &OrdMap::new(),
+            false,
+            true,
+        )?;
         if let Some(v) = th.get("stacksize") {
             commands.push(Command(vec![
                 "set".into(),
@@ -75,12 +97,23 @@ pub(crate) fn read_fail2ban(loader: &mut Loader) -> Result<ServerRead, ConfigErr
             ]));
         }
     }
-    for k in ["syslogsocket", "loglevel", "logtarget", "allowipv6", "dbfile", "dbmaxmatches", "dbpurgeage"] {
+    for k in [
+        "syslogsocket",
+        "loglevel",
+        "logtarget",
+        "allowipv6",
+        "dbfile",
+        "dbmaxmatches",
+        "dbpurgeage",
+    ] {
         if let Some(v) = opts.get(k) {
             commands.push(Command(vec!["set".into(), k.into(), v.to_value()]));
         }
     }
     let text = |k: &str| early.get(k).and_then(OptVal::as_var).unwrap_or_default();
-    Ok(ServerRead { commands, socket: text("socket"), pidfile: text("pidfile") })
+    Ok(ServerRead {
+        commands,
+        socket: text("socket"),
+        pidfile: text("pidfile"),
+    })
 }
-

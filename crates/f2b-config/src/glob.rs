@@ -126,7 +126,10 @@ fn split(path: &str) -> (&str, &str) {
         Some(i) => {
             let head = &path[..i + 1];
             let trimmed = head.trim_end_matches('/');
-            (if trimmed.is_empty() { head } else { trimmed }, &path[i + 1..])
+            (
+                if trimmed.is_empty() { head } else { trimmed },
+                &path[i + 1..],
+            )
         }
         None => ("", path),
     }
@@ -142,7 +145,9 @@ fn join(dir: &str, name: &str) -> String {
 
 fn list_dir(dir: &str, dironly: bool) -> Vec<String> {
     let d = if dir.is_empty() { "." } else { dir };
-    let Ok(rd) = std::fs::read_dir(d) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(d) else {
+        return Vec::new();
+    };
     rd.filter_map(|e| e.ok())
         .filter(|e| !dironly || e.path().is_dir())
         .filter_map(|e| e.file_name().into_string().ok())
@@ -158,8 +163,16 @@ fn glob_inner(pattern: &str, dironly: bool) -> Vec<String> {
     let (dirname, basename) = split(pattern);
     if !has_magic(pattern) {
         let p = Path::new(pattern);
-        let ok = if basename.is_empty() { Path::new(dirname).is_dir() } else { p.symlink_metadata().is_ok() };
-        return if ok { vec![pattern.to_string()] } else { Vec::new() };
+        let ok = if basename.is_empty() {
+            Path::new(dirname).is_dir()
+        } else {
+            p.symlink_metadata().is_ok()
+        };
+        return if ok {
+            vec![pattern.to_string()]
+        } else {
+            Vec::new()
+        };
     }
     let dirs: Vec<String> = if dirname.is_empty() {
         vec![String::new()]
@@ -233,7 +246,10 @@ mod tests {
         v.sort();
         assert_eq!(v, vec![format!("{d}/a.log"), format!("{d}/b.log")]);
         assert_eq!(glob(&format!("{d}/.*.log")), vec![format!("{d}/.h.log")]);
-        assert_eq!(glob(&format!("{d}/s*/x.log")), vec![format!("{d}/sub/x.log")]);
+        assert_eq!(
+            glob(&format!("{d}/s*/x.log")),
+            vec![format!("{d}/sub/x.log")]
+        );
         assert_eq!(glob(&format!("{d}/c.txt")), vec![format!("{d}/c.txt")]);
         assert!(glob(&format!("{d}/nope")).is_empty());
     }

@@ -53,7 +53,11 @@ fn lines(text: &str) -> Vec<&str> {
 }
 
 fn syntax(path: &Path, line: usize, msg: String) -> ConfigError {
-    ConfigError::Syntax { file: path.to_path_buf(), line, msg }
+    ConfigError::Syntax {
+        file: path.to_path_buf(),
+        line,
+        msg,
+    }
 }
 
 /// Where a `;` inline comment starts: at the line start or right after whitespace.
@@ -132,7 +136,11 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<IniFile, ConfigError> {
                     cur = Some(None);
                 } else {
                     if sections.contains_key(name) {
-                        return Err(syntax(path, lineno, format!("section '{name}' already exists")));
+                        return Err(syntax(
+                            path,
+                            lineno,
+                            format!("section '{name}' already exists"),
+                        ));
                     }
                     sections.insert(name.to_string(), OrdMap::new());
                     cur = Some(Some(name.to_string()));
@@ -159,7 +167,11 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<IniFile, ConfigError> {
         }
         let sname = sect.clone().unwrap_or_else(|| "DEFAULT".to_string());
         if !seen_options.insert((sname.clone(), key.clone())) {
-            return Err(syntax(path, lineno, format!("option '{key}' in section '{sname}' already exists")));
+            return Err(syntax(
+                path,
+                lineno,
+                format!("option '{key}' in section '{sname}' already exists"),
+            ));
         }
         let val = py_strip(&value[d + 1..]).to_string();
         match sect {
@@ -173,12 +185,26 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<IniFile, ConfigError> {
         optname = Some(key);
     }
     if let Some((lineno, line)) = first_bad {
-        return Err(syntax(path, lineno, format!("cannot parse line (expected 'name = value' or '[section]'): {line:?}")));
+        return Err(syntax(
+            path,
+            lineno,
+            format!("cannot parse line (expected 'name = value' or '[section]'): {line:?}"),
+        ));
     }
     let join = |m: &OrdMap<Vec<String>>| -> OrdMap<String> {
-        m.iter().map(|(k, v)| (k.clone(), v.join("\n").trim_end_matches(py_space).to_string())).collect()
+        m.iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.join("\n").trim_end_matches(py_space).to_string(),
+                )
+            })
+            .collect()
     };
-    Ok(IniFile { defaults: join(&defaults), sections: sections.iter().map(|(k, m)| (k.clone(), join(m))).collect() })
+    Ok(IniFile {
+        defaults: join(&defaults),
+        sections: sections.iter().map(|(k, m)| (k.clone(), join(m))).collect(),
+    })
 }
 
 #[cfg(test)]
@@ -197,12 +223,16 @@ mod tests {
 
     #[test]
     fn comments_and_delimiters() {
-        let f = p("# c\n; c\n[S]\n  # indented comment\nA = 1 ;c\nb: x;y ;z\nc = v # kept\nd=;e\n").unwrap();
+        let f = p("# c\n; c\n[S]\n  # indented comment\nA = 1 ;c\nb: x;y ;z\nc = v # kept\nd=;e\n")
+            .unwrap();
         assert_eq!(get(&f, "S", "a").as_deref(), Some("1"));
         assert_eq!(get(&f, "S", "b").as_deref(), Some("x;y"));
         assert_eq!(get(&f, "S", "c").as_deref(), Some("v # kept"));
         assert_eq!(get(&f, "S", "d").as_deref(), Some(";e"));
-        assert!(f.sections.get("s").is_none(), "section names are case-sensitive");
+        assert!(
+            f.sections.get("s").is_none(),
+            "section names are case-sensitive"
+        );
     }
 
     #[test]

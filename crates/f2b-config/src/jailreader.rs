@@ -12,7 +12,11 @@ use crate::ordmap::OrdMap;
 use crate::{Command, ConfigError, Value};
 
 fn jail_tpl_1st() -> Vec<Tpl> {
-    vec![(Ty::Bool, "enabled", Some(OptVal::Bool(false))), (Ty::Str, "backend", s("auto")), (Ty::Str, "filter", s(""))]
+    vec![
+        (Ty::Bool, "enabled", Some(OptVal::Bool(false))),
+        (Ty::Str, "backend", s("auto")),
+        (Ty::Str, "filter", s("")),
+    ]
 }
 
 fn jail_tpl() -> Vec<Tpl> {
@@ -97,12 +101,26 @@ pub(crate) struct JailReader {
 
 impl JailReader {
     /// Read jail `name` from the shared jail config. `Ok(None)`: the jail is not enabled.
-    pub fn read(loader: &mut Loader, cfg: &mut Config, name: &str, force: bool) -> Result<Option<JailReader>, ConfigError> {
+    pub fn read(
+        loader: &mut Loader,
+        cfg: &mut Config,
+        name: &str,
+        force: bool,
+    ) -> Result<Option<JailReader>, ConfigError> {
         let mut defaults = OrdMap::new();
         defaults.insert("fail2ban_version".to_string(), FAIL2BAN_VERSION.to_string());
-        defaults.insert("fail2ban_confpath".to_string(), loader.basedir.to_string_lossy().to_string());
+        defaults.insert(
+            "fail2ban_confpath".to_string(),
+            loader.basedir.to_string_lossy().to_string(),
+        );
         cfg.defaults.update(&defaults);
-        let mut j = JailReader { name: name.to_string(), opts: OrdMap::new(), filter: None, actions: Vec::new(), error: None };
+        let mut j = JailReader {
+            name: name.to_string(),
+            opts: OrdMap::new(),
+            filter: None,
+            actions: Vec::new(),
+            error: None,
+        };
         match j.read_inner(loader, cfg, force) {
             Ok(true) => Ok(Some(j)),
             Ok(false) => Ok(None),
@@ -114,7 +132,12 @@ impl JailReader {
         }
     }
 
-    fn read_inner(&mut self, loader: &mut Loader, cfg: &mut Config, force: bool) -> Result<bool, Fail> {
+    fn read_inner(
+        &mut self,
+        loader: &mut Loader,
+        cfg: &mut Config,
+        force: bool,
+    ) -> Result<bool, Fail> {
         let name = self.name.clone();
         let opts1 = get_options(cfg, &name, &jail_tpl_1st(), &OrdMap::new(), true, true)?;
         let enabled = force || opts1.get("enabled").is_some_and(OptVal::truthy);
@@ -122,18 +145,34 @@ impl JailReader {
         if !enabled {
             return Ok(false);
         }
-        let flt = opts1.get("filter").and_then(OptVal::as_str).unwrap_or("").to_string();
+        let flt = opts1
+            .get("filter")
+            .and_then(OptVal::as_str)
+            .unwrap_or("")
+            .to_string();
         if !flt.is_empty() {
-            let (fname, fopts) =
-                name_and_args(&flt).map_err(|e| Fail::Jail(format!("Invalid filter definition {}: {e}", py_repr(&flt))))?;
-            let Some(mut f) = DefReader::open(loader, DefKind::Filter, &fname, &name, fopts)? else {
-                return Err(Fail::Jail(format!("Unable to read the filter {}", py_repr(&fname))));
+            let (fname, fopts) = name_and_args(&flt).map_err(|e| {
+                Fail::Jail(format!("Invalid filter definition {}: {e}", py_repr(&flt)))
+            })?;
+            let Some(mut f) = DefReader::open(loader, DefKind::Filter, &fname, &name, fopts)?
+            else {
+                return Err(Fail::Jail(format!(
+                    "Unable to read the filter {}",
+                    py_repr(&fname)
+                )));
             };
-            let backend = opts1.get("backend").and_then(OptVal::as_str).unwrap_or("").to_string();
+            let backend = opts1
+                .get("backend")
+                .and_then(OptVal::as_str)
+                .unwrap_or("")
+                .to_string();
             f.apply_auto_options(&backend);
             f.get_options(&opts1, true)?;
             let comb = f.get_combined(&[])?;
-            let as_text: OrdMap<String> = comb.iter().filter_map(|(k, v)| v.as_var().map(|s| (k.clone(), s))).collect();
+            let as_text: OrdMap<String> = comb
+                .iter()
+                .filter_map(|(k, v)| v.as_var().map(|s| (k.clone(), s)))
+                .collect();
             cfg.merge_section(&name, &as_text, "known/");
             self.filter = Some(f);
         }
@@ -141,24 +180,37 @@ impl JailReader {
         if let Some(f) = self.filter.as_mut() {
             f.get_options(&self.opts, false)?;
         }
-        let action = self.opts.get("action").and_then(OptVal::as_var).unwrap_or_default();
-        let acts = split_with_options(&action).map_err(|e| {
-            ConfigError::JailOption { jail: name.clone(), option: "action".into(), msg: e }
+        let action = self
+            .opts
+            .get("action")
+            .and_then(OptVal::as_var)
+            .unwrap_or_default();
+        let acts = split_with_options(&action).map_err(|e| ConfigError::JailOption {
+            jail: name.clone(),
+            option: "action".into(),
+            msg: e,
         })?;
         for act in acts {
             let act = crate::ini::py_strip(&act).to_string();
             if act.is_empty() {
                 continue;
             }
-            let (aname, mut aopts) = name_and_args(&act)
-                .map_err(|e| Fail::Jail(format!("Invalid action definition {}: {e}", py_repr(&act))))?;
+            let (aname, mut aopts) = name_and_args(&act).map_err(|e| {
+                Fail::Jail(format!("Invalid action definition {}: {e}", py_repr(&act)))
+            })?;
             if aname.ends_with(".py") {
                 let actname = match aopts.get("actname").cloned() {
                     Some(a) => {
-                        aopts = aopts.iter().filter(|(k, _)| *k != "actname").map(|(k, v)| (k.clone(), v.clone())).collect();
+                        aopts = aopts
+                            .iter()
+                            .filter(|(k, _)| *k != "actname")
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
                         a
                     }
-                    None => aname.rsplit_once('.').map_or(aname.clone(), |(b, _)| b.to_string()),
+                    None => aname
+                        .rsplit_once('.')
+                        .map_or(aname.clone(), |(b, _)| b.to_string()),
                 };
                 let path = join(&join(&loader.basedir, "action.d"), &aname);
                 self.actions.push(JailAction::Python(Command(vec![
@@ -171,8 +223,12 @@ impl JailReader {
                 ])));
                 continue;
             }
-            let Some(mut a) = DefReader::open(loader, DefKind::Action, &aname, &name, aopts)? else {
-                return Err(Fail::Jail(format!("Unable to read action {}", py_repr(&aname))));
+            let Some(mut a) = DefReader::open(loader, DefKind::Action, &aname, &name, aopts)?
+            else {
+                return Err(Fail::Jail(format!(
+                    "Unable to read action {}",
+                    py_repr(&aname)
+                )));
             };
             a.get_options(&self.opts, false)?;
             self.actions.push(JailAction::Def(Box::new(a)));
@@ -185,7 +241,10 @@ impl JailReader {
         if let Some(e) = &self.error {
             return Ok(vec![Command::strs([
                 "config-error".to_string(),
-                format!("Jail '{}' skipped, because of wrong configuration: {e}", self.name),
+                format!(
+                    "Jail '{}' skipped, because of wrong configuration: {e}",
+                    self.name
+                ),
             ])]);
         }
         let name = self.name.clone();
@@ -198,7 +257,12 @@ impl JailReader {
         let ftpl = filter_tpl();
         let mut stream2 = Vec::new();
         let mut backend = Value::Str("auto".into());
-        let backend_str = self.opts.get("backend").and_then(OptVal::as_str).unwrap_or("").to_string();
+        let backend_str = self
+            .opts
+            .get("backend")
+            .and_then(OptVal::as_str)
+            .unwrap_or("")
+            .to_string();
         for (opt, value) in self.opts.iter() {
             match opt.as_str() {
                 "logpath" => {
@@ -229,12 +293,22 @@ impl JailReader {
                 }
                 "backend" => backend = value.to_value(),
                 "ignoreip" => {
-                    let mut c: Vec<Value> = vec!["set".into(), name.as_str().into(), "addignoreip".into()];
-                    c.extend(splitwords(&value.as_var().unwrap_or_default()).into_iter().map(Value::Str));
+                    let mut c: Vec<Value> =
+                        vec!["set".into(), name.as_str().into(), "addignoreip".into()];
+                    c.extend(
+                        splitwords(&value.as_var().unwrap_or_default())
+                            .into_iter()
+                            .map(Value::Str),
+                    );
                     stream.push(Command(c));
                 }
                 o if ignored.contains(&o) || ftpl.iter().any(|(_, n, _)| *n == o) => {}
-                o => stream.push(Command(vec!["set".into(), name.as_str().into(), o.into(), value.to_value()])),
+                o => stream.push(Command(vec![
+                    "set".into(),
+                    name.as_str().into(),
+                    o.into(),
+                    value.to_value(),
+                ])),
             }
         }
         stream.extend(stream2);
@@ -244,8 +318,10 @@ impl JailReader {
                 JailAction::Python(c) => stream.push(c.clone()),
             }
         }
-        stream.insert(0, Command(vec!["add".into(), name.as_str().into(), backend]));
+        stream.insert(
+            0,
+            Command(vec!["add".into(), name.as_str().into(), backend]),
+        );
         Ok(stream)
     }
 }
-

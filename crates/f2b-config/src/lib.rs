@@ -34,17 +34,17 @@
 //! ```
 
 mod config;
-mod filterfile;
+mod configreader;
+mod defreader;
 pub mod error;
+mod fail2banreader;
+mod filterfile;
 mod glob;
 mod ini;
+mod jailreader;
 mod options;
 mod optval;
 mod ordmap;
-mod configreader;
-mod defreader;
-mod fail2banreader;
-mod jailreader;
 pub mod spec;
 mod tags;
 pub mod time;
@@ -54,8 +54,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use error::ConfigError;
-pub use spec::{ActionSpec, BackendSpec, BanTimeIncrement, JailSpec, ServerSpec, UseDns};
 pub use options::extract_options;
+pub use spec::{ActionSpec, BackendSpec, BanTimeIncrement, JailSpec, ServerSpec, UseDns};
 pub use time::{parse_time, TimeError};
 pub use value::{Command, Value};
 
@@ -108,7 +108,10 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { allow_no_files: true, force_enable: false }
+        LoadOptions {
+            allow_no_files: true,
+            force_enable: false,
+        }
     }
 }
 
@@ -139,14 +142,25 @@ pub fn load_with(confdir: &Path, opts: LoadOptions) -> Result<LoadedConfig, Conf
 /// Read the configuration for one jail only (what `reload JAIL` / `restart JAIL` read): the
 /// general settings plus that jail's stream (empty when it is not enabled). A jail with no
 /// section at all is an error, as in fail2ban.
-pub fn load_jail(confdir: &Path, jail: &str, opts: LoadOptions) -> Result<LoadedConfig, ConfigError> {
+pub fn load_jail(
+    confdir: &Path,
+    jail: &str,
+    opts: LoadOptions,
+) -> Result<LoadedConfig, ConfigError> {
     load_sections(confdir, opts, Some(jail))
 }
 
-fn load_sections(confdir: &Path, opts: LoadOptions, only: Option<&str>) -> Result<LoadedConfig, ConfigError> {
+fn load_sections(
+    confdir: &Path,
+    opts: LoadOptions,
+    only: Option<&str>,
+) -> Result<LoadedConfig, ConfigError> {
     if !confdir.exists() {
         return Err(ConfigError::Dir {
-            msg: format!("Base configuration directory {} does not exist", confdir.display()),
+            msg: format!(
+                "Base configuration directory {} does not exist",
+                confdir.display()
+            ),
         });
     }
     let mut loader = configreader::Loader::new(confdir);
@@ -156,11 +170,18 @@ fn load_sections(confdir: &Path, opts: LoadOptions, only: Option<&str>) -> Resul
     let sections: Vec<String> = match only {
         Some("INCLUDES") => Vec::new(),
         Some(j) => vec![j.to_string()],
-        None => jcfg.sections.keys().filter(|s| !s.starts_with("KNOWN/") && *s != "INCLUDES").cloned().collect(),
+        None => jcfg
+            .sections
+            .keys()
+            .filter(|s| !s.starts_with("KNOWN/") && *s != "INCLUDES")
+            .cloned()
+            .collect(),
     };
     let mut jails = Vec::new();
     for sec in &sections {
-        if let Some(j) = jailreader::JailReader::read(&mut loader, &mut jcfg, sec, opts.force_enable)? {
+        if let Some(j) =
+            jailreader::JailReader::read(&mut loader, &mut jcfg, sec, opts.force_enable)?
+        {
             jails.push(j);
         }
     }
@@ -174,9 +195,15 @@ fn load_sections(confdir: &Path, opts: LoadOptions, only: Option<&str>) -> Resul
     for j in jails.iter_mut() {
         let commands = j.convert(opts.allow_no_files)?;
         if let Some(e) = &j.error {
-            out.errors.push(ConfigError::Jail { jail: j.name.clone(), msg: e.clone() });
+            out.errors.push(ConfigError::Jail {
+                jail: j.name.clone(),
+                msg: e.clone(),
+            });
         }
-        out.jails.push(JailStream { name: j.name.clone(), commands });
+        out.jails.push(JailStream {
+            name: j.name.clone(),
+            commands,
+        });
     }
     out.errors.splice(0..0, loader.files.notes.drain(..));
     Ok(out)
@@ -201,6 +228,10 @@ pub fn dump_lines(cfg: &LoadedConfig) -> Vec<String> {
 /// `jail_opts` act as jail options (interpolation variables); a `backend` among them selects
 /// the `logtype` (`journal` for `systemd*`). [`ConfigError::NotFound`] when no file matches, so
 /// the caller can treat the argument as a literal regex.
-pub fn load_filter(confdir: &Path, spec: &str, jail_opts: &[(String, String)]) -> Result<FilterDef, ConfigError> {
+pub fn load_filter(
+    confdir: &Path,
+    spec: &str,
+    jail_opts: &[(String, String)],
+) -> Result<FilterDef, ConfigError> {
     filterfile::load_filter(confdir, spec, jail_opts)
 }

@@ -10,7 +10,9 @@ use crate::ordmap::OrdMap;
 
 fn re(cell: &'static OnceLock<Regex>, pat: &str) -> &'static Regex {
     // The patterns are constants of this module; a failure to compile is a bug caught by tests.
-    cell.get_or_init(|| Regex::new(pat).unwrap_or_else(|e| panic!("bad built-in pattern {pat}: {e}")))
+    cell.get_or_init(|| {
+        Regex::new(pat).unwrap_or_else(|e| panic!("bad built-in pattern {pat}: {e}"))
+    })
 }
 
 fn option_re() -> &'static Regex {
@@ -65,7 +67,10 @@ pub(crate) fn name_and_args(option: &str) -> Result<(String, OrdMap<String>), St
                 ));
             }
             let Some(k) = c.get(1) else { continue };
-            let v = [2, 3, 4].iter().find_map(|&i| c.get(i)).map_or("", |m| m.as_str());
+            let v = [2, 3, 4]
+                .iter()
+                .find_map(|&i| c.get(i))
+                .map_or("", |m| m.as_str());
             opts.insert(k.as_str().trim().to_string(), v.trim().to_string());
         }
     }
@@ -76,14 +81,22 @@ pub(crate) fn name_and_args(option: &str) -> Result<(String, OrdMap<String>), St
 pub(crate) fn split_with_options(value: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for m in split_re().find_iter(value) {
-        out.push(m.map_err(|e| format!("cannot split option list: {e}"))?.as_str().to_string());
+        out.push(
+            m.map_err(|e| format!("cannot split option list: {e}"))?
+                .as_str()
+                .to_string(),
+        );
     }
     Ok(out)
 }
 
 /// Words separated by spaces, commas or newlines (`ignoreip`).
 pub(crate) fn splitwords(s: &str) -> Vec<String> {
-    s.split([' ', ',', '\n']).map(crate::ini::py_strip).filter(|w| !w.is_empty()).map(str::to_string).collect()
+    s.split([' ', ',', '\n'])
+        .map(crate::ini::py_strip)
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// POSIX shell-like splitting (Python's `shlex.split`).
@@ -164,9 +177,19 @@ mod tests {
         assert_eq!(ex("sshd").unwrap(), ("sshd".into(), vec![]));
         assert_eq!(
             ex(r#"x[k=v, k2="a, b"][k3=c]"#).unwrap(),
-            ("x".into(), vec![("k".into(), "v".into()), ("k2".into(), "a, b".into()), ("k3".into(), "c".into())])
+            (
+                "x".into(),
+                vec![
+                    ("k".into(), "v".into()),
+                    ("k2".into(), "a, b".into()),
+                    ("k3".into(), "c".into())
+                ]
+            )
         );
-        assert_eq!(ex("x[a='q]', b=2 ]").unwrap().1, vec![("a".into(), "q]".into()), ("b".into(), "2".into())]);
+        assert_eq!(
+            ex("x[a='q]', b=2 ]").unwrap().1,
+            vec![("a".into(), "q]".into()), ("b".into(), "2".into())]
+        );
         assert!(ex("x[a='q]' ,b=2 ]").is_err());
         assert!(ex("x[a=1").is_err());
         assert!(ex("[a=1]").is_err());
@@ -176,13 +199,22 @@ mod tests {
 
     #[test]
     fn split() {
-        assert_eq!(split_with_options("a[x=1, y=\"2 3\"]\n  b\nc[z=4] d").unwrap(), vec!["a[x=1, y=\"2 3\"]\n ", "b", "c[z=4]", "d"]);
+        assert_eq!(
+            split_with_options("a[x=1, y=\"2 3\"]\n  b\nc[z=4] d").unwrap(),
+            vec!["a[x=1, y=\"2 3\"]\n ", "b", "c[z=4]", "d"]
+        );
     }
 
     #[test]
     fn words_and_shlex() {
-        assert_eq!(splitwords(" 127.0.0.1/8 ::1,10.0.0.1\n x "), vec!["127.0.0.1/8", "::1", "10.0.0.1", "x"]);
-        assert_eq!(shlex_split(r#"_SYSTEMD_UNIT=sshd.service + _COMM="a b" 'c d' e\ f"#).unwrap(), vec!["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=a b", "c d", "e f"]);
+        assert_eq!(
+            splitwords(" 127.0.0.1/8 ::1,10.0.0.1\n x "),
+            vec!["127.0.0.1/8", "::1", "10.0.0.1", "x"]
+        );
+        assert_eq!(
+            shlex_split(r#"_SYSTEMD_UNIT=sshd.service + _COMM="a b" 'c d' e\ f"#).unwrap(),
+            vec!["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=a b", "c d", "e f"]
+        );
         assert!(shlex_split("a 'b").is_err());
     }
 }

@@ -49,7 +49,9 @@ impl OptVal {
 
 /// Interpolation variables from options: keys lower-cased, `None` values left out.
 pub(crate) fn vars_of(m: &OrdMap<OptVal>) -> OrdMap<String> {
-    m.iter().filter_map(|(k, v)| v.as_var().map(|s| (k.to_lowercase(), s))).collect()
+    m.iter()
+        .filter_map(|(k, v)| v.as_var().map(|s| (k.to_lowercase(), s)))
+        .collect()
 }
 
 /// Python's `int(str)`: surrounding blanks, a sign, digits with single `_` between them.
@@ -60,7 +62,11 @@ pub(crate) fn py_int(s: &str) -> Option<i64> {
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     if !digits.chars().all(|c| c.is_ascii_digit() || c == '_') {

@@ -11,7 +11,10 @@ pub(crate) struct OrdMap<V> {
 
 impl<V> Default for OrdMap<V> {
     fn default() -> Self {
-        OrdMap { entries: Vec::new(), index: HashMap::new() }
+        OrdMap {
+            entries: Vec::new(),
+            index: HashMap::new(),
+        }
     }
 }
 

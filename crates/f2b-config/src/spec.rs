@@ -35,7 +35,13 @@ pub struct BanTimeIncrement {
 }
 
 /// Options whose command adds entries to a list: sent with no value they add nothing.
-const LIST_OPTIONS: [&str; 5] = ["addignoreip", "addjournalmatch", "addfailregex", "addignoreregex", "addlogpath"];
+const LIST_OPTIONS: [&str; 5] = [
+    "addignoreip",
+    "addjournalmatch",
+    "addfailregex",
+    "addignoreregex",
+    "addlogpath",
+];
 
 /// One action of a jail.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -136,7 +142,10 @@ impl JailSpec {
     pub fn with_defaults(name: &str) -> JailSpec {
         JailSpec {
             name: name.to_string(),
-            backend: BackendSpec { kind: "auto".into(), options: Vec::new() },
+            backend: BackendSpec {
+                kind: "auto".into(),
+                options: Vec::new(),
+            },
             maxretry: 3,
             maxmatches: 5,
             findtime: 600.0,
@@ -150,7 +159,10 @@ impl JailSpec {
     /// gives [`ConfigError::Jail`] with fail2ban's message.
     pub fn from_stream(s: &JailStream) -> Result<JailSpec, ConfigError> {
         if let Some(e) = s.config_error() {
-            return Err(ConfigError::Jail { jail: s.name.clone(), msg: e.to_string() });
+            return Err(ConfigError::Jail {
+                jail: s.name.clone(),
+                msg: e.to_string(),
+            });
         }
         let mut j = JailSpec::with_defaults(&s.name);
         let mut st = Seen::default();
@@ -167,7 +179,10 @@ impl JailSpec {
     }
 
     fn apply(&mut self, c: &Command, st: &mut Seen) -> Result<(), ConfigError> {
-        let bad = |msg: &str| ConfigError::Command { cmd: cmd_text(c), msg: msg.to_string() };
+        let bad = |msg: &str| ConfigError::Command {
+            cmd: cmd_text(c),
+            msg: msg.to_string(),
+        };
         let a = &c.0;
         let verb = c.str_at(0).ok_or_else(|| bad("no command name"))?;
         match verb {
@@ -182,7 +197,10 @@ impl JailSpec {
             }
             "start" => Ok(()),
             "set" | "multi-set" => {
-                let opt = c.str_at(2).ok_or_else(|| bad("no option name"))?.to_string();
+                let opt = c
+                    .str_at(2)
+                    .ok_or_else(|| bad("no option name"))?
+                    .to_string();
                 // An empty list option adds nothing: `ignoreip =` is sent as a bare `addignoreip`,
                 // which fail2ban's server accepts with no entries; a bare add of a regex, a
                 // journal match or a log path fails there as one command and the jail still runs.
@@ -196,10 +214,24 @@ impl JailSpec {
         }
     }
 
-    fn set(&mut self, c: &Command, opt: &str, val: &Value, rest: &[Value], st: &mut Seen) -> Result<(), ConfigError> {
+    fn set(
+        &mut self,
+        c: &Command,
+        opt: &str,
+        val: &Value,
+        rest: &[Value],
+        st: &mut Seen,
+    ) -> Result<(), ConfigError> {
         let jail = self.name.clone();
-        let opt_err = |msg: String| ConfigError::JailOption { jail: jail.clone(), option: opt.to_string(), msg };
-        let text = || text_of(val).ok_or_else(|| opt_err(format!("unexpected value {}", val.to_python_repr())));
+        let opt_err = |msg: String| ConfigError::JailOption {
+            jail: jail.clone(),
+            option: opt.to_string(),
+            msg,
+        };
+        let text = || {
+            text_of(val)
+                .ok_or_else(|| opt_err(format!("unexpected value {}", val.to_python_repr())))
+        };
         let list = || -> Vec<String> {
             match val {
                 Value::List(items) => items.iter().filter_map(text_of).collect(),
@@ -209,8 +241,12 @@ impl JailSpec {
         let int = |v: &Value| -> Result<i64, ConfigError> {
             match v {
                 Value::Int(i) => Ok(*i),
-                Value::Str(s) => crate::optval::py_int(s).ok_or_else(|| opt_err(format!("not an integer: {s:?}"))),
-                other => Err(opt_err(format!("not an integer: {}", other.to_python_repr()))),
+                Value::Str(s) => crate::optval::py_int(s)
+                    .ok_or_else(|| opt_err(format!("not an integer: {s:?}"))),
+                other => Err(opt_err(format!(
+                    "not an integer: {}",
+                    other.to_python_repr()
+                ))),
             }
         };
         let seconds = |v: &Value| -> Result<f64, ConfigError> {
@@ -240,11 +276,13 @@ impl JailSpec {
             "maxretry" => {
                 // A negative count bans at the first failure in fail2ban, as 0 does.
                 let n = int(val)?;
-                self.maxretry = u32::try_from(n.max(0)).map_err(|_| opt_err(format!("out of range: {n}")))?;
+                self.maxretry =
+                    u32::try_from(n.max(0)).map_err(|_| opt_err(format!("out of range: {n}")))?;
             }
             "maxmatches" => {
                 let n = int(val)?;
-                self.maxmatches = u32::try_from(n.max(0)).map_err(|_| opt_err(format!("out of range: {n}")))?;
+                self.maxmatches =
+                    u32::try_from(n.max(0)).map_err(|_| opt_err(format!("out of range: {n}")))?;
             }
             "findtime" => self.findtime = seconds(val)?,
             "bantime" => self.bantime = seconds(val)?,
@@ -290,7 +328,11 @@ impl JailSpec {
                     (Some(p), None) => Some((PathBuf::from(p), "{}".to_string())),
                     _ => None,
                 };
-                self.actions.push(ActionSpec { name, python, ..Default::default() });
+                self.actions.push(ActionSpec {
+                    name,
+                    python,
+                    ..Default::default()
+                });
             }
             "action" => {
                 let name = text()?;
@@ -298,11 +340,16 @@ impl JailSpec {
                     Some(Value::List(items)) => items
                         .iter()
                         .filter_map(|p| match p {
-                            Value::List(kv) if kv.len() == 2 => Some((text_of(&kv[0])?, text_of(&kv[1]).unwrap_or_default())),
+                            Value::List(kv) if kv.len() == 2 => {
+                                Some((text_of(&kv[0])?, text_of(&kv[1]).unwrap_or_default()))
+                            }
                             _ => None,
                         })
                         .collect(),
-                    Some(k) => vec![(text_of(k).unwrap_or_default(), rest.get(2).and_then(text_of).unwrap_or_default())],
+                    Some(k) => vec![(
+                        text_of(k).unwrap_or_default(),
+                        rest.get(2).and_then(text_of).unwrap_or_default(),
+                    )],
                     None => Vec::new(),
                 };
                 let act = self
@@ -361,13 +408,19 @@ impl ServerSpec {
             dbpurgeage: 86_400.0,
         };
         for c in cmds {
-            let bad = |msg: String| ConfigError::Command { cmd: c.to_python_repr(), msg };
+            let bad = |msg: String| ConfigError::Command {
+                cmd: c.to_python_repr(),
+                msg,
+            };
             if c.str_at(0) != Some("set") {
                 return Err(bad("expected a 'set' command".into()));
             }
             let opt = c.str_at(1).ok_or_else(|| bad("no option name".into()))?;
             let val = c.0.get(2).ok_or_else(|| bad("no value".into()))?;
-            let text = || text_of(val).ok_or_else(|| bad(format!("unexpected value {}", val.to_python_repr())));
+            let text = || {
+                text_of(val)
+                    .ok_or_else(|| bad(format!("unexpected value {}", val.to_python_repr())))
+            };
             match opt {
                 "loglevel" => s.loglevel = text()?,
                 "logtarget" => s.logtarget = text()?,
@@ -378,22 +431,34 @@ impl ServerSpec {
                     // fail2ban: exactly "auto" lets the system decide, anything else is read as
                     // a boolean (1/on/true/yes, any case, is true).
                     let t = text()?;
-                    s.allowipv6 = if t == "auto" { None } else { Some(crate::optval::as_bool(&t)) };
+                    s.allowipv6 = if t == "auto" {
+                        None
+                    } else {
+                        Some(crate::optval::as_bool(&t))
+                    };
                 }
                 "dbfile" => {
                     let t = text()?;
-                    s.dbfile = if t.eq_ignore_ascii_case("none") { None } else { Some(PathBuf::from(t)) };
+                    s.dbfile = if t.eq_ignore_ascii_case("none") {
+                        None
+                    } else {
+                        Some(PathBuf::from(t))
+                    };
                 }
                 "dbmaxmatches" => {
                     s.dbmaxmatches = match val {
                         Value::None => None,
-                        Value::Int(i) => Some(u32::try_from(*i).map_err(|_| bad(format!("out of range: {i}")))?),
+                        Value::Int(i) => {
+                            Some(u32::try_from(*i).map_err(|_| bad(format!("out of range: {i}")))?)
+                        }
                         Value::Str(t) => Some(
                             crate::optval::py_int(t)
                                 .and_then(|i| u32::try_from(i).ok())
                                 .ok_or_else(|| bad(format!("not a count: {t:?}")))?,
                         ),
-                        other => return Err(bad(format!("not a count: {}", other.to_python_repr()))),
+                        other => {
+                            return Err(bad(format!("not a count: {}", other.to_python_repr())))
+                        }
                     }
                 }
                 "dbpurgeage" => {
@@ -429,7 +494,10 @@ mod tests {
         Command(items.to_vec())
     }
     fn stream(cmds: Vec<Command>) -> JailStream {
-        JailStream { name: "j".into(), commands: cmds }
+        JailStream {
+            name: "j".into(),
+            commands: cmds,
+        }
     }
 
     #[test]
@@ -437,45 +505,111 @@ mod tests {
         let j = JailSpec::from_stream(&stream(vec![
             cmd(&[s("add"), s("j"), s("systemd[journalfiles=/x.journal]")]),
             cmd(&[s("set"), s("j"), s("usedns"), s("RAW")]),
-            cmd(&[s("multi-set"), s("j"), s("addfailregex"), Value::List(vec![s("^a <HOST>"), s("^b <HOST>")])]),
-            cmd(&[s("set"), s("j"), s("addjournalmatch"), s("A=1"), s("+"), s("B=2")]),
+            cmd(&[
+                s("multi-set"),
+                s("j"),
+                s("addfailregex"),
+                Value::List(vec![s("^a <HOST>"), s("^b <HOST>")]),
+            ]),
+            cmd(&[
+                s("set"),
+                s("j"),
+                s("addjournalmatch"),
+                s("A=1"),
+                s("+"),
+                s("B=2"),
+            ]),
             cmd(&[s("set"), s("j"), s("addjournalmatch"), s("C=3")]),
             cmd(&[s("set"), s("j"), s("maxretry"), Value::Int(7)]),
             cmd(&[s("set"), s("j"), s("findtime"), s("1h 30m")]),
             cmd(&[s("set"), s("j"), s("bantime"), s("-1")]),
             cmd(&[s("set"), s("j"), s("bantime.increment"), Value::Bool(false)]),
             cmd(&[s("set"), s("j"), s("bantime.factor"), s("2")]),
-            cmd(&[s("set"), s("j"), s("addignoreip"), s("10.0.0.0/8"), s("::1")]),
-            cmd(&[s("set"), s("j"), s("addlogpath"), s("/var/log/x"), s("tail")]),
+            cmd(&[
+                s("set"),
+                s("j"),
+                s("addignoreip"),
+                s("10.0.0.0/8"),
+                s("::1"),
+            ]),
+            cmd(&[
+                s("set"),
+                s("j"),
+                s("addlogpath"),
+                s("/var/log/x"),
+                s("tail"),
+            ]),
             cmd(&[s("set"), s("j"), s("addaction"), s("ufw")]),
-            cmd(&[s("set"), s("j"), s("action"), s("ufw"), s("actionban"), s("ufw deny <ip>")]),
-            cmd(&[s("set"), s("j"), s("addaction"), s("py"), s("/etc/fail2ban/action.d/py.py"), s("{\"a\": \"1\"}")]),
+            cmd(&[
+                s("set"),
+                s("j"),
+                s("action"),
+                s("ufw"),
+                s("actionban"),
+                s("ufw deny <ip>"),
+            ]),
+            cmd(&[
+                s("set"),
+                s("j"),
+                s("addaction"),
+                s("py"),
+                s("/etc/fail2ban/action.d/py.py"),
+                s("{\"a\": \"1\"}"),
+            ]),
             cmd(&[s("set"), s("j"), s("custom"), s("v")]),
         ]))
         .unwrap();
         assert_eq!(j.backend.kind, "systemd");
-        assert_eq!(j.backend.options, vec![("journalfiles".to_string(), "/x.journal".to_string())]);
+        assert_eq!(
+            j.backend.options,
+            vec![("journalfiles".to_string(), "/x.journal".to_string())]
+        );
         assert_eq!(j.usedns, UseDns::Raw);
         assert_eq!(j.failregex.len(), 2);
         assert_eq!(j.journalmatch, vec!["A=1", "+", "B=2", "+", "C=3"]);
-        assert_eq!((j.maxretry, j.maxmatches, j.findtime, j.bantime), (7, 5, 5400.0, -1.0));
-        assert_eq!(j.bantime_increment, None, "bantime.* without increment stays off");
+        assert_eq!(
+            (j.maxretry, j.maxmatches, j.findtime, j.bantime),
+            (7, 5, 5400.0, -1.0)
+        );
+        assert_eq!(
+            j.bantime_increment, None,
+            "bantime.* without increment stays off"
+        );
         assert_eq!(j.ignoreip, vec!["10.0.0.0/8", "::1"]);
         assert_eq!(j.logpaths, vec![(PathBuf::from("/var/log/x"), true)]);
-        assert_eq!(j.actions[0].commands.get("actionban").map(String::as_str), Some("ufw deny <ip>"));
-        assert_eq!(j.actions[1].python, Some((PathBuf::from("/etc/fail2ban/action.d/py.py"), "{\"a\": \"1\"}".to_string())));
+        assert_eq!(
+            j.actions[0].commands.get("actionban").map(String::as_str),
+            Some("ufw deny <ip>")
+        );
+        assert_eq!(
+            j.actions[1].python,
+            Some((
+                PathBuf::from("/etc/fail2ban/action.d/py.py"),
+                "{\"a\": \"1\"}".to_string()
+            ))
+        );
         assert_eq!(j.other, vec![("custom".to_string(), s("v"))]);
     }
 
     #[test]
     fn empty_list_options_add_nothing() {
-        let mut cmds: Vec<Command> = LIST_OPTIONS.iter().map(|o| cmd(&[s("set"), s("j"), s(o)])).collect();
+        let mut cmds: Vec<Command> = LIST_OPTIONS
+            .iter()
+            .map(|o| cmd(&[s("set"), s("j"), s(o)]))
+            .collect();
         cmds.push(cmd(&[s("set"), s("j"), s("addignoreip"), s("192.0.2.1")]));
         let j = JailSpec::from_stream(&stream(cmds)).unwrap();
         assert_eq!(j.ignoreip, vec!["192.0.2.1"]);
-        assert!(j.failregex.is_empty() && j.ignoreregex.is_empty() && j.journalmatch.is_empty() && j.logpaths.is_empty());
+        assert!(
+            j.failregex.is_empty()
+                && j.ignoreregex.is_empty()
+                && j.journalmatch.is_empty()
+                && j.logpaths.is_empty()
+        );
         // other options still need their value
-        assert!(JailSpec::from_stream(&stream(vec![cmd(&[s("set"), s("j"), s("maxretry")])])).is_err());
+        assert!(
+            JailSpec::from_stream(&stream(vec![cmd(&[s("set"), s("j"), s("maxretry")])])).is_err()
+        );
     }
 
     #[test]
@@ -487,12 +621,36 @@ mod tests {
         ]))
         .unwrap();
         let inc = j.bantime_increment.unwrap();
-        assert_eq!((inc.multipliers, inc.maxtime), (vec![1.0, 2.0, 4.0], Some(604_800.0)));
-        let e = JailSpec::from_stream(&stream(vec![cmd(&[s("set"), s("j"), s("findtime"), s("soon")])])).unwrap_err();
-        assert!(matches!(e, ConfigError::JailOption { ref option, .. } if option == "findtime"), "{e}");
-        let e = JailSpec::from_stream(&stream(vec![cmd(&[s("set"), s("j"), s("action"), s("nope"), s("k"), s("v")])])).unwrap_err();
+        assert_eq!(
+            (inc.multipliers, inc.maxtime),
+            (vec![1.0, 2.0, 4.0], Some(604_800.0))
+        );
+        let e = JailSpec::from_stream(&stream(vec![cmd(&[
+            s("set"),
+            s("j"),
+            s("findtime"),
+            s("soon"),
+        ])]))
+        .unwrap_err();
+        assert!(
+            matches!(e, ConfigError::JailOption { ref option, .. } if option == "findtime"),
+            "{e}"
+        );
+        let e = JailSpec::from_stream(&stream(vec![cmd(&[
+            s("set"),
+            s("j"),
+            s("action"),
+            s("nope"),
+            s("k"),
+            s("v"),
+        ])]))
+        .unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
-        let e = JailSpec::from_stream(&stream(vec![cmd(&[s("config-error"), s("Jail 'j' skipped")])])).unwrap_err();
+        let e = JailSpec::from_stream(&stream(vec![cmd(&[
+            s("config-error"),
+            s("Jail 'j' skipped"),
+        ])]))
+        .unwrap_err();
         assert!(matches!(e, ConfigError::Jail { .. }));
     }
 
@@ -508,9 +666,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(sp.loglevel, "NOTICE");
-        assert_eq!((sp.dbfile, sp.dbmaxmatches, sp.dbpurgeage, sp.allowipv6), (None, Some(3), 604_800.0, None));
+        assert_eq!(
+            (sp.dbfile, sp.dbmaxmatches, sp.dbpurgeage, sp.allowipv6),
+            (None, Some(3), 604_800.0, None)
+        );
         assert!(ServerSpec::from_stream(&[c("dbpurgeage", s("later"))]).is_err());
-        let v6 = |v: &str| ServerSpec::from_stream(&[c("allowipv6", s(v))]).unwrap().allowipv6;
-        assert_eq!((v6("auto"), v6("Yes"), v6("off"), v6("maybe")), (None, Some(true), Some(false), Some(false)));
+        let v6 = |v: &str| {
+            ServerSpec::from_stream(&[c("allowipv6", s(v))])
+                .unwrap()
+                .allowipv6
+        };
+        assert_eq!(
+            (v6("auto"), v6("Yes"), v6("off"), v6("maybe")),
+            (None, Some(true), Some(false), Some(false))
+        );
     }
 }

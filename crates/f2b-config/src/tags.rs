@@ -50,8 +50,10 @@ pub(crate) fn substitute(
     let mut tags = tags.clone();
     let keys: Vec<String> = tags.keys().cloned().collect();
     let mut done: std::collections::HashSet<String> = Default::default();
-    let mut rep_counts: std::collections::HashMap<String, std::collections::HashMap<String, usize>> =
-        Default::default();
+    let mut rep_counts: std::collections::HashMap<
+        String,
+        std::collections::HashMap<String, usize>,
+    > = Default::default();
     loop {
         let mut again = false;
         for tag in &keys {
@@ -72,7 +74,11 @@ pub(crate) fn substitute(
                     continue;
                 }
                 if rtag == *tag || rplc.get(&rtag).copied().unwrap_or(1) > MAX_TAG_REPLACE_COUNT {
-                    return Ok(Err(TagError { tag: tag.clone(), found: rtag, value }));
+                    return Ok(Err(TagError {
+                        tag: tag.clone(),
+                        found: rtag,
+                        value,
+                    }));
                 }
                 let repl = match tags.get(&rtag) {
                     Some(Some(v)) => Some(v.clone()),
@@ -110,15 +116,31 @@ mod tests {
     use super::*;
 
     fn run(pairs: &[(&str, &str)], ignore: &[&str]) -> Result<Vec<(String, String)>, TagError> {
-        let m: OrdMap<Option<String>> = pairs.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect();
+        let m: OrdMap<Option<String>> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+            .collect();
         let ig = ignore.iter().map(|s| s.to_string()).collect();
         let r = substitute(&m, &ig, &mut |_| Ok(None)).unwrap()?;
-        Ok(r.iter().map(|(k, v)| (k.clone(), v.clone().unwrap_or_default())).collect())
+        Ok(r.iter()
+            .map(|(k, v)| (k.clone(), v.clone().unwrap_or_default()))
+            .collect())
     }
 
     #[test]
     fn recursive_and_nested() {
-        let r = run(&[("a", "3"), ("b", "<a>_3"), ("c", "<b>-<HOST>"), ("lt_file", "F"), ("x", "<lt_<t>>"), ("t", "file")], &[]).unwrap();
+        let r = run(
+            &[
+                ("a", "3"),
+                ("b", "<a>_3"),
+                ("c", "<b>-<HOST>"),
+                ("lt_file", "F"),
+                ("x", "<lt_<t>>"),
+                ("t", "file"),
+            ],
+            &[],
+        )
+        .unwrap();
         assert_eq!(r[1].1, "3_3");
         assert_eq!(r[2].1, "3_3-<HOST>");
         assert_eq!(r[4].1, "F");
@@ -129,7 +151,10 @@ mod tests {
         assert!(run(&[("a", "x<a>")], &[]).is_err());
         assert!(run(&[("a", "<b>"), ("b", "<a>")], &[]).is_err());
         // ignored names are kept
-        assert_eq!(run(&[("a", "<b>"), ("b", "x")], &["b"]).unwrap()[0].1, "<b>");
+        assert_eq!(
+            run(&[("a", "<b>"), ("b", "x")], &["b"]).unwrap()[0].1,
+            "<b>"
+        );
     }
 
     #[test]

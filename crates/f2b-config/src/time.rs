@@ -21,9 +21,15 @@ pub enum TimeError {
 /// year of 365.25 days (so `1mo` = 30.4375 days), and `m` means minutes, not months.
 const UNITS: &[(&[&str], Num)] = &[
     (&["days", "day", "da", "dd", "d"], Num::Int(86_400)),
-    (&["weeks", "week", "wee", "we", "ww", "w"], Num::Int(604_800)),
+    (
+        &["weeks", "week", "wee", "we", "ww", "w"],
+        Num::Int(604_800),
+    ),
     (&["months", "month", "mon", "mo"], Num::Float(2_629_800.0)),
-    (&["years", "year", "yea", "ye", "yy", "y"], Num::Float(31_557_600.0)),
+    (
+        &["years", "year", "yea", "ye", "yy", "y"],
+        Num::Float(31_557_600.0),
+    ),
     (&["seconds", "second", "sec", "se", "ss", "s"], Num::Int(1)),
     (&["minutes", "minute", "min", "mi", "mm", "m"], Num::Int(60)),
     (&["hours", "hour", "hou", "ho", "hh", "h"], Num::Int(3_600)),
@@ -31,13 +37,19 @@ const UNITS: &[(&[&str], Num)] = &[
 
 /// Parse a fail2ban time string to seconds (`-1` means "forever" for bantime).
 pub fn parse_time(s: &str) -> Result<f64, TimeError> {
-    let invalid = |reason: &str| TimeError::Invalid { value: s.to_string(), reason: reason.to_string() };
+    let invalid = |reason: &str| TimeError::Invalid {
+        value: s.to_string(),
+        reason: reason.to_string(),
+    };
     if s.trim().is_empty() {
         return Err(TimeError::Empty);
     }
     let expr = rewrite(s);
     let toks = tokenize(&expr).map_err(|r| invalid(&r))?;
-    let mut p = ExprParser { toks: &toks, pos: 0 };
+    let mut p = ExprParser {
+        toks: &toks,
+        pos: 0,
+    };
     let v = p.expr().map_err(|r| invalid(&r))?;
     if p.pos != toks.len() {
         return Err(invalid("unexpected text after expression"));
@@ -75,7 +87,10 @@ fn rewrite(s: &str) -> String {
                 for w in words.iter() {
                     let n = w.len();
                     if i + n <= cur.len()
-                        && cur[i..i + n].iter().zip(w.chars()).all(|(a, b)| a.to_ascii_lowercase() == b)
+                        && cur[i..i + n]
+                            .iter()
+                            .zip(w.chars())
+                            .all(|(a, b)| a.to_ascii_lowercase() == b)
                         && (i + n == cur.len() || !is_word(cur[i + n]))
                     {
                         matched = n;
@@ -180,14 +195,19 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 }
             }
             if i < cs.len() && is_word(cs[i]) {
-                return Err(format!("invalid number near {:?}", cs[st..].iter().collect::<String>()));
+                return Err(format!(
+                    "invalid number near {:?}",
+                    cs[st..].iter().collect::<String>()
+                ));
             }
             let text: String = cs[st..i].iter().filter(|c| **c != '_').collect();
             if cs[st..i].last() == Some(&'_') || cs[st..i].windows(2).any(|w| w == ['_', '_']) {
                 return Err(format!("invalid number {text:?}"));
             }
             if is_float {
-                let v: f64 = text.parse().map_err(|_| format!("invalid number {text:?}"))?;
+                let v: f64 = text
+                    .parse()
+                    .map_err(|_| format!("invalid number {text:?}"))?;
                 toks.push(Tok::Num(Num::Float(v)));
             } else {
                 // A decimal literal with a leading zero (`08`) is not a number in the expression.
@@ -196,7 +216,9 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 }
                 match text.parse::<i64>() {
                     Ok(v) => toks.push(Tok::Num(Num::Int(v))),
-                    Err(_) => toks.push(Tok::Num(Num::Float(text.parse::<f64>().map_err(|_| "bad number".to_string())?))),
+                    Err(_) => toks.push(Tok::Num(Num::Float(
+                        text.parse::<f64>().map_err(|_| "bad number".to_string())?,
+                    ))),
                 }
             }
             continue;
@@ -213,7 +235,12 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 '%' => "%",
                 '(' => "(",
                 ')' => ")",
-                _ => return Err(format!("unexpected {:?}", cs[i..].iter().collect::<String>())),
+                _ => {
+                    return Err(format!(
+                        "unexpected {:?}",
+                        cs[i..].iter().collect::<String>()
+                    ))
+                }
             },
         };
         i += op.len();
@@ -309,7 +336,9 @@ fn arith(op: &str, a: Num, b: Num) -> Result<Num, String> {
         ("+", Int(x), Int(y)) => Some(x.checked_add(y)),
         ("-", Int(x), Int(y)) => Some(x.checked_sub(y)),
         ("*", Int(x), Int(y)) => Some(x.checked_mul(y)),
-        ("**", Int(x), Int(y)) if y >= 0 => Some(u32::try_from(y).ok().and_then(|e| x.checked_pow(e))),
+        ("**", Int(x), Int(y)) if y >= 0 => {
+            Some(u32::try_from(y).ok().and_then(|e| x.checked_pow(e)))
+        }
         _ => None,
     };
     match int_result {
@@ -317,7 +346,13 @@ fn arith(op: &str, a: Num, b: Num) -> Result<Num, String> {
         Some(None) => return arith(op, Float(a.f()), Float(b.f())),
         None => {}
     }
-    let zero = |y: Num| if y.f() == 0.0 { Err("division by zero".to_string()) } else { Ok(()) };
+    let zero = |y: Num| {
+        if y.f() == 0.0 {
+            Err("division by zero".to_string())
+        } else {
+            Ok(())
+        }
+    };
     Ok(match (op, a, b) {
         ("+", x, y) => Float(x.f() + y.f()),
         ("-", x, y) => Float(x.f() - y.f()),
@@ -328,7 +363,12 @@ fn arith(op: &str, a: Num, b: Num) -> Result<Num, String> {
         }
         ("//", Int(x), Int(y)) => {
             zero(b)?;
-            Int(x.div_euclid(y) - if (x.rem_euclid(y) != 0) && y < 0 { 1 } else { 0 })
+            Int(x.div_euclid(y)
+                - if (x.rem_euclid(y) != 0) && y < 0 {
+                    1
+                } else {
+                    0
+                })
         }
         ("//", x, y) => {
             zero(y)?;
@@ -341,7 +381,11 @@ fn arith(op: &str, a: Num, b: Num) -> Result<Num, String> {
         ("%", x, y) => {
             zero(y)?;
             let r = x.f() % y.f();
-            Float(if r != 0.0 && (r < 0.0) != (y.f() < 0.0) { r + y.f() } else { r })
+            Float(if r != 0.0 && (r < 0.0) != (y.f() < 0.0) {
+                r + y.f()
+            } else {
+                r
+            })
         }
         ("**", x, y) => {
             if x.f() == 0.0 && y.f() < 0.0 {
@@ -391,8 +435,14 @@ mod tests {
 
     #[test]
     fn invalid_strings() {
-        for s in ["", "  ", "abc", "5x", "1 2 3", "08", "1h-", "(1h", "1/0", "1e", "10 mins"] {
-            assert!(parse_time(s).is_err(), "{s} should fail: {:?}", parse_time(s));
+        for s in [
+            "", "  ", "abc", "5x", "1 2 3", "08", "1h-", "(1h", "1/0", "1e", "10 mins",
+        ] {
+            assert!(
+                parse_time(s).is_err(),
+                "{s} should fail: {:?}",
+                parse_time(s)
+            );
         }
         let e = parse_time("5x").unwrap_err().to_string();
         assert!(e.contains("5x"), "{e}");

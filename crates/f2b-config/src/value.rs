@@ -105,7 +105,11 @@ fn py_printable(c: char) -> bool {
 }
 
 fn write_str_repr(out: &mut String, s: &str) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -164,15 +168,29 @@ mod tests {
         assert_eq!(Value::from("abc").to_python_repr(), "'abc'");
         assert_eq!(Value::from("it's").to_python_repr(), "\"it's\"");
         assert_eq!(Value::from("a'b\"c").to_python_repr(), "'a\\'b\"c'");
-        assert_eq!(Value::from("a\\b\nc\td").to_python_repr(), "'a\\\\b\\nc\\td'");
-        assert_eq!(Value::from("\x01é\u{200b}").to_python_repr(), "'\\x01é\\u200b'");
+        assert_eq!(
+            Value::from("a\\b\nc\td").to_python_repr(),
+            "'a\\\\b\\nc\\td'"
+        );
+        assert_eq!(
+            Value::from("\x01é\u{200b}").to_python_repr(),
+            "'\\x01é\\u200b'"
+        );
     }
 
     #[test]
     fn python_repr_of_commands() {
-        let c = Command(vec!["set".into(), "sshd".into(), "maxretry".into(), Value::Int(5)]);
+        let c = Command(vec![
+            "set".into(),
+            "sshd".into(),
+            "maxretry".into(),
+            Value::Int(5),
+        ]);
         assert_eq!(c.to_python_repr(), "['set', 'sshd', 'maxretry', 5]");
-        let c = Command(vec!["x".into(), Value::List(vec![Value::Bool(true), Value::None])]);
+        let c = Command(vec![
+            "x".into(),
+            Value::List(vec![Value::Bool(true), Value::None]),
+        ]);
         assert_eq!(c.to_python_repr(), "['x', [True, None]]");
     }
 }

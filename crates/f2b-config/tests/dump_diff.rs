@@ -12,7 +12,11 @@ fn shared_dir() -> Option<PathBuf> {
 
 fn stock_tree(to: &Path, seed: Option<&Path>) {
     common::copy_tree(Path::new("/etc/fail2ban"), to);
-    for e in std::fs::read_dir(to.join("jail.d")).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(to.join("jail.d"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let _ = std::fs::remove_file(e.path());
     }
     if let Some(seed) = seed {
@@ -23,8 +27,15 @@ fn stock_tree(to: &Path, seed: Option<&Path>) {
 fn touch_logs() {
     // The recipe creates these so the jails that read them find a file (ignored when not root).
     let _ = std::fs::create_dir_all("/var/log/apache2");
-    for f in ["/var/log/messages", "/var/log/ufw.log", "/var/log/apache2/x_error_ip.log"] {
-        let _ = std::fs::OpenOptions::new().create(true).append(true).open(f);
+    for f in [
+        "/var/log/messages",
+        "/var/log/ufw.log",
+        "/var/log/apache2/x_error_ip.log",
+    ] {
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(f);
     }
 }
 
@@ -51,8 +62,16 @@ fn stock_tree_every_jail_enabled() {
     std::fs::write(dir.join("jail.local"), local).unwrap();
     let want = common::reference_lines(&dir);
     let got = common::our_lines(&dir);
-    assert!(want.len() > 1000, "reference produced only {} lines", want.len());
-    assert_eq!(common::diff_count("stock", &want, &got), 0, "differing lines on the stock tree");
+    assert!(
+        want.len() > 1000,
+        "reference produced only {} lines",
+        want.len()
+    );
+    assert_eq!(
+        common::diff_count("stock", &want, &got),
+        0,
+        "differing lines on the stock tree"
+    );
 }
 
 #[test]

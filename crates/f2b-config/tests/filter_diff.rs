@@ -67,21 +67,31 @@ for line in sys.stdin:
 
 fn ours(conf: &Path, spec: &str, backend: &str) -> Vec<String> {
     let opts = vec![("backend".to_string(), backend.to_string())];
-    let Ok(f) = f2b_config::load_filter(conf, spec, &opts) else { return vec!["ERROR".into()] };
+    let Ok(f) = f2b_config::load_filter(conf, spec, &opts) else {
+        return vec!["ERROR".into()];
+    };
     let esc = |s: &str| s.replace('\n', "\\n");
     let mut out = Vec::new();
     if let Some(p) = &f.prefregex {
         out.push(format!("prefregex\t{}", esc(p)));
     }
     out.extend(f.failregex.iter().map(|r| format!("failregex\t{}", esc(r))));
-    out.extend(f.ignoreregex.iter().map(|r| format!("ignoreregex\t{}", esc(r))));
+    out.extend(
+        f.ignoreregex
+            .iter()
+            .map(|r| format!("ignoreregex\t{}", esc(r))),
+    );
     if let Some(m) = f.maxlines {
         out.push(format!("maxlines\t{m}"));
     }
     if let Some(d) = &f.datepattern {
         out.push(format!("datepattern\t{}", esc(d)));
     }
-    out.extend(f.journalmatch.iter().map(|r| format!("journalmatch\t{}", esc(r))));
+    out.extend(
+        f.journalmatch
+            .iter()
+            .map(|r| format!("journalmatch\t{}", esc(r))),
+    );
     out
 }
 
@@ -96,8 +106,14 @@ fn filters_resolve_like_fail2ban() {
     let mut cases: Vec<(PathBuf, String, &str)> = Vec::new();
     let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/dev");
     for conf in [PathBuf::from("/etc/fail2ban"), dev] {
-        let Ok(rd) = std::fs::read_dir(conf.join("filter.d")) else { continue };
-        let mut names: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "conf")).collect();
+        let Ok(rd) = std::fs::read_dir(conf.join("filter.d")) else {
+            continue;
+        };
+        let mut names: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+            .collect();
         names.sort();
         for p in names {
             let stem = p.file_stem().unwrap().to_string_lossy().to_string();
@@ -126,19 +142,38 @@ fn filters_resolve_like_fail2ban() {
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut blocks: Vec<Vec<String>> = text.split("=== end\n").map(|b| b.lines().map(str::to_string).collect()).collect();
+    let mut blocks: Vec<Vec<String>> = text
+        .split("=== end\n")
+        .map(|b| b.lines().map(str::to_string).collect())
+        .collect();
     // The text ends with a terminator: the piece after it is not a block.
     blocks.pop();
-    assert_eq!(blocks.len(), cases.len(), "reference answered {} of {} cases", blocks.len(), cases.len());
+    assert_eq!(
+        blocks.len(),
+        cases.len(),
+        "reference answered {} of {} cases",
+        blocks.len(),
+        cases.len()
+    );
     let mut bad = 0;
     for ((c, s, b), want) in cases.iter().zip(&blocks) {
         let got = ours(c, s, b);
         if &got != want {
             bad += 1;
             if bad < 5 {
-                eprintln!("{} {s} {b}:\n  fail2ban: {:?}\n  f2b:      {:?}", c.display(), want.first(), got.first());
+                eprintln!(
+                    "{} {s} {b}:\n  fail2ban: {:?}\n  f2b:      {:?}",
+                    c.display(),
+                    want.first(),
+                    got.first()
+                );
             }
         }
     }
-    assert_eq!(bad, 0, "{bad} of {} filters resolve differently", cases.len());
+    assert_eq!(
+        bad,
+        0,
+        "{bad} of {} filters resolve differently",
+        cases.len()
+    );
 }

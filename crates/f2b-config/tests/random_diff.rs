@@ -6,22 +6,70 @@ mod common;
 
 const J: &[(&str, &[&str])] = &[
     ("enabled", &["true", "false", "yes", "1", "on", "0"]),
-    ("filter", &["f", "f[mode=aggr]", "g", "f[a=\"x, y\"][b=z]", "f[a = 1]", "", "%(__name__)s", "f[logtype=journal]", "no'pe"]),
+    (
+        "filter",
+        &[
+            "f",
+            "f[mode=aggr]",
+            "g",
+            "f[a=\"x, y\"][b=z]",
+            "f[a = 1]",
+            "",
+            "%(__name__)s",
+            "f[logtype=journal]",
+            "no'pe",
+        ],
+    ),
     (
         "action",
-        &["a", "a[port=\"%(port)s\"]", "a b", "a[name=%(__name__)s-x]\n  b[actname=bb]", "%(action_)s", "x.py[k=v]", "", "a[p=%(port)s]"],
+        &[
+            "a",
+            "a[port=\"%(port)s\"]",
+            "a b",
+            "a[name=%(__name__)s-x]\n  b[actname=bb]",
+            "%(action_)s",
+            "x.py[k=v]",
+            "",
+            "a[p=%(port)s]",
+        ],
     ),
     ("action_", &["a[port=1]", "b[name=zz]"]),
-    ("logpath", &["%(fail2ban_confpath)s/t.log", "%(fail2ban_confpath)s/*.log tail", "/nonexistent"]),
-    ("port", &["22", "%(known/port)s,23", "%(t/port)s", "%(default/port)s", "%(u/port)s"]),
+    (
+        "logpath",
+        &[
+            "%(fail2ban_confpath)s/t.log",
+            "%(fail2ban_confpath)s/*.log tail",
+            "/nonexistent",
+        ],
+    ),
+    (
+        "port",
+        &[
+            "22",
+            "%(known/port)s,23",
+            "%(t/port)s",
+            "%(default/port)s",
+            "%(u/port)s",
+        ],
+    ),
     ("maxretry", &["3", "x", " 07", "-1"]),
     ("bantime", &["1h", "%(findtime)s"]),
     ("findtime", &["%(bantime)s", "10m"]),
     ("x", &["%(y)s", "<y>"]),
     ("y", &["1", "%(x)s"]),
-    ("backend", &["systemd", "polling", "auto", "systemd[journalfiles=/x]"]),
+    (
+        "backend",
+        &["systemd", "polling", "auto", "systemd[journalfiles=/x]"],
+    ),
     ("usedns", &["no", "YES"]),
-    ("failregex", &["^j <HOST>\n   ^k <HOST>", "%(known/failregex)s\n  ^m <HOST>", "<known/failregex>"]),
+    (
+        "failregex",
+        &[
+            "^j <HOST>\n   ^k <HOST>",
+            "%(known/failregex)s\n  ^m <HOST>",
+            "<known/failregex>",
+        ],
+    ),
     ("journalmatch", &["A=1 + B=2", "_COMM='a b'"]),
     ("ignoreip", &["1.2.3.4, 5.6.7.8", "a\n b"]),
     ("mode", &["extra", "normal"]),
@@ -31,7 +79,16 @@ const J: &[(&str, &[&str])] = &[
 ];
 
 const D: &[(&str, &[&str])] = &[
-    ("failregex", &["^<mode> <HOST>", "^%(_p)s <HOST>\n  ^<a> <HOST>", "<lt_<logtype>/x> <HOST>", "^<known/failregex> x", "^%(known/failregex)s y"]),
+    (
+        "failregex",
+        &[
+            "^<mode> <HOST>",
+            "^%(_p)s <HOST>\n  ^<a> <HOST>",
+            "<lt_<logtype>/x> <HOST>",
+            "^<known/failregex> x",
+            "^%(known/failregex)s y",
+        ],
+    ),
     ("ignoreregex", &["^ig", ""]),
     ("mode", &["normal", "<a>"]),
     ("a", &["A<b>", "a"]),
@@ -41,7 +98,10 @@ const D: &[(&str, &[&str])] = &[
     ("journalmatch", &["_COMM=x\n  B=<mode>"]),
     ("logtype", &["file", "journal"]),
     ("date", &["d"]),
-    ("actionban", &["ban <ip> <port> <a>", "ban <name> <actname> <blocktype>"]),
+    (
+        "actionban",
+        &["ban <ip> <port> <a>", "ban <name> <actname> <blocktype>"],
+    ),
     ("actionstart", &["start <name> <port>"]),
     ("actioncheck", &["<known/actionban> chk"]),
     ("port", &["1", "<protocol>"]),
@@ -52,7 +112,15 @@ const D: &[(&str, &[&str])] = &[
     ("y", &["Y"]),
 ];
 
-const DSECTS: &[&str] = &["Definition", "Init", "Init?family=inet6", "DEFAULT", "lt_file", "lt_journal", "INCLUDES"];
+const DSECTS: &[&str] = &[
+    "Definition",
+    "Init",
+    "Init?family=inet6",
+    "DEFAULT",
+    "lt_file",
+    "lt_journal",
+    "INCLUDES",
+];
 const JSECTS: &[&str] = &["t", "u", "DEFAULT", "INCLUDES", "it's"];
 
 struct Rng(u64);
@@ -71,7 +139,12 @@ impl Rng {
 fn section(r: &mut Rng, name: &str, keys: &[(&str, &[&str])]) -> String {
     let mut out = format!("[{name}]\n");
     if name == "INCLUDES" {
-        out.push_str(r.pick(&["before = inc.conf", "after = inc.conf", "before = common.conf", "after = common.conf\n  other.conf"]));
+        out.push_str(r.pick(&[
+            "before = inc.conf",
+            "after = inc.conf",
+            "before = common.conf",
+            "after = common.conf\n  other.conf",
+        ]));
         out.push('\n');
         return out;
     }
@@ -108,15 +181,27 @@ fn random_trees_match_fail2ban() {
         let t = tempfile::tempdir().unwrap();
         let d = t.path();
         let mut files: Vec<(String, String)> = vec![
-            ("fail2ban.conf".into(), "[Definition]\nloglevel = INFO\n".into()),
+            (
+                "fail2ban.conf".into(),
+                "[Definition]\nloglevel = INFO\n".into(),
+            ),
             ("t.log".into(), String::new()),
             ("jail.conf".into(), {
                 let n = r.below(2);
                 format!("[t]\nenabled = true\nfilter = f\naction = a\n[u]\nenabled = true\nfilter = f\n{}", file(&mut r, &["DEFAULT"], J, n))
             }),
-            ("jail.local".into(), { let n = 1 + r.below(3); file(&mut r, JSECTS, J, n) }),
-            ("filter.d/f.conf".into(), { let n = 1 + r.below(4); file(&mut r, DSECTS, D, n) }),
-            ("action.d/a.conf".into(), { let n = 1 + r.below(4); file(&mut r, DSECTS, D, n) }),
+            ("jail.local".into(), {
+                let n = 1 + r.below(3);
+                file(&mut r, JSECTS, J, n)
+            }),
+            ("filter.d/f.conf".into(), {
+                let n = 1 + r.below(4);
+                file(&mut r, DSECTS, D, n)
+            }),
+            ("action.d/a.conf".into(), {
+                let n = 1 + r.below(4);
+                file(&mut r, DSECTS, D, n)
+            }),
         ];
         for (name, sects, keys) in [
             ("inc.conf", JSECTS, J),
@@ -130,7 +215,10 @@ fn random_trees_match_fail2ban() {
                 files.push((name.into(), file(&mut r, sects, keys, n)));
             }
         }
-        let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (n.as_str(), c.as_bytes())).collect();
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.as_bytes()))
+            .collect();
         common::write_tree(d, &refs);
         let want = common::reference_lines(d);
         let got = common::our_lines(d);
@@ -144,6 +232,13 @@ fn random_trees_match_fail2ban() {
         }
     }
     eprintln!("{same} trees equal ({fatal} refused by both), differing: {bad:?}");
-    assert!(bad.is_empty(), "trees differing from fail2ban-client -d: {bad:?}");
-    assert!(same - fatal >= 15, "too few trees gave a stream to compare ({})", same - fatal);
+    assert!(
+        bad.is_empty(),
+        "trees differing from fail2ban-client -d: {bad:?}"
+    );
+    assert!(
+        same - fatal >= 15,
+        "too few trees gave a stream to compare ({})",
+        same - fatal
+    );
 }

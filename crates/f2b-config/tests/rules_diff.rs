@@ -25,10 +25,16 @@ fn check(label: &str, files: &[(&str, &str)]) -> (usize, usize) {
     std::fs::write(&log, "").unwrap();
     let mut all = base();
     for (n, c) in files {
-        let c = c.replace("@LOG@", &log.to_string_lossy()).replace("@DIR@", &t.path().to_string_lossy());
+        let c = c
+            .replace("@LOG@", &log.to_string_lossy())
+            .replace("@DIR@", &t.path().to_string_lossy());
         all.retain(|(m, _)| m != n);
         // `@FF@` stands for a byte that is not UTF-8.
-        let bytes = c.split("@FF@").map(|p| p.as_bytes().to_vec()).collect::<Vec<_>>().join(&0xffu8);
+        let bytes = c
+            .split("@FF@")
+            .map(|p| p.as_bytes().to_vec())
+            .collect::<Vec<_>>()
+            .join(&0xffu8);
         all.push((n, bytes));
     }
     let refs: Vec<(&str, &[u8])> = all.iter().map(|(n, c)| (*n, c.as_slice())).collect();
@@ -239,7 +245,13 @@ fn every_rule_matches_fail2ban() {
         // Fatal cases print nothing; every other case must give a stream to compare.
         let fatal = FATAL.contains(label);
         assert_eq!(len == 0, fatal, "{label}: reference printed {len} lines");
-        assert!(fatal || len > 6, "{label}: the reference stream has no jail");
+        assert!(
+            fatal || len > 6,
+            "{label}: the reference stream has no jail"
+        );
     }
-    assert!(bad.is_empty(), "cases differing from fail2ban-client -d: {bad:#?}");
+    assert!(
+        bad.is_empty(),
+        "cases differing from fail2ban-client -d: {bad:#?}"
+    );
 }

@@ -20,13 +20,18 @@ for line in sys.stdin:
 "#;
 
 fn cases() -> Vec<String> {
-    let nums = ["1", "2", "10", "0", "07", "1.5", ".5", "3_0", "15", "-1", "+2"];
-    let units = [
-        "", "", "d", "h", "m", "s", "w", "mo", "y", "day", "days", "hour", "hours", "min", "mins", "minute", "minutes", "sec",
-        "second", "seconds", "week", "weeks", "month", "months", "year", "years", "yy", "mm", "hh", "ss", "dd", "ww", "da",
-        "wee", "yea", "hou", "mon", "M", "H", "Mo", "x", "e3",
+    let nums = [
+        "1", "2", "10", "0", "07", "1.5", ".5", "3_0", "15", "-1", "+2",
     ];
-    let seps = ["", " ", "  ", "+", "-", " + ", "*", "/", "\\t", "(", ")", "**"];
+    let units = [
+        "", "", "d", "h", "m", "s", "w", "mo", "y", "day", "days", "hour", "hours", "min", "mins",
+        "minute", "minutes", "sec", "second", "seconds", "week", "weeks", "month", "months",
+        "year", "years", "yy", "mm", "hh", "ss", "dd", "ww", "da", "wee", "yea", "hou", "mon", "M",
+        "H", "Mo", "x", "e3",
+    ];
+    let seps = [
+        "", " ", "  ", "+", "-", " + ", "*", "/", "\\t", "(", ")", "**",
+    ];
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move |n: usize| {
         seed ^= seed << 13;
@@ -54,7 +59,9 @@ fn cases() -> Vec<String> {
 
 #[test]
 fn parse_time_matches_fail2ban() {
-    if !Path::new("/usr/lib/python3/dist-packages/fail2ban/server/mytime.py").is_file() || !Path::new("/usr/bin/python3").is_file() {
+    if !Path::new("/usr/lib/python3/dist-packages/fail2ban/server/mytime.py").is_file()
+        || !Path::new("/usr/bin/python3").is_file()
+    {
         eprintln!("SKIP: fail2ban's Python package is not installed (apt-get install fail2ban)");
         return;
     }
@@ -72,7 +79,10 @@ fn parse_time_matches_fail2ban() {
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    let want: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    let want: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
     assert_eq!(want.len(), cases.len());
     let mut bad = 0;
     let mut valid = 0;

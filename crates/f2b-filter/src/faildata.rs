@@ -46,7 +46,10 @@ impl FailData {
     }
     /// The value when present and not None.
     pub fn get(&self, k: &str) -> Option<&Value> {
-        self.items.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.as_ref())
+        self.items
+            .iter()
+            .find(|(n, _)| n == k)
+            .and_then(|(_, v)| v.as_ref())
     }
     pub fn get_str(&self, k: &str) -> Option<&str> {
         self.get(k).and_then(Value::as_str)
@@ -92,7 +95,10 @@ impl FailData {
                 1
             }
             None => {
-                self.items.push(("users".to_string(), Some(Value::Set(vec![user.to_string()]))));
+                self.items.push((
+                    "users".to_string(),
+                    Some(Value::Set(vec![user.to_string()])),
+                ));
                 1
             }
         }

@@ -92,7 +92,11 @@ fn relaxed_variant(py: &str) -> Option<regex::Regex> {
     let translated = pyre::translate_superset(py).ok()?;
     // the translation keeps a leading `^` (after hoisted flags) as it is
     let t = match translated.find('^') {
-        Some(i) if py.starts_with('^') && translated[..i].chars().all(|c| c != '\\' && c != '[') && (i == 0 || translated[..i].ends_with(')')) => {
+        Some(i)
+            if py.starts_with('^')
+                && translated[..i].chars().all(|c| c != '\\' && c != '[')
+                && (i == 0 || translated[..i].ends_with(')')) =>
+        {
             format!("{}{}", &translated[..i], &translated[i + 1..])
         }
         _ if !py.starts_with('^') => translated,
@@ -115,7 +119,9 @@ fn complex_name(name: &str) -> Option<(&'static str, String)> {
     }
     // a trailing `_<digits>` only numbers alternatives of the same target
     let base = match rest.rfind('_') {
-        Some(i) if i + 1 < rest.len() && rest[i + 1..].bytes().all(|b| b.is_ascii_digit()) => &rest[..i],
+        Some(i) if i + 1 < rest.len() && rest[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+            &rest[..i]
+        }
         _ => rest,
     };
     let target = match base {
@@ -128,7 +134,9 @@ fn complex_name(name: &str) -> Option<(&'static str, String)> {
 
 impl std::fmt::Debug for Regex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Regex").field("source", &self.source).finish()
+        f.debug_struct("Regex")
+            .field("source", &self.source)
+            .finish()
     }
 }
 
@@ -144,10 +152,20 @@ impl Regex {
     }
 
     /// Compiles a plain Python-syntax regex (no tag expansion).
-    pub fn compile_python(source: &str, expanded: String, multiline: bool) -> Result<Regex, RegexError> {
-        let tr = pyre::translate_full(&expanded)
-            .map_err(|e| RegexError::Compile { regex: expanded.clone(), reason: e.to_string() })?;
-        let pattern = if multiline { format!("(?m){}", tr.pattern) } else { tr.pattern };
+    pub fn compile_python(
+        source: &str,
+        expanded: String,
+        multiline: bool,
+    ) -> Result<Regex, RegexError> {
+        let tr = pyre::translate_full(&expanded).map_err(|e| RegexError::Compile {
+            regex: expanded.clone(),
+            reason: e.to_string(),
+        })?;
+        let pattern = if multiline {
+            format!("(?m){}", tr.pattern)
+        } else {
+            tr.pattern
+        };
         let (engine, names): (Engine, Vec<(String, usize)>) = match regex::Regex::new(&pattern) {
             Ok(re) => {
                 let names = re
@@ -162,7 +180,10 @@ impl Regex {
                 let re = fancy_regex::RegexBuilder::new(&pattern)
                     .backtrack_limit(10_000_000)
                     .build()
-                    .map_err(|e| RegexError::Compile { regex: expanded.clone(), reason: e.to_string() })?;
+                    .map_err(|e| RegexError::Compile {
+                        regex: expanded.clone(),
+                        reason: e.to_string(),
+                    })?;
                 let names = re
                     .capture_names()
                     .enumerate()
@@ -185,7 +206,11 @@ impl Regex {
         alt.sort();
         tuple.sort();
         let prefilter = crate::literals::Prefilter::new(&expanded);
-        let relaxed = if multiline { None } else { relaxed_variant(&expanded) };
+        let relaxed = if multiline {
+            None
+        } else {
+            relaxed_variant(&expanded)
+        };
         Ok(Regex {
             prefilter,
             relaxed,
@@ -298,10 +323,23 @@ impl Regex {
         let mut g: Vec<(String, Option<String>)> = self
             .names
             .iter()
-            .map(|(n, i)| (n.clone(), self.slots.get(*i).copied().flatten().map(|(s, e)| hay[s..e].to_string())))
+            .map(|(n, i)| {
+                (
+                    n.clone(),
+                    self.slots
+                        .get(*i)
+                        .copied()
+                        .flatten()
+                        .map(|(s, e)| hay[s..e].to_string()),
+                )
+            })
             .collect();
         for (k, target) in &self.alt {
-            let v = g.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+            let v = g
+                .iter()
+                .find(|(n, _)| n == k)
+                .and_then(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty());
             let Some(v) = v else { continue };
             match g.iter_mut().find(|(n, _)| n == target) {
                 Some((_, slot)) => {
@@ -315,7 +353,8 @@ impl Regex {
         for (k, target) in &self.tuple {
             // fail2ban builds a Python tuple; its text form is what reaches ids and actions
             let v = g.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.clone());
-            let item = |x: &Option<String>| x.as_ref().map_or("None".to_string(), |s| format!("'{s}'"));
+            let item =
+                |x: &Option<String>| x.as_ref().map_or("None".to_string(), |s| format!("'{s}'"));
             match g.iter_mut().find(|(n, _)| n == target) {
                 Some((_, slot)) => {
                     let cur = slot.take();
@@ -340,7 +379,12 @@ mod tests {
 
     #[test]
     fn host_regexes_use_the_fast_engine() {
-        let re = Regex::new(r"^Failed \S+ for .* from <HOST>( port \d+)?$", false, UseDns::Warn).unwrap();
+        let re = Regex::new(
+            r"^Failed \S+ for .* from <HOST>( port \d+)?$",
+            false,
+            UseDns::Warn,
+        )
+        .unwrap();
         assert!(!re.is_fancy());
         let re = Regex::new(r"(?P<a>x)(?P=a)", false, UseDns::Warn).unwrap();
         assert!(re.is_fancy());
@@ -348,7 +392,12 @@ mod tests {
 
     #[test]
     fn groups_in_definition_order() {
-        let mut re = Regex::new(r"user <F-USER>\S+</F-USER> from <HOST>$", false, UseDns::Warn).unwrap();
+        let mut re = Regex::new(
+            r"user <F-USER>\S+</F-USER> from <HOST>$",
+            false,
+            UseDns::Warn,
+        )
+        .unwrap();
         let hay = "user bob from 10.0.0.1\n";
         assert!(re.search(hay));
         let g = re.groups(hay);
@@ -361,24 +410,54 @@ mod tests {
 
     #[test]
     fn alt_groups_fill_their_target() {
-        let mut re = Regex::new(r"(?:user=<F-USER>\S+</F-USER>|ruser=<F-ALT_USER_1>\S+</F-ALT_USER_1>) from <HOST>", false, UseDns::No).unwrap();
+        let mut re = Regex::new(
+            r"(?:user=<F-USER>\S+</F-USER>|ruser=<F-ALT_USER_1>\S+</F-ALT_USER_1>) from <HOST>",
+            false,
+            UseDns::No,
+        )
+        .unwrap();
         let hay = "ruser=joe from 10.0.0.1\n";
         assert!(re.search(hay));
         let g = re.groups(hay);
-        assert_eq!(g.iter().find(|(n, _)| n == "user").and_then(|(_, v)| v.as_deref()), Some("joe"));
+        assert_eq!(
+            g.iter()
+                .find(|(n, _)| n == "user")
+                .and_then(|(_, v)| v.as_deref()),
+            Some("joe")
+        );
         let hay = "user=ann from 10.0.0.1\n";
         assert!(re.search(hay));
         let g = re.groups(hay);
-        assert_eq!(g.iter().find(|(n, _)| n == "user").and_then(|(_, v)| v.as_deref()), Some("ann"));
+        assert_eq!(
+            g.iter()
+                .find(|(n, _)| n == "user")
+                .and_then(|(_, v)| v.as_deref()),
+            Some("ann")
+        );
     }
 
     #[test]
     fn relaxed_variant_matches_suffixes() {
-        let re = Regex::new(r"^\[UFW (?:ALLOW|BLOCK)\] IN= .*?DPT=<F-ID>(?:22|23)</F-ID>\b", false, UseDns::No).unwrap();
-        assert_eq!(re.may_match_suffix("srv kernel: [1.0] [UFW BLOCK] IN= OUT=x DPT=22 W\n"), Some(true));
-        assert_eq!(re.may_match_suffix("srv kernel: [1.0] [UFW BLOCK] IN= OUT=x DPT=220 W\n"), Some(false));
+        let re = Regex::new(
+            r"^\[UFW (?:ALLOW|BLOCK)\] IN= .*?DPT=<F-ID>(?:22|23)</F-ID>\b",
+            false,
+            UseDns::No,
+        )
+        .unwrap();
+        assert_eq!(
+            re.may_match_suffix("srv kernel: [1.0] [UFW BLOCK] IN= OUT=x DPT=22 W\n"),
+            Some(true)
+        );
+        assert_eq!(
+            re.may_match_suffix("srv kernel: [1.0] [UFW BLOCK] IN= OUT=x DPT=220 W\n"),
+            Some(false)
+        );
         let re = Regex::new(r"^a|^b <HOST>", false, UseDns::No).unwrap();
-        assert_eq!(re.may_match_suffix("x b 1.2.3.4"), None, "a second start anchor: unknown");
+        assert_eq!(
+            re.may_match_suffix("x b 1.2.3.4"),
+            None,
+            "a second start anchor: unknown"
+        );
         let re = Regex::new(r"^(?!x)y(?P<a>z)?(?(a)q|r) <HOST>", false, UseDns::No).unwrap();
         assert!(re.is_fancy());
         assert_eq!(re.may_match_suffix("pre yr 1.2.3.4"), Some(true));
@@ -388,8 +467,13 @@ mod tests {
     #[test]
     fn compile_errors_name_the_expanded_regex() {
         let e = Regex::new("foo(", false, UseDns::Warn).unwrap_err();
-        assert!(e.to_string().starts_with("Unable to compile regular expression 'foo(':"));
-        assert_eq!(Regex::new("  ", false, UseDns::Warn).unwrap_err(), RegexError::Empty);
+        assert!(e
+            .to_string()
+            .starts_with("Unable to compile regular expression 'foo(':"));
+        assert_eq!(
+            Regex::new("  ", false, UseDns::Warn).unwrap_err(),
+            RegexError::Empty
+        );
     }
 }
 

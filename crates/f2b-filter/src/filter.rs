@@ -154,7 +154,10 @@ impl MatchLines {
 
 fn split_lines(re: &Regex, buf: &str, org: &[TLine]) -> MatchLines {
     if org.len() <= 1 {
-        return MatchLines { matched: (0..org.len()).collect(), unmatched: Vec::new() };
+        return MatchLines {
+            matched: (0..org.len()).collect(),
+            unmatched: Vec::new(),
+        };
     }
     let (s, e) = re.span().unwrap_or((0, 0));
     let b = buf.as_bytes();
@@ -162,20 +165,29 @@ fn split_lines(re: &Regex, buf: &str, org: &[TLine]) -> MatchLines {
     let line_start = memchr::memrchr(b'\n', &b[..upto]).map_or(0, |p| p + 1);
     let from = e.saturating_sub(1).min(b.len());
     let line_end = memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |p| from + p + 1);
-    let lc1 = memchr::memchr_iter(b'\n', &b[..line_start]).count().min(org.len());
-    let lc2 = memchr::memchr_iter(b'\n', &b[..line_end]).count().min(org.len()).max(lc1);
+    let lc1 = memchr::memchr_iter(b'\n', &b[..line_start])
+        .count()
+        .min(org.len());
+    let lc2 = memchr::memchr_iter(b'\n', &b[..line_end])
+        .count()
+        .min(org.len())
+        .max(lc1);
     let mut matched: Vec<usize> = (lc1..lc2).collect();
     let mut unmatched: Vec<usize> = (0..lc1).collect();
     // lines swallowed by <SKIPLINES> are not part of the failure
     let mut skipped = String::new();
     let mut n = 0;
-    while let Some(sp) = re.group_span(&format!("skiplines{n}")).map(Some).or_else(|| {
-        if re.has_group(&format!("skiplines{n}")) {
-            Some(None)
-        } else {
-            None
-        }
-    }) {
+    while let Some(sp) = re
+        .group_span(&format!("skiplines{n}"))
+        .map(Some)
+        .or_else(|| {
+            if re.has_group(&format!("skiplines{n}")) {
+                Some(None)
+            } else {
+                None
+            }
+        })
+    {
         if let Some((a, z)) = sp {
             skipped.push_str(&buf[a..z]);
         }
@@ -183,7 +195,10 @@ fn split_lines(re: &Regex, buf: &str, org: &[TLine]) -> MatchLines {
     }
     let mut pos = 0;
     for sk in skipped.lines() {
-        if let Some(m) = matched[pos.min(matched.len())..].iter().position(|&l| org[l].text == sk) {
+        if let Some(m) = matched[pos.min(matched.len())..]
+            .iter()
+            .position(|&l| org[l].text == sk)
+        {
             unmatched.push(matched.remove(pos + m));
             pos += m;
         }
@@ -201,13 +216,21 @@ struct Fail {
 
 impl From<Pending> for Fail {
     fn from(p: Pending) -> Fail {
-        Fail { data: p.data, matches: p.matches, nofail_matches: p.nofail_matches }
+        Fail {
+            data: p.data,
+            matches: p.matches,
+            nofail_matches: p.nofail_matches,
+        }
     }
 }
 
 impl Fail {
     fn to_pending(&self) -> Pending {
-        Pending { data: self.data.clone(), matches: self.matches.clone(), nofail_matches: self.nofail_matches.clone() }
+        Pending {
+            data: self.data.clone(),
+            matches: self.matches.clone(),
+            nofail_matches: self.nofail_matches.clone(),
+        }
     }
 }
 
@@ -257,19 +280,29 @@ pub struct Filter {
 
 impl std::fmt::Debug for Filter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Filter").field("failregex", &self.failregex).field("maxlines", &self.maxlines).finish()
+        f.debug_struct("Filter")
+            .field("failregex", &self.failregex)
+            .field("maxlines", &self.maxlines)
+            .finish()
     }
 }
 
 fn failure_id_present(re: &Regex) -> bool {
-    ["fid", "ip4", "ip6", "dns", "mlfid"].iter().any(|g| re.has_group(g))
+    ["fid", "ip4", "ip6", "dns", "mlfid"]
+        .iter()
+        .any(|g| re.has_group(g))
 }
 
 impl Filter {
     /// Searches abandoned at the regex engine's backtracking limit so far, over all of this
     /// filter's regexes: each left one line unmatched. The daemon logs when it grows.
     pub fn regex_limit_hits(&self) -> u64 {
-        self.prefregex.iter().chain(&self.failregex).chain(&self.ignoreregex).map(Regex::limit_hits).sum()
+        self.prefregex
+            .iter()
+            .chain(&self.failregex)
+            .chain(&self.ignoreregex)
+            .map(Regex::limit_hits)
+            .sum()
     }
 
     pub fn new(opts: FilterOptions) -> Result<Filter, FilterError> {
@@ -300,15 +333,23 @@ impl Filter {
         if let Some(p) = &prefregex {
             warnings.extend(p.warnings.iter().cloned());
         }
-        let date = Some(DateDetector::new(opts.datepattern.as_deref(), opts.logtimezone.as_deref())?);
+        let date = Some(DateDetector::new(
+            opts.datepattern.as_deref(),
+            opts.logtimezone.as_deref(),
+        )?);
         let selective = !failregex.is_empty()
-            && (prefregex.as_ref().is_some_and(|p| p.prefilter.is_selective())
+            && (prefregex
+                .as_ref()
+                .is_some_and(|p| p.prefilter.is_selective())
                 || failregex.iter().all(|r| r.prefilter.is_selective()));
         let prefilter = opts.prefilter_lines && opts.maxlines == 1 && selective;
         // the prefregex's content always runs to the end of the line
-        let content_ends_line = prefregex.as_ref().is_some_and(|p| p.expanded.ends_with("(?P<content>.+)$"));
+        let content_ends_line = prefregex
+            .as_ref()
+            .is_some_and(|p| p.expanded.ends_with("(?P<content>.+)$"));
         // (a RegexSet of all of them scans once but is far slower on sshd's 22 patterns)
-        let relaxed_ok = content_ends_line && failregex.iter().all(|r| r.relaxed_pattern().is_some());
+        let relaxed_ok =
+            content_ends_line && failregex.iter().all(|r| r.relaxed_pattern().is_some());
         Ok(Filter {
             keep_pref_groups: false,
             pref_presearched: false,
@@ -412,7 +453,11 @@ impl Filter {
             let Some(line) = self.ring.get(i) else { break };
             if let Some(m) = dd.find(line, now) {
                 let span = m.span;
-                if span.start < span.end && span.end <= line.len() && line.is_char_boundary(span.start) && line.is_char_boundary(span.end) {
+                if span.start < span.end
+                    && span.end <= line.len()
+                    && line.is_char_boundary(span.start)
+                    && line.is_char_boundary(span.end)
+                {
                     self.last_time_text.clear();
                     self.last_time_text.push_str(&line[span]);
                     let weird = self.in_operation && (m.time - now).abs() > 60.0;
@@ -441,11 +486,19 @@ impl Filter {
         let found = if is_none {
             Some((0..0, now, false))
         } else {
-            self.date.as_mut().and_then(|d| d.find(line, now)).map(|m| (m.span, m.time, m.is_int))
+            self.date
+                .as_mut()
+                .and_then(|d| d.find(line, now))
+                .map(|m| (m.span, m.time, m.is_int))
         };
         self.cur_date_int = false;
         let (pre_end, post_start, mut date, reuse_last, no_date) = match found {
-            Some((span, t, is_int)) if span.start < span.end && span.end <= line.len() && line.is_char_boundary(span.start) && line.is_char_boundary(span.end) => {
+            Some((span, t, is_int))
+                if span.start < span.end
+                    && span.end <= line.len()
+                    && line.is_char_boundary(span.start)
+                    && line.is_char_boundary(span.end) =>
+            {
                 self.last_time_text.clear();
                 self.last_time_text.push_str(&line[span.clone()]);
                 self.last_date = Some(t);
@@ -453,7 +506,12 @@ impl Filter {
                 self.cur_date_int = is_int;
                 (span.start, span.end, Some(t), false, false)
             }
-            Some((span, _, _)) if span.start <= line.len() && span.end <= line.len() && line.is_char_boundary(span.start) && line.is_char_boundary(span.end) => {
+            Some((span, _, _))
+                if span.start <= line.len()
+                    && span.end <= line.len()
+                    && line.is_char_boundary(span.start)
+                    && line.is_char_boundary(span.end) =>
+            {
                 // optional date, absent: last date when recent, else now
                 if self.last_date.is_some_and(|d| d > now - 60.0) {
                     self.cur_date_int = self.last_date_int;
@@ -470,7 +528,12 @@ impl Filter {
                     // a template matched text that is no valid date: that text is still cut
                     // out of what the regexes see (fail2ban-regex then reports no date)
                     match self.date.as_ref().and_then(|d| d.invalid_span()) {
-                        Some(s) if s.start <= s.end && s.end <= line.len() && line.is_char_boundary(s.start) && line.is_char_boundary(s.end) => {
+                        Some(s)
+                            if s.start <= s.end
+                                && s.end <= line.len()
+                                && line.is_char_boundary(s.start)
+                                && line.is_char_boundary(s.end) =>
+                        {
                             (s.start, s.end, None, false, true)
                         }
                         _ => (0, 0, None, false, true),
@@ -494,7 +557,11 @@ impl Filter {
             return o;
         }
         let text = format!("{pre}{post}");
-        let full = if reuse_last { format!("{}{}", self.last_time_text, line) } else { line.to_string() };
+        let full = if reuse_last {
+            format!("{}{}", self.last_time_text, line)
+        } else {
+            line.to_string()
+        };
         self.find_failure(TLine { full, text }, date, no_date, now)
     }
 
@@ -514,7 +581,15 @@ impl Filter {
             return o;
         }
         let full = format!("{time_text}{line}");
-        self.find_failure(TLine { full, text: line.to_string() }, Some(time), false, time)
+        self.find_failure(
+            TLine {
+                full,
+                text: line.to_string(),
+            },
+            Some(time),
+            false,
+            time,
+        )
     }
 
     /// Single-line mode: decides a certain miss without allocating (prefregex and failregexes
@@ -558,15 +633,25 @@ impl Filter {
         }
         // The failregexes see this text (or the prefregex content, a part of it): one lacking a
         // literal every failregex needs is a miss, decided without running any of them.
-        if !self.failregex.iter().any(|r| r.prefilter.may_match(buf.as_bytes())) {
+        if !self
+            .failregex
+            .iter()
+            .any(|r| r.prefilter.may_match(buf.as_bytes()))
+        {
             self.scratch = buf;
-            return Some(LineOutcome { pref_matched, ..LineOutcome::default() });
+            return Some(LineOutcome {
+                pref_matched,
+                ..LineOutcome::default()
+            });
         }
         // The content ends the line, so a failregex that cannot match any suffix of the line
         // cannot match the content either: decided without capturing.
         if self.prefregex.is_some() && self.cand_valid && !self.cand.contains(&true) {
             self.scratch = buf;
-            return Some(LineOutcome { pref_matched, ..LineOutcome::default() });
+            return Some(LineOutcome {
+                pref_matched,
+                ..LineOutcome::default()
+            });
         }
         let mut searched_pref = false;
         if let Some(p) = self.prefregex.as_mut() {
@@ -589,7 +674,11 @@ impl Filter {
         // evaluation, which sees exactly this text.
         let cand = &self.cand;
         let valid = self.cand_valid;
-        let hit = self.failregex.iter_mut().enumerate().position(|(i, r)| (!valid || cand.get(i) != Some(&false)) && r.search(hay));
+        let hit = self
+            .failregex
+            .iter_mut()
+            .enumerate()
+            .position(|(i, r)| (!valid || cand.get(i) != Some(&false)) && r.search(hay));
         self.scratch = buf;
         match hit {
             Some(i) => {
@@ -597,17 +686,27 @@ impl Filter {
                 self.fail_presearched = Some(i);
                 None
             }
-            None => Some(LineOutcome { pref_matched, ..LineOutcome::default() }),
+            None => Some(LineOutcome {
+                pref_matched,
+                ..LineOutcome::default()
+            }),
         }
     }
 
     /// fail2ban checks ignoreregexes before everything else when there are clearly fewer of them
     /// than failregexes.
     fn early_ignore(&self) -> bool {
-        !self.ignoreregex.is_empty() && (self.ignoreregex.len() as isize) < self.failregex.len() as isize - 2
+        !self.ignoreregex.is_empty()
+            && (self.ignoreregex.len() as isize) < self.failregex.len() as isize - 2
     }
 
-    fn ignore_line(&mut self, buf: &str, org: &[TLine], hit: Option<&MatchLines>, out: &mut LineOutcome) -> Option<usize> {
+    fn ignore_line(
+        &mut self,
+        buf: &str,
+        org: &[TLine],
+        hit: Option<&MatchLines>,
+        out: &mut LineOutcome,
+    ) -> Option<usize> {
         let own;
         let buf = match hit {
             Some(h) if self.maxlines > 1 => {
@@ -634,9 +733,19 @@ impl Filter {
         found
     }
 
-    fn find_failure(&mut self, tline: TLine, date: Option<f64>, _no_date: bool, now: f64) -> LineOutcome {
+    fn find_failure(
+        &mut self,
+        tline: TLine,
+        date: Option<f64>,
+        _no_date: bool,
+        now: f64,
+    ) -> LineOutcome {
         let mut out = LineOutcome::default();
-        let before: Vec<TLine> = if self.maxlines > 1 { self.line_buffer.clone() } else { Vec::new() };
+        let before: Vec<TLine> = if self.maxlines > 1 {
+            self.line_buffer.clone()
+        } else {
+            Vec::new()
+        };
         let org: Vec<TLine> = if self.maxlines > 1 {
             self.line_buffer.push(tline);
             let n = self.line_buffer.len();
@@ -661,7 +770,13 @@ impl Filter {
         out
     }
 
-    fn find_failure_in(&mut self, org: &[TLine], date: Option<f64>, now: f64, out: &mut LineOutcome) {
+    fn find_failure_in(
+        &mut self,
+        org: &[TLine],
+        date: Option<f64>,
+        now: f64,
+        out: &mut LineOutcome,
+    ) {
         let pref_done = std::mem::take(&mut self.pref_presearched);
         let mut fail_done = self.fail_presearched.take();
         let raw_default = self.usedns == UseDns::Raw || self.raw_hosts;
@@ -691,7 +806,10 @@ impl Filter {
             }
             if let Some(Value::Str(repl)) = pre_groups.pop("content") {
                 if !repl.is_empty() {
-                    self.line_buffer = vec![TLine { full: repl.clone(), text: repl }];
+                    self.line_buffer = vec![TLine {
+                        full: repl.clone(),
+                        text: repl,
+                    }];
                     buf = None;
                 }
             }
@@ -719,12 +837,17 @@ impl Filter {
                 continue;
             }
             let re = &self.failregex[idx];
-            let mut fail = Fail { data: FailData::new(), matches: None, nofail_matches: None };
+            let mut fail = Fail {
+                data: FailData::new(),
+                matches: None,
+                nofail_matches: None,
+            };
             for (k, v) in re.groups(&b) {
                 fail.data.set(&k, v.map(Value::Str));
             }
             let hit = split_lines(re, &b, org);
-            if !self.ignoreregex.is_empty() && self.ignore_line(&b, org, Some(&hit), out).is_some() {
+            if !self.ignoreregex.is_empty() && self.ignore_line(&b, org, Some(&hit), out).is_some()
+            {
                 buf = None;
                 if !self.check_all {
                     break;
@@ -737,7 +860,11 @@ impl Filter {
             } else {
                 buf = Some(b);
             }
-            let matched_full: Vec<String> = hit.matched.iter().filter_map(|&i| org.get(i).map(|l| l.full.clone())).collect();
+            let matched_full: Vec<String> = hit
+                .matched
+                .iter()
+                .filter_map(|&i| org.get(i).map(|l| l.full.clone()))
+                .collect();
 
             if !pre_groups.iter().next().is_none() {
                 let mut merged = pre_groups.clone();
@@ -772,10 +899,11 @@ impl Filter {
             let mut fid = fail.data.get_str("fid").map(str::to_string);
             let mut cidr = def_cidr;
             let mut raw = raw_default;
-            let cidr_of = |d: &FailData, fam: Cidr| match d.get_str("cidr").filter(|s| !s.is_empty()) {
-                Some(c) => c.trim().parse::<u32>().map(Cidr::Plen).unwrap_or(fam),
-                None => fam,
-            };
+            let cidr_of =
+                |d: &FailData, fam: Cidr| match d.get_str("cidr").filter(|s| !s.is_empty()) {
+                    Some(c) => c.trim().parse::<u32>().map(Cidr::Plen).unwrap_or(fam),
+                    None => fam,
+                };
             let ip: Option<String> = if let Some(ip4) = fail.data.get_str("ip4") {
                 cidr = cidr_of(&fail.data, Cidr::V4);
                 raw = true;
@@ -813,7 +941,10 @@ impl Filter {
                     } else {
                         let addr = IpAddr::new(&ip, cidr);
                         fail.data.set("ip", Some(Value::Str(addr.to_string())));
-                        ids.push(Some(IpAddr::new(fid.as_deref().unwrap_or_default(), def_cidr)));
+                        ids.push(Some(IpAddr::new(
+                            fid.as_deref().unwrap_or_default(),
+                            def_cidr,
+                        )));
                     }
                 }
                 Some(ip) => {
@@ -850,11 +981,23 @@ impl Filter {
                     ip: id,
                     time: date.unwrap_or(now),
                     time_is_int: date.is_some() && self.cur_date_int,
-                    matches: if last { std::mem::take(&mut matches) } else { matches.clone() },
+                    matches: if last {
+                        std::mem::take(&mut matches)
+                    } else {
+                        matches.clone()
+                    },
                     groups: groups.clone(),
-                    users: if last { users.take().unwrap_or_default() } else { users.clone().unwrap_or_default() },
+                    users: if last {
+                        users.take().unwrap_or_default()
+                    } else {
+                        users.clone().unwrap_or_default()
+                    },
                     nofail,
-                    data: if last { data.take().unwrap_or_default() } else { data.clone().unwrap_or_default() },
+                    data: if last {
+                        data.take().unwrap_or_default()
+                    } else {
+                        data.clone().unwrap_or_default()
+                    },
                 });
             }
             if !self.check_all {
@@ -866,7 +1009,13 @@ impl Filter {
     /// Merges this hit with what is known about the connection `id` (fail2ban's mlfid logic:
     /// nofail / mlfgained / mlfforget flags, users set, pending failures, collected lines).
     /// Returns the merged failure and whether it is (still) held in the cache.
-    fn merge_failure(&mut self, id: &str, mut fail: Fail, matched: &[String], now: f64) -> (Fail, bool) {
+    fn merge_failure(
+        &mut self,
+        id: &str,
+        mut fail: Fail,
+        matched: &[String],
+        now: f64,
+    ) -> (Fail, bool) {
         const NOFAIL: u8 = 1;
         const FORGET: u8 = 2;
         const PREV_NOFAIL: u8 = 4;
@@ -885,7 +1034,11 @@ impl Filter {
         if fail.data.pop("mlfforget").is_some_and(|v| v.truthy()) {
             fl |= FORGET;
         }
-        let user = fail.data.get_str("user").filter(|u| !u.is_empty()).map(str::to_string);
+        let user = fail
+            .data
+            .get_str("user")
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
         let mut users_len = 0;
         let mut cached = false;
         if let Some(prev) = entry {

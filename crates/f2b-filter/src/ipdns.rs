@@ -95,7 +95,10 @@ impl IpAddr {
             if let Ok(a) = text.parse::<Ipv4Addr>() {
                 let addr = u32::from(a);
                 return match cidr {
-                    Cidr::Plen(p) => IpAddr::V4 { addr: mask4(addr, p), plen: p.min(32) },
+                    Cidr::Plen(p) => IpAddr::V4 {
+                        addr: mask4(addr, p),
+                        plen: p.min(32),
+                    },
                     _ => IpAddr::V4 { addr, plen: 32 },
                 };
             }
@@ -104,8 +107,14 @@ impl IpAddr {
             if let Ok(a) = text.parse::<Ipv6Addr>() {
                 let addr = u128::from(a);
                 return match cidr {
-                    Cidr::Plen(p) => IpAddr::V6 { addr: mask6(addr, p), plen: p.min(128) },
-                    _ if addr >> 32 == 0xffff => IpAddr::V4 { addr: addr as u32, plen: 32 },
+                    Cidr::Plen(p) => IpAddr::V6 {
+                        addr: mask6(addr, p),
+                        plen: p.min(128),
+                    },
+                    _ if addr >> 32 == 0xffff => IpAddr::V4 {
+                        addr: addr as u32,
+                        plen: 32,
+                    },
                     _ => IpAddr::V6 { addr, plen: 128 },
                 };
             }
@@ -167,9 +176,15 @@ fn mask_to_plen(mask: &str) -> Option<u32> {
 /// IPv6 text as glibc's inet_ntop writes it (embedded IPv4 for `::a.b.c.d` and `::ffff:a.b.c.d`).
 fn ntop6(addr: u128) -> String {
     let words: Vec<u16> = (0..8).map(|i| (addr >> (112 - 16 * i)) as u16).collect();
-    if words[..5].iter().all(|w| *w == 0) && (words[5] == 0xffff || (words[5] == 0 && words[6] != 0)) {
+    if words[..5].iter().all(|w| *w == 0)
+        && (words[5] == 0xffff || (words[5] == 0 && words[6] != 0))
+    {
         let v4 = Ipv4Addr::from(addr as u32);
-        return if words[5] == 0xffff { format!("::ffff:{v4}") } else { format!("::{v4}") };
+        return if words[5] == 0xffff {
+            format!("::ffff:{v4}")
+        } else {
+            format!("::{v4}")
+        };
     }
     Ipv6Addr::from(addr).to_string()
 }
@@ -281,9 +296,15 @@ mod tests {
 
     #[test]
     fn dns() {
-        assert_eq!(text_to_ips("192.0.2.1", false, &Fixed), vec![IpAddr::new("192.0.2.1", Cidr::V4)]);
+        assert_eq!(
+            text_to_ips("192.0.2.1", false, &Fixed),
+            vec![IpAddr::new("192.0.2.1", Cidr::V4)]
+        );
         assert!(text_to_ips("example.test", false, &Fixed).is_empty());
-        let r: Vec<String> = text_to_ips("example.test", true, &Fixed).iter().map(|i| i.to_string()).collect();
+        let r: Vec<String> = text_to_ips("example.test", true, &Fixed)
+            .iter()
+            .map(|i| i.to_string())
+            .collect();
         assert_eq!(r, ["192.0.2.9", "2001:db8::7"]);
     }
 }

@@ -11,13 +11,13 @@
 //! ([`literals`]); lines whose prefregex content no failregex can match are decided without
 //! capturing groups; in single-line mode a line no failregex matches allocates nothing.
 pub mod date;
-pub mod pyre;
 pub mod faildata;
 pub mod failregex;
 pub mod filter;
 pub mod ipdns;
 pub mod literals;
 pub mod mlfid;
+pub mod pyre;
 pub mod tags;
 
 pub use faildata::{FailData, Value};

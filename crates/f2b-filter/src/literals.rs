@@ -30,7 +30,9 @@ pub fn required(py: &str) -> Vec<String> {
         let c = chars[i];
         match c {
             '\\' => {
-                let Some(&e) = chars.get(i + 1) else { return Vec::new() };
+                let Some(&e) = chars.get(i + 1) else {
+                    return Vec::new();
+                };
                 i += 2;
                 let lit = match e {
                     'n' => Some('\n'),
@@ -209,14 +211,19 @@ impl Prefilter {
             .map(|l| {
                 let b = l.as_bytes();
                 let m = b.len().div_ceil(2);
-                (Finder::new(&b[..m]).into_owned(), Finder::new(&b[b.len() - m..]).into_owned())
+                (
+                    Finder::new(&b[..m]).into_owned(),
+                    Finder::new(&b[b.len() - m..]).into_owned(),
+                )
             })
             .collect();
         Prefilter { halves }
     }
     /// False only when `line` (raw, date not cut out) certainly cannot match.
     pub fn may_match(&self, line: &[u8]) -> bool {
-        self.halves.iter().all(|(head, tail)| head.find(line).is_some() || tail.find(line).is_some())
+        self.halves
+            .iter()
+            .all(|(head, tail)| head.find(line).is_some() || tail.find(line).is_some())
     }
     /// Whether this prefilter can ever rule a line out.
     pub fn is_selective(&self) -> bool {
@@ -230,8 +237,14 @@ mod tests {
 
     #[test]
     fn literal_runs() {
-        assert_eq!(required(r"PORT DENIED: .* SRC=(?P<ip4>x)"), ["PORT DENIED: ", " SRC="]);
-        assert_eq!(required(r"^\[UFW (?:ALLOW|BLOCK)\] IN= .*?DPT=\d+"), ["[UFW ", "] IN= ", "DPT="]);
+        assert_eq!(
+            required(r"PORT DENIED: .* SRC=(?P<ip4>x)"),
+            ["PORT DENIED: ", " SRC="]
+        );
+        assert_eq!(
+            required(r"^\[UFW (?:ALLOW|BLOCK)\] IN= .*?DPT=\d+"),
+            ["[UFW ", "] IN= ", "DPT="]
+        );
         assert_eq!(required(r"abc?d"), ["ab"]);
         assert_eq!(required(r"ab+cd"), ["ab", "cd"]);
         assert_eq!(required(r"xy{2}z\.w"), ["z.w"]);
@@ -257,7 +270,10 @@ mod tests {
         let p = Prefilter::new(r"^\[\]\s\[error\] \[client \S+\] denied");
         assert!(p.may_match(b"[Wed Jul 17 23:20:45 2013] [error] [client 127.0.0.1] denied"));
         let p = Prefilter::new(r"^FOO BARBAZ x");
-        assert!(p.may_match(b"FOO B2013-01-01ARBAZ x"), "straddling the cut is kept");
+        assert!(
+            p.may_match(b"FOO B2013-01-01ARBAZ x"),
+            "straddling the cut is kept"
+        );
         assert!(!p.may_match(b"FOO XBAR BAZ y"));
     }
 }

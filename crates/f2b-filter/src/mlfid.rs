@@ -38,7 +38,11 @@ impl Default for MlfidCache {
 
 impl MlfidCache {
     pub fn new(max_count: usize, max_time: f64) -> MlfidCache {
-        MlfidCache { max_count, max_time, entries: Vec::new() }
+        MlfidCache {
+            max_count,
+            max_time,
+            entries: Vec::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -52,7 +56,10 @@ impl MlfidCache {
     /// The entry for `id` unless it expired (an expired entry is dropped).
     pub fn get(&mut self, id: &str, now: f64) -> Option<Pending> {
         let h = key_hash(id);
-        let i = self.entries.iter().position(|(kh, k, _, _)| *kh == h && k == id)?;
+        let i = self
+            .entries
+            .iter()
+            .position(|(kh, k, _, _)| *kh == h && k == id)?;
         if self.entries[i].3 > now {
             return Some(self.entries[i].2.clone());
         }
@@ -62,7 +69,11 @@ impl MlfidCache {
 
     pub fn set(&mut self, id: &str, v: Pending, now: f64) {
         let h = key_hash(id);
-        if let Some(e) = self.entries.iter_mut().find(|(kh, k, _, _)| *kh == h && k == id) {
+        if let Some(e) = self
+            .entries
+            .iter_mut()
+            .find(|(kh, k, _, _)| *kh == h && k == id)
+        {
             e.2 = v;
             e.3 = now + self.max_time;
             return;
@@ -75,13 +86,18 @@ impl MlfidCache {
                 }
             }
         }
-        self.entries.push((h, id.to_string(), v, now + self.max_time));
+        self.entries
+            .push((h, id.to_string(), v, now + self.max_time));
     }
 
     /// Replaces the value of a live entry, keeping its place and expiry.
     pub fn update(&mut self, id: &str, v: Pending) {
         let h = key_hash(id);
-        if let Some(e) = self.entries.iter_mut().find(|(kh, k, _, _)| *kh == h && k == id) {
+        if let Some(e) = self
+            .entries
+            .iter_mut()
+            .find(|(kh, k, _, _)| *kh == h && k == id)
+        {
             e.2 = v;
         }
     }

@@ -71,19 +71,54 @@ pub fn translate_superset(py: &str) -> Result<String, PyReError> {
 }
 
 fn translate_with(py: &str, superset: bool) -> Result<Translation, PyReError> {
-    let mut t = Translator { src: py.chars().collect(), pos: 0, out: String::with_capacity(py.len() + 16), depth: 0, global_flags: String::new(), warnings: Vec::new(), verbose: false, group_stack: Vec::new(), superset, captures: 0, names: Vec::new(), numbered_refs: Vec::new() };
+    let mut t = Translator {
+        src: py.chars().collect(),
+        pos: 0,
+        out: String::with_capacity(py.len() + 16),
+        depth: 0,
+        global_flags: String::new(),
+        warnings: Vec::new(),
+        verbose: false,
+        group_stack: Vec::new(),
+        superset,
+        captures: 0,
+        names: Vec::new(),
+        numbered_refs: Vec::new(),
+    };
     t.run()?;
     let mut pattern = String::with_capacity(t.out.len() + 8);
     if !t.global_flags.is_empty() {
         let _ = write!(pattern, "(?{})", t.global_flags);
     }
     pattern.push_str(&t.out);
-    Ok(Translation { pattern, warnings: t.warnings })
+    Ok(Translation {
+        pattern,
+        warnings: t.warnings,
+    })
 }
 
 /// Characters that must be escaped to stand for themselves outside a class in Rust syntax.
 fn is_meta(c: char) -> bool {
-    matches!(c, '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$' | '#' | '&' | '-' | '~')
+    matches!(
+        c,
+        '\\' | '.'
+            | '+'
+            | '*'
+            | '?'
+            | '('
+            | ')'
+            | '|'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '^'
+            | '$'
+            | '#'
+            | '&'
+            | '-'
+            | '~'
+    )
 }
 
 fn push_literal(out: &mut String, c: char) {
@@ -239,10 +274,19 @@ impl Translator {
             }
         }
         if !self.group_stack.is_empty() {
-            return Err(PyReError::UnterminatedGroup { pos: self.src.len() });
+            return Err(PyReError::UnterminatedGroup {
+                pos: self.src.len(),
+            });
         }
-        if let Some(&(group, pos)) = self.numbered_refs.iter().find(|(g, _)| *g == 0 || *g > self.captures) {
-            return Err(PyReError::InvalidGroupReference { group: group.to_string(), pos });
+        if let Some(&(group, pos)) = self
+            .numbered_refs
+            .iter()
+            .find(|(g, _)| *g == 0 || *g > self.captures)
+        {
+            return Err(PyReError::InvalidGroupReference {
+                group: group.to_string(),
+                pos,
+            });
         }
         Ok(())
     }
@@ -362,7 +406,10 @@ impl Translator {
             }
         }
         if self.starts_with("P") {
-            return Err(PyReError::UnknownExtension { ext: "P".into(), pos: start });
+            return Err(PyReError::UnknownExtension {
+                ext: "P".into(),
+                pos: start,
+            });
         }
         if self.starts_with("#") {
             while let Some(c) = self.peek() {
@@ -399,7 +446,10 @@ impl Translator {
             if let Ok(group) = name.parse::<usize>() {
                 self.numbered_refs.push((group, cond_start));
             } else if !self.names.contains(&name) {
-                return Err(PyReError::UnknownGroupName { name, pos: cond_start });
+                return Err(PyReError::UnknownGroupName {
+                    name,
+                    pos: cond_start,
+                });
             }
             if self.superset {
                 self.out.push_str("(?:");
@@ -424,7 +474,10 @@ impl Translator {
             match c {
                 'i' | 'm' | 's' | 'x' | 'a' | 'u' | 'L' => {
                     if c == 'L' {
-                        return Err(PyReError::BadFlag { flag: c, pos: self.pos - 1 });
+                        return Err(PyReError::BadFlag {
+                            flag: c,
+                            pos: self.pos - 1,
+                        });
                     }
                     if neg {
                         off.push(c)
@@ -451,7 +504,10 @@ impl Translator {
                     return Ok(());
                 }
                 other => {
-                    return Err(PyReError::UnknownExtension { ext: other.to_string(), pos: start });
+                    return Err(PyReError::UnknownExtension {
+                        ext: other.to_string(),
+                        pos: start,
+                    });
                 }
             }
         }
@@ -467,7 +523,10 @@ impl Translator {
                     return Ok(n);
                 }
                 if !c.is_ascii_digit() {
-                    return Err(PyReError::BadGroupName { name: n, pos: start });
+                    return Err(PyReError::BadGroupName {
+                        name: n,
+                        pos: start,
+                    });
                 }
                 n.push(c);
             }
@@ -554,7 +613,10 @@ impl Translator {
     fn hex(&mut self, n: usize, ch: char, pos: usize) -> Result<u32, PyReError> {
         let mut v = 0u32;
         for _ in 0..n {
-            let d = self.peek().and_then(|d| d.to_digit(16)).ok_or(PyReError::BadEscape { ch, pos })?;
+            let d = self
+                .peek()
+                .and_then(|d| d.to_digit(16))
+                .ok_or(PyReError::BadEscape { ch, pos })?;
             v = v * 16 + d;
             self.pos += 1;
         }
@@ -624,7 +686,11 @@ impl Translator {
                         }
                         'b' => self.out.push_str("\\x08"),
                         '0'..='7' => {
-                            let v = if e == '0' { self.octal(e) } else { self.class_octal(e) };
+                            let v = if e == '0' {
+                                self.octal(e)
+                            } else {
+                                self.class_octal(e)
+                            };
                             push_codepoint_ctx(&mut self.out, v.unwrap_or(0), true);
                         }
                         _ => self.common_escape(e, pos, true)?,
@@ -632,7 +698,8 @@ impl Translator {
                 }
                 '-' => {
                     // A range dash sits between two members; elsewhere it is literal.
-                    let prev_is_member = !first && !self.out.ends_with('[') && !self.out.ends_with("[^");
+                    let prev_is_member =
+                        !first && !self.out.ends_with('[') && !self.out.ends_with("[^");
                     let next_closes = self.peek_at(1) == Some(']');
                     if prev_is_member && !next_closes {
                         self.out.push('-');
@@ -690,13 +757,17 @@ mod tests {
     }
 
     fn rust_match(py: &str, hay: &str) -> Option<String> {
-        let re = fancy_regex::Regex::new(&tr(py)).unwrap_or_else(|e| panic!("{py} -> {}: {e}", tr(py)));
+        let re =
+            fancy_regex::Regex::new(&tr(py)).unwrap_or_else(|e| panic!("{py} -> {}: {e}", tr(py)));
         re.find(hay).ok().flatten().map(|m| m.as_str().to_string())
     }
 
     #[test]
     fn angle_escapes_are_literal() {
-        assert_eq!(rust_match(r"\<HOST\>", "a <HOST> b").as_deref(), Some("<HOST>"));
+        assert_eq!(
+            rust_match(r"\<HOST\>", "a <HOST> b").as_deref(),
+            Some("<HOST>")
+        );
     }
 
     #[test]
@@ -720,7 +791,10 @@ mod tests {
 
     #[test]
     fn named_groups_backrefs_and_conditionals() {
-        assert_eq!(rust_match(r"(?P<q>['x])a(?P=q)", "'a' xax").as_deref(), Some("'a'"));
+        assert_eq!(
+            rust_match(r"(?P<q>['x])a(?P=q)", "'a' xax").as_deref(),
+            Some("'a'")
+        );
         let p = r"(?P<br>\[)?id(?(br)\]|:)";
         assert_eq!(rust_match(p, "[id]").as_deref(), Some("[id]"));
         assert_eq!(rust_match(p, "id:").as_deref(), Some("id:"));
@@ -739,17 +813,26 @@ mod tests {
     fn mid_pattern_global_flags_apply_everywhere() {
         let t = translate_full(r".*(?i)/admin.*").unwrap();
         assert_eq!(t.warnings.len(), 1);
-        assert_eq!(rust_match(r"GET (?i)/admin", "get /ADMIN").as_deref(), Some("get /ADMIN"));
+        assert_eq!(
+            rust_match(r"GET (?i)/admin", "get /ADMIN").as_deref(),
+            Some("get /ADMIN")
+        );
         assert!(translate_full("(?i)abc").unwrap().warnings.is_empty());
     }
 
     #[test]
     fn comments_flags_and_escapes() {
         assert_eq!(rust_match(r"a(?#note)b", "ab").as_deref(), Some("ab"));
-        assert_eq!(rust_match(r"(?u)\x41\u0042\101", "ABA").as_deref(), Some("ABA"));
+        assert_eq!(
+            rust_match(r"(?u)\x41\u0042\101", "ABA").as_deref(),
+            Some("ABA")
+        );
         assert_eq!(rust_match(r"(?i:ab)c", "ABc").as_deref(), Some("ABc"));
         assert_eq!(rust_match(r"\d+", "x٣4").as_deref(), Some("٣4"));
-        assert_eq!(rust_match(r"a\ b\-c\/d\:\=", "a b-c/d:=").as_deref(), Some("a b-c/d:="));
+        assert_eq!(
+            rust_match(r"a\ b\-c\/d\:\=", "a b-c/d:=").as_deref(),
+            Some("a b-c/d:=")
+        );
         assert_eq!(rust_match(r"[\b]", "\u{8}").as_deref(), Some("\u{8}"));
     }
 
@@ -764,15 +847,30 @@ mod tests {
         let p = translate_superset(r"^(?P<a>x)(?!y)(?(a)b|c)(?P=a)(?<=b)(?>z)$").unwrap();
         let re = regex::Regex::new(&p).expect("plain regex syntax");
         assert!(re.is_match("xbxz"));
-        assert!(re.is_match("xcqz"), "superset also matches what the original rejects");
+        assert!(
+            re.is_match("xcqz"),
+            "superset also matches what the original rejects"
+        );
     }
 
     #[test]
     fn errors() {
-        assert!(matches!(translate(r"\q"), Err(PyReError::BadEscape { ch: 'q', .. })));
-        assert!(matches!(translate(r"[abc"), Err(PyReError::UnterminatedSet { .. })));
-        assert!(matches!(translate(r"(abc"), Err(PyReError::UnterminatedGroup { .. })));
-        assert!(matches!(translate(r"abc)"), Err(PyReError::UnbalancedParen { .. })));
+        assert!(matches!(
+            translate(r"\q"),
+            Err(PyReError::BadEscape { ch: 'q', .. })
+        ));
+        assert!(matches!(
+            translate(r"[abc"),
+            Err(PyReError::UnterminatedSet { .. })
+        ));
+        assert!(matches!(
+            translate(r"(abc"),
+            Err(PyReError::UnterminatedGroup { .. })
+        ));
+        assert!(matches!(
+            translate(r"abc)"),
+            Err(PyReError::UnbalancedParen { .. })
+        ));
         assert!(translate("abc\\").is_err());
     }
 }
@@ -783,9 +881,18 @@ mod group_reference_tests {
 
     #[test]
     fn conditionals_must_name_an_existing_group() {
-        assert!(matches!(translate("(?(2)Y|,c)"), Err(PyReError::InvalidGroupReference { .. })));
-        assert!(matches!(translate("(a)(?(0)b|c)"), Err(PyReError::InvalidGroupReference { .. })));
-        assert!(matches!(translate("(?(x)b|c)(?P<x>a)"), Err(PyReError::UnknownGroupName { .. })));
+        assert!(matches!(
+            translate("(?(2)Y|,c)"),
+            Err(PyReError::InvalidGroupReference { .. })
+        ));
+        assert!(matches!(
+            translate("(a)(?(0)b|c)"),
+            Err(PyReError::InvalidGroupReference { .. })
+        ));
+        assert!(matches!(
+            translate("(?(x)b|c)(?P<x>a)"),
+            Err(PyReError::UnknownGroupName { .. })
+        ));
         assert!(translate("(a)?(?(1)b|c)").is_ok());
         assert!(translate("(?(2)b|c)(a)(d)").is_ok());
         assert!(translate("(?P<x>a)?(?(x)b|c)").is_ok());

@@ -141,9 +141,19 @@ fn parse_tag(s: &str) -> Option<(usize, &str)> {
     }
 }
 
-fn substitute(tag: &str, inner: &str, usedns: UseDns, open: &mut Vec<String>, skiplines: &mut usize) -> String {
+fn substitute(
+    tag: &str,
+    inner: &str,
+    usedns: UseDns,
+    open: &mut Vec<String>,
+    skiplines: &mut usize,
+) -> String {
     if inner == "HOST" {
-        return if usedns == UseDns::No { r_addr() } else { r_host() };
+        return if usedns == UseDns::No {
+            r_addr()
+        } else {
+            r_host()
+        };
     }
     if inner == "SKIPLINES" {
         let n = *skiplines;
@@ -160,10 +170,16 @@ fn substitute(tag: &str, inner: &str, usedns: UseDns, open: &mut Vec<String>, sk
     };
     if let Some(custom) = name.strip_prefix("F-") {
         let valid = !custom.is_empty()
-            && custom.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            && custom
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if valid {
             if closing {
-                return if open.iter().any(|o| o == custom) { ")".to_string() } else { tag.to_string() };
+                return if open.iter().any(|o| o == custom) {
+                    ")".to_string()
+                } else {
+                    tag.to_string()
+                };
             }
             open.push(custom.to_string());
             return format!("(?P<{}>", map_tag_name(custom));
@@ -217,17 +233,39 @@ mod tests {
     }
 
     fn group(p: &str, hay: &str, g: &str) -> Option<String> {
-        compile(p).captures(hay).ok().flatten().and_then(|c| c.name(g).map(|m| m.as_str().to_string()))
+        compile(p)
+            .captures(hay)
+            .ok()
+            .flatten()
+            .and_then(|c| c.name(g).map(|m| m.as_str().to_string()))
     }
 
     #[test]
     fn host_alternatives() {
-        assert_eq!(group("from <HOST> port", "from 192.0.2.1 port", "ip4").as_deref(), Some("192.0.2.1"));
-        assert_eq!(group("from <HOST> port", "from ::ffff:192.0.2.1 port", "ip4").as_deref(), Some("192.0.2.1"));
-        assert_eq!(group("from <HOST> port", "from 2001:db8::5 port", "ip6").as_deref(), Some("2001:db8::5"));
-        assert_eq!(group("from <HOST> port", "from [2001:db8::] port", "ip6").as_deref(), Some("2001:db8::"));
-        assert_eq!(group("from <HOST> port", "from host.example.com port", "dns").as_deref(), Some("host.example.com"));
-        assert_eq!(group("from <HOST> port", "from host.example.com port", "ip4"), None);
+        assert_eq!(
+            group("from <HOST> port", "from 192.0.2.1 port", "ip4").as_deref(),
+            Some("192.0.2.1")
+        );
+        assert_eq!(
+            group("from <HOST> port", "from ::ffff:192.0.2.1 port", "ip4").as_deref(),
+            Some("192.0.2.1")
+        );
+        assert_eq!(
+            group("from <HOST> port", "from 2001:db8::5 port", "ip6").as_deref(),
+            Some("2001:db8::5")
+        );
+        assert_eq!(
+            group("from <HOST> port", "from [2001:db8::] port", "ip6").as_deref(),
+            Some("2001:db8::")
+        );
+        assert_eq!(
+            group("from <HOST> port", "from host.example.com port", "dns").as_deref(),
+            Some("host.example.com")
+        );
+        assert_eq!(
+            group("from <HOST> port", "from host.example.com port", "ip4"),
+            None
+        );
     }
 
     #[test]
@@ -238,13 +276,34 @@ mod tests {
 
     #[test]
     fn static_tags() {
-        assert_eq!(group("a <IP4> b", "a 10.0.0.1 b", "ip4").as_deref(), Some("10.0.0.1"));
-        assert_eq!(group("a <IP6> b", "a fe80::1 b", "ip6").as_deref(), Some("fe80::1"));
-        assert_eq!(group("a <ADDR>/<CIDR>", "a 10.0.0.0/8", "cidr").as_deref(), Some("8"));
-        assert_eq!(group("a <SUBNET>$", "a 10.1.0.0/16", "cidr").as_deref(), Some("16"));
-        assert_eq!(group("a <DNS>$", "a x-y.org", "dns").as_deref(), Some("x-y.org"));
-        assert_eq!(group("port <F-ID/> x", "port 8080 x", "fid").as_deref(), Some("8080"));
-        assert_eq!(group("port <F-PORT/>", "port http", "fport").as_deref(), Some("http"));
+        assert_eq!(
+            group("a <IP4> b", "a 10.0.0.1 b", "ip4").as_deref(),
+            Some("10.0.0.1")
+        );
+        assert_eq!(
+            group("a <IP6> b", "a fe80::1 b", "ip6").as_deref(),
+            Some("fe80::1")
+        );
+        assert_eq!(
+            group("a <ADDR>/<CIDR>", "a 10.0.0.0/8", "cidr").as_deref(),
+            Some("8")
+        );
+        assert_eq!(
+            group("a <SUBNET>$", "a 10.1.0.0/16", "cidr").as_deref(),
+            Some("16")
+        );
+        assert_eq!(
+            group("a <DNS>$", "a x-y.org", "dns").as_deref(),
+            Some("x-y.org")
+        );
+        assert_eq!(
+            group("port <F-ID/> x", "port 8080 x", "fid").as_deref(),
+            Some("8080")
+        );
+        assert_eq!(
+            group("port <F-PORT/>", "port http", "fport").as_deref(),
+            Some("http")
+        );
     }
 
     #[test]

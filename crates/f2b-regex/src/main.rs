@@ -59,14 +59,16 @@ impl Setup {
             self.datepattern_set = true;
             self.opts.datepattern = Some(p.to_string());
             let name = date_pattern_name(p, self.opts.logtimezone.as_deref())?;
-            self.header.push(format!("Use      datepattern : {p} : {name}"));
+            self.header
+                .push(format!("Use      datepattern : {p} : {name}"));
         }
         Ok(())
     }
 }
 
 fn date_pattern_name(p: &str, tz: Option<&str>) -> Result<String, Fatal> {
-    let dd = f2b_filter::date::DateDetector::new(Some(p), tz).map_err(|e| Fatal(format!("ERROR: {e}")))?;
+    let dd = f2b_filter::date::DateDetector::new(Some(p), tz)
+        .map_err(|e| Fatal(format!("ERROR: {e}")))?;
     let stats = dd.template_stats();
     if stats.is_empty() || stats.len() > 2 {
         Ok("Default Detectors".to_string())
@@ -81,7 +83,10 @@ fn now_from_env() -> f64 {
             return t;
         }
     }
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// `^/{0,3}[\w/_\-.]+(?:\[.*\])?$` (dot matching newlines): the REGEX argument may name a filter.
@@ -90,7 +95,9 @@ fn looks_like_filter(v: &str) -> bool {
     let name = &v[..name_end];
     let rest = &v[name_end..];
     let name_ok = !name.trim_start_matches('/').is_empty()
-        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '/' | '-' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '/' | '-' | '.'))
         && name.len() - name.trim_start_matches('/').len() <= 3;
     name_ok && (rest.is_empty() || (rest.starts_with('[') && rest.ends_with(']')))
 }
@@ -101,12 +108,19 @@ fn find_filter_file(confdir: &str, value: &str) -> Option<(PathBuf, String)> {
     let tries: Vec<String> = if tail.contains('.') {
         vec![name.to_string()]
     } else {
-        vec![name.to_string(), format!("{name}.conf"), format!("{name}.local")]
+        vec![
+            name.to_string(),
+            format!("{name}.conf"),
+            format!("{name}.local"),
+        ]
     };
     for t in tries {
         let p = if t.contains('/') {
             PathBuf::from(&t)
-        } else if Path::new(confdir).file_name().is_some_and(|n| n == "filter.d") {
+        } else if Path::new(confdir)
+            .file_name()
+            .is_some_and(|n| n == "filter.d")
+        {
             Path::new(confdir).join(&t)
         } else {
             Path::new(confdir).join("filter.d").join(&t)
@@ -120,34 +134,66 @@ fn find_filter_file(confdir: &str, value: &str) -> Option<(PathBuf, String)> {
 
 fn read_failregex(cli: &Cli, value: &str, setup: &mut Setup, journal: bool) -> Result<(), Fatal> {
     let confdir = cli.config.as_str();
-    let found = if looks_like_filter(value) { find_filter_file(confdir, value) } else { None };
+    let found = if looks_like_filter(value) {
+        find_filter_file(confdir, value)
+    } else {
+        None
+    };
     let Some((path, name)) = found else {
-        setup.header.push(format!("Use   failregex line : {}", report::shortstr(value, 53)));
+        setup.header.push(format!(
+            "Use   failregex line : {}",
+            report::shortstr(value, 53)
+        ));
         setup.failregex_src = vec![value.to_string()];
         return Ok(());
     };
-    let basedir = path.parent().and_then(|p| p.parent()).map(|p| p.display().to_string()).unwrap_or_default();
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or(name.clone());
-    let in_tree = path.parent().is_some_and(|p| p.file_name().is_some_and(|n| n == "filter.d"));
+    let basedir = path
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or(name.clone());
+    let in_tree = path
+        .parent()
+        .is_some_and(|p| p.file_name().is_some_and(|n| n == "filter.d"));
     if in_tree {
-        setup.header.push(format!("Use   failregex filter file : {stem}, basedir: {basedir}"));
+        setup.header.push(format!(
+            "Use   failregex filter file : {stem}, basedir: {basedir}"
+        ));
     } else {
         setup.header.push(format!("Use   failregex file : {name}"));
     }
     let opts_part = value.find('[').map(|i| &value[i..]).unwrap_or("");
     let spec = format!("{}{}", path.display(), opts_part);
     if !opts_part.is_empty() {
-        setup.header.push(format!("Use   filter options : {}", report::py_opts_repr(opts_part)));
+        setup.header.push(format!(
+            "Use   filter options : {}",
+            report::py_opts_repr(opts_part)
+        ));
     }
     // The journal backend makes the filter pick its `logtype = journal` variant.
-    let jail_opts: Vec<(String, String)> = if journal { vec![("backend".into(), "systemd".into())] } else { Vec::new() };
+    let jail_opts: Vec<(String, String)> = if journal {
+        vec![("backend".into(), "systemd".into())]
+    } else {
+        Vec::new()
+    };
     let def = f2b_config::load_filter(Path::new(confdir), &spec, &jail_opts).map_err(|e| {
-        Fatal(format!("Wrong config file: {e}\nERROR: failed to load filter {value}"))
+        Fatal(format!(
+            "Wrong config file: {e}\nERROR: failed to load filter {value}"
+        ))
     })?;
     setup.opts.prefregex = def.prefregex.clone();
     setup.failregex_src = def.failregex.clone();
     setup.ignoreregex_src = def.ignoreregex.clone();
-    setup.journalmatch = def.journalmatch.iter().rev().find(|m| !m.trim().is_empty()).cloned();
+    setup.journalmatch = def
+        .journalmatch
+        .iter()
+        .rev()
+        .find(|m| !m.trim().is_empty())
+        .cloned();
     if let Some(m) = def.maxlines {
         setup.set_maxlines(m);
     }
@@ -178,7 +224,8 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
         journalmatch: None,
     };
     if let Some(u) = &cli.usedns {
-        setup.opts.usedns = UseDns::parse(u).ok_or_else(|| Fatal(format!("ERROR: Invalid usedns value: {u}")))?;
+        setup.opts.usedns =
+            UseDns::parse(u).ok_or_else(|| Fatal(format!("ERROR: Invalid usedns value: {u}")))?;
     }
     if cli.maxlines > 0 {
         setup.set_maxlines(cli.maxlines);
@@ -201,7 +248,10 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
         return Err(e);
     }
     if let Some(ig) = cli.args.get(2) {
-        setup.header.push(format!("Use ignoreregex line : {}", report::shortstr(ig, 53)));
+        setup.header.push(format!(
+            "Use ignoreregex line : {}",
+            report::shortstr(ig, 53)
+        ));
         setup.ignoreregex_src = vec![ig.clone()];
     }
     setup.opts.failregex = setup.failregex_src.clone();
@@ -224,11 +274,17 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
 
     let mut source: report::Source = if Path::new(log).is_file() {
         setup.header.push(format!("Use         log file : {log}"));
-        setup.header.push(format!("Use         encoding : {}", cli.encoding.as_deref().unwrap_or("UTF-8")));
+        setup.header.push(format!(
+            "Use         encoding : {}",
+            cli.encoding.as_deref().unwrap_or("UTF-8")
+        ));
         report::Source::File(PathBuf::from(log))
     } else if journal {
         setup.header.push("Use         systemd journal".to_string());
-        setup.header.push(format!("Use         encoding : {}", cli.encoding.as_deref().unwrap_or("UTF-8")));
+        setup.header.push(format!(
+            "Use         encoding : {}",
+            cli.encoding.as_deref().unwrap_or("UTF-8")
+        ));
         match open_journal(cli, log, &mut setup) {
             Ok(reader) => report::Source::Journal(reader),
             Err(e) => {
@@ -237,17 +293,26 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
             }
         }
     } else if filter.maxlines() <= 1 && !log.contains('\n') {
-        setup.header.push(format!("Use      single line : {}", report::shortstr(&log.replace('\n', "\\n"), 53)));
+        setup.header.push(format!(
+            "Use      single line : {}",
+            report::shortstr(&log.replace('\n', "\\n"), 53)
+        ));
         report::Source::Lines(vec![log.to_string()])
     } else {
         let lines: Vec<String> = log.split('\n').map(str::to_string).collect();
-        setup.header.push(format!("Use      multi line : {} line(s)", lines.len()));
+        setup
+            .header
+            .push(format!("Use      multi line : {} line(s)", lines.len()));
         for (i, l) in lines.iter().enumerate() {
             if i >= 5 {
                 setup.header.push("| ...".to_string());
                 break;
             }
-            setup.header.push(format!("| {:>2.2}: {}", (i + 1).to_string(), report::shortstr(l, 53)));
+            setup.header.push(format!(
+                "| {:>2.2}: {}",
+                (i + 1).to_string(),
+                report::shortstr(l, 53)
+            ));
         }
         setup.header.push("`-".to_string());
         report::Source::Lines(lines)
@@ -256,7 +321,8 @@ fn run(cli: &Cli, stdout: &mut dyn Write) -> Result<(), Fatal> {
     emit_header(&setup, stdout);
 
     let mut run = report::Run::new(cli, &setup.failregex_src, &setup.ignoreregex_src);
-    run.process(&mut filter, &mut source, now, stdout).map_err(Fatal)?;
+    run.process(&mut filter, &mut source, now, stdout)
+        .map_err(Fatal)?;
     if !machine {
         run.print_stats(&filter, stdout);
     }
@@ -267,7 +333,11 @@ use cli::Cli;
 
 /// Opens the journal named by `systemd-journal[options]` with the matches of `-m` (else the
 /// filter's), placed at its first entry.
-fn open_journal(cli: &Cli, log: &str, setup: &mut Setup) -> Result<f2b_backend::JournalReader, Fatal> {
+fn open_journal(
+    cli: &Cli,
+    log: &str,
+    setup: &mut Setup,
+) -> Result<f2b_backend::JournalReader, Fatal> {
     use f2b_backend::{parse_journalmatch, BackendSpec, JournalReader, JournalStart, LogEncoding};
     let err = |e: f2b_backend::BackendError| Fatal(format!("ERROR: {e}"));
     let spec = match log.find('[') {
@@ -277,13 +347,19 @@ fn open_journal(cli: &Cli, log: &str, setup: &mut Setup) -> Result<f2b_backend::
     let BackendSpec::Systemd(opts) = BackendSpec::parse(&spec).map_err(err)? else {
         return Err(Fatal(format!("ERROR: not a journal: {log}")));
     };
-    let matches = match cli.journalmatch.as_deref().or(setup.journalmatch.as_deref()) {
+    let matches = match cli
+        .journalmatch
+        .as_deref()
+        .or(setup.journalmatch.as_deref())
+    {
         Some(m) => parse_journalmatch(&m.replace('\n', " ")).map_err(err)?,
         None => Vec::new(),
     };
     if !matches.is_empty() {
         let words: Vec<&str> = matches.iter().flatten().map(String::as_str).collect();
-        setup.header.push(format!("Use    journal match : {}", words.join(" ")));
+        setup
+            .header
+            .push(format!("Use    journal match : {}", words.join(" ")));
     }
     let encoding = match cli.encoding.as_deref() {
         Some(e) => LogEncoding::parse(e).map_err(err)?,

@@ -89,7 +89,11 @@ fn ticket_tag(tag: &str, f: &Failure, multi_msg: bool) -> Result<Option<String>,
             Some(fam) => fam.to_string(),
             None => "None".to_string(),
         },
-        "ip-rev" => f.ip.as_ref().and_then(|i| i.ptr()).unwrap_or_else(|| "None".to_string()),
+        "ip-rev" => {
+            f.ip.as_ref()
+                .and_then(|i| i.ptr())
+                .unwrap_or_else(|| "None".to_string())
+        }
         "ip-host" => "None".to_string(),
         "time" => time_text(f),
         "failures" | "bancount" | "restored" => "0".to_string(),
@@ -155,7 +159,9 @@ fn fill(t: &str, f: &Failure, multi_msg: bool) -> Result<String, JailTagError> {
     while let Some(p) = rest.find("<F-") {
         o.push_str(&rest[..p]);
         let after = &rest[p + 3..];
-        let n = after.find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-')).unwrap_or(after.len());
+        let n = after
+            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-'))
+            .unwrap_or(after.len());
         if n > 0 && after[n..].starts_with('>') {
             let name = after[..n].to_lowercase();
             let key = match name.as_str() {

@@ -13,7 +13,11 @@ pub fn float(f: f64) -> String {
 
 /// `repr(str)`.
 pub fn string(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -26,8 +30,12 @@ pub fn string(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (0x80..0xa0).contains(&(c as u32)) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if (0x80..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -45,7 +53,14 @@ pub fn value(v: Option<&Value>) -> String {
             if items.is_empty() {
                 "set()".to_string()
             } else {
-                format!("{{{}}}", items.iter().map(|s| string(s)).collect::<Vec<_>>().join(", "))
+                format!(
+                    "{{{}}}",
+                    items
+                        .iter()
+                        .map(|s| string(s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
         }
     }
@@ -61,13 +76,23 @@ pub fn value_str(v: Option<&Value>) -> String {
 
 /// `repr(dict)` of the failure data.
 pub fn dict(d: &FailData) -> String {
-    let items: Vec<String> = d.iter().map(|(k, v)| format!("{}: {}", string(k), value(v))).collect();
+    let items: Vec<String> = d
+        .iter()
+        .map(|(k, v)| format!("{}: {}", string(k), value(v)))
+        .collect();
     format!("{{{}}}", items.join(", "))
 }
 
 /// `repr(list of str)`.
 pub fn str_list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|s| string(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|s| string(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 #[cfg(test)]

@@ -21,7 +21,9 @@ pub enum Source {
 /// not zero), then a space. Its time is that wall-clock reading taken as local time, so an
 /// entry from the other side of a DST change comes out an hour off; we show the same.
 pub fn journal_time(t: f64) -> (String, f64) {
-    let Ok(ts) = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64) else { return (String::new(), t) };
+    let Ok(ts) = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64) else {
+        return (String::new(), t);
+    };
     let offset = jiff::Zoned::now().offset();
     let wall = offset.to_datetime(ts);
     let us = wall.subsec_nanosecond() / 1000;
@@ -37,7 +39,10 @@ pub fn journal_time(t: f64) -> (String, f64) {
         text.push_str(&format!(":{sec:02}"));
     }
     text.push(' ');
-    let local = wall.to_zoned(jiff::tz::TimeZone::system()).map(|z| z.timestamp().as_second() as f64).unwrap_or(t.floor());
+    let local = wall
+        .to_zoned(jiff::tz::TimeZone::system())
+        .map(|z| z.timestamp().as_second() as f64)
+        .unwrap_or(t.floor());
     (text, local + f64::from(us) / 1e6)
 }
 
@@ -61,7 +66,8 @@ pub fn py_opts_repr(opts: &str) -> String {
         let Some(eq) = rest.find('=') else { break };
         let key = rest[..eq].trim().trim_start_matches(',').trim();
         let after = rest[eq + 1..].trim_start();
-        let (val, next) = if let Some(q) = after.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        let (val, next) = if let Some(q) = after.chars().next().filter(|c| *c == '"' || *c == '\'')
+        {
             match after[1..].find(q) {
                 Some(e) => (&after[1..1 + e], &after[e + 2..]),
                 None => (&after[1..], ""),
@@ -72,7 +78,11 @@ pub fn py_opts_repr(opts: &str) -> String {
                 None => (after, ""),
             }
         };
-        items.push(format!("{}: {}", crate::pyrepr::string(key), crate::pyrepr::string(val.trim())));
+        items.push(format!(
+            "{}: {}",
+            crate::pyrepr::string(key),
+            crate::pyrepr::string(val.trim())
+        ));
         rest = next.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
     }
     format!("{{{}}}", items.join(", "))
@@ -110,7 +120,11 @@ pub struct Run {
 
 impl Run {
     pub fn new(cli: &Cli, failregex: &[String], ignoreregex: &[String]) -> Run {
-        let stat = |s: &String| RegexStat { source: s.clone(), hits: 0, ips: Vec::new() };
+        let stat = |s: &String| RegexStat {
+            source: s.clone(),
+            hits: 0,
+            ips: Vec::new(),
+        };
         Run {
             verbose: cli.verbosity(),
             verbose_date: cli.verbose_date,
@@ -136,13 +150,20 @@ impl Run {
         }
     }
 
-    pub fn process(&mut self, filter: &mut Filter, source: &mut Source, now: f64, w: &mut dyn Write) -> Result<(), String> {
+    pub fn process(
+        &mut self,
+        filter: &mut Filter,
+        source: &mut Source,
+        now: f64,
+        w: &mut dyn Write,
+    ) -> Result<(), String> {
         let t0 = Instant::now();
         let mut rows: Vec<String> = Vec::new();
         match source {
             Source::File(p) => {
                 use std::io::Read;
-                let mut file = std::fs::File::open(&*p).map_err(|e| format!("ERROR: cannot read {}: {e}", p.display()))?;
+                let mut file = std::fs::File::open(&*p)
+                    .map_err(|e| format!("ERROR: cannot read {}: {e}", p.display()))?;
                 // Read in blocks: memory stays flat whatever the log size.
                 let mut buf: Vec<u8> = vec![0; 1 << 18];
                 let mut filled = 0usize;
@@ -152,7 +173,9 @@ impl Run {
                         if filled == buf.len() {
                             buf.resize(buf.len() * 2, 0);
                         }
-                        let n = file.read(&mut buf[filled..]).map_err(|e| format!("ERROR: cannot read {}: {e}", p.display()))?;
+                        let n = file
+                            .read(&mut buf[filled..])
+                            .map_err(|e| format!("ERROR: cannot read {}: {e}", p.display()))?;
                         if n == 0 {
                             eof = true;
                         }
@@ -204,7 +227,9 @@ impl Run {
             }
             Source::Journal(reader) => {
                 let mut full = String::new();
-                while let Some((text, time)) = reader.next_line().map_err(|e| format!("ERROR: {e}"))? {
+                while let Some((text, time)) =
+                    reader.next_line().map_err(|e| format!("ERROR: {e}"))?
+                {
                     let (time_text, time) = journal_time(time);
                     let o = filter.process_journal_line(&text, time, &time_text);
                     full.clear();
@@ -218,13 +243,27 @@ impl Run {
         Ok(())
     }
 
-    fn line(&mut self, filter: &mut Filter, line: &str, now: f64, w: &mut dyn Write, rows: &mut Vec<String>) -> Result<(), String> {
+    fn line(
+        &mut self,
+        filter: &mut Filter,
+        line: &str,
+        now: f64,
+        w: &mut dyn Write,
+        rows: &mut Vec<String>,
+    ) -> Result<(), String> {
         let o = filter.process_line(line, now);
         self.record(&o, filter.prefregex_source().is_some(), line, w, rows)
     }
 
     /// Counts (report) or prints (`-o`) what one line did; `line` is the text the report lists.
-    fn record(&mut self, o: &f2b_filter::LineOutcome, has_pref: bool, line: &str, w: &mut dyn Write, rows: &mut Vec<String>) -> Result<(), String> {
+    fn record(
+        &mut self,
+        o: &f2b_filter::LineOutcome,
+        has_pref: bool,
+        line: &str,
+        w: &mut dyn Write,
+        rows: &mut Vec<String>,
+    ) -> Result<(), String> {
         if let Some(fmt) = &self.out {
             if o.is_matched() && !o.is_ignored() {
                 for f in o.failures.iter().filter(|f| !f.nofail) {
@@ -281,7 +320,9 @@ impl Run {
         }
         if o.is_ignored() {
             self.ignored += 1;
-            if !self.print_no_ignored && (self.print_all_ignored || self.ignored as usize <= self.print_limit + 1) {
+            if !self.print_no_ignored
+                && (self.print_all_ignored || self.ignored as usize <= self.print_limit + 1)
+            {
                 self.ignored_lines.push(line.to_string());
             }
         } else if ret > 0 {
@@ -291,7 +332,9 @@ impl Run {
             }
         } else {
             self.missed += 1;
-            if !self.print_no_missed && (self.print_all_missed || self.missed as usize <= self.print_limit + 1) {
+            if !self.print_no_missed
+                && (self.print_all_missed || self.missed as usize <= self.print_limit + 1)
+            {
                 self.missed_lines.push(line.to_string());
             }
         }
@@ -327,7 +370,11 @@ impl Run {
                         "    {}  {}{}",
                         fid,
                         strftime_local(*t),
-                        if *multi { " (multiple regex matched)" } else { "" }
+                        if *multi {
+                            " (multiple regex matched)"
+                        } else {
+                            ""
+                        }
                     ));
                 }
             }
@@ -349,7 +396,10 @@ impl Run {
             let l: Vec<String> = lines.iter().map(|x| x.trim_end().to_string()).collect();
             Self::pprint_list(w, &l, Some(&header));
         } else {
-            let _ = writeln!(w, "{header} too many to print.  Use --print-all-{kind} to print all {count} lines");
+            let _ = writeln!(
+                w,
+                "{header} too many to print.  Use --print-all-{kind} to print all {count} lines"
+            );
         }
     }
 
@@ -372,7 +422,10 @@ impl Run {
                 if self.verbose > 0 || t.hits > 0 {
                     out.push(format!("[{}] {}", t.hits, t.name));
                     if self.verbose_date {
-                        out.push(format!("    # weight: {:.3} ({:.3}), pattern: {}", t.weight, t.base_weight, t.pattern));
+                        out.push(format!(
+                            "    # weight: {:.3} ({:.3}), pattern: {}",
+                            t.weight, t.base_weight, t.pattern
+                        ));
                         out.push(format!("    # regex:   {}", t.regex));
                     }
                 }
@@ -387,13 +440,31 @@ impl Run {
         let _ = writeln!(w, "[processed in {:.2} sec]", self.elapsed);
         let _ = writeln!(w);
         if self.print_all_matched {
-            self.print_lines(w, "matched", self.matched, &self.matched_lines, self.print_all_matched);
+            self.print_lines(
+                w,
+                "matched",
+                self.matched,
+                &self.matched_lines,
+                self.print_all_matched,
+            );
         }
         if !self.print_no_ignored {
-            self.print_lines(w, "ignored", self.ignored, &self.ignored_lines, self.print_all_ignored);
+            self.print_lines(
+                w,
+                "ignored",
+                self.ignored,
+                &self.ignored_lines,
+                self.print_all_ignored,
+            );
         }
         if !self.print_no_missed {
-            self.print_lines(w, "missed", self.missed, &self.missed_lines, self.print_all_missed);
+            self.print_lines(
+                w,
+                "missed",
+                self.missed,
+                &self.missed_lines,
+                self.print_all_missed,
+            );
         }
     }
 }
@@ -402,7 +473,10 @@ impl Run {
 fn strftime_local(t: f64) -> String {
     let ts = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64);
     match ts {
-        Ok(ts) => ts.to_zoned(jiff::tz::TimeZone::system()).strftime("%a %b %d %H:%M:%S %Y").to_string(),
+        Ok(ts) => ts
+            .to_zoned(jiff::tz::TimeZone::system())
+            .strftime("%a %b %d %H:%M:%S %Y")
+            .to_string(),
         Err(_) => t.to_string(),
     }
 }

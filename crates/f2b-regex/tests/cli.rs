@@ -44,11 +44,21 @@ fn fixture() -> Fixture {
     std::fs::write(conf.join("filter.d/mysshd.conf"), SSHD_FILTER).expect("write filter");
     let log = dir.path().join("auth.log");
     std::fs::write(&log, AUTH_LOG).expect("write log");
-    Fixture { _dir: dir, conf, log }
+    Fixture {
+        _dir: dir,
+        conf,
+        log,
+    }
 }
 
 fn run_with(tool: &str, args: &[&str]) -> Output {
-    Command::new(tool).args(args).env("TZ", TZ).env("F2B_NOW", NOW).env("LC_ALL", "C.UTF-8").output().expect("run tool")
+    Command::new(tool)
+        .args(args)
+        .env("TZ", TZ)
+        .env("F2B_NOW", NOW)
+        .env("LC_ALL", "C.UTF-8")
+        .output()
+        .expect("run tool")
 }
 
 fn run(args: &[&str]) -> Output {
@@ -89,9 +99,24 @@ fn out_formats_on_a_filter_file() {
     let log = p(&f.log);
     let o = run(&["-r", "-c", c, "-o", "id", log, "mysshd"]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(stdout(&o), "192.0.2.1\n2001:db8::5\n", "nofail lines are not printed");
-    let o = run(&["-r", "-c", c, "-o", "<fid>|<time>|<F-USER>|<family>", log, "mysshd"]);
-    assert_eq!(stdout(&o), "192.0.2.1|1124013539.0|root|inet4\n2001:db8::5|1124013541.0|bob|inet6\n");
+    assert_eq!(
+        stdout(&o),
+        "192.0.2.1\n2001:db8::5\n",
+        "nofail lines are not printed"
+    );
+    let o = run(&[
+        "-r",
+        "-c",
+        c,
+        "-o",
+        "<fid>|<time>|<F-USER>|<family>",
+        log,
+        "mysshd",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "192.0.2.1|1124013539.0|root|inet4\n2001:db8::5|1124013541.0|bob|inet6\n"
+    );
     let o = run(&["-r", "-c", c, "-o", "ip6", log, "mysshd"]);
     assert_eq!(stdout(&o), "None\n2001:db8::5\n");
     let o = run(&["-r", "-c", c, "-o", "msg", log, "mysshd"]);
@@ -104,20 +129,51 @@ fn report_counts_and_listings() {
     let o = run(&["-r", "-c", p(&f.conf), p(&f.log), "mysshd"]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0));
-    assert!(out.contains("Use   failregex filter file : mysshd, basedir: "), "{out}");
+    assert!(
+        out.contains("Use   failregex filter file : mysshd, basedir: "),
+        "{out}"
+    );
     assert!(out.contains("Prefregex: 4 total"), "{out}");
     assert!(out.contains("|   1) [2] ^Failed"), "{out}");
-    assert!(out.contains("Lines: 4 lines, 2 ignored, 2 matched, 0 missed"), "{out}");
-    assert!(out.contains("|- Ignored line(s):\n|  Aug 14 11:59:02 srv sshd[1236]: Accepted publickey"), "{out}");
+    assert!(
+        out.contains("Lines: 4 lines, 2 ignored, 2 matched, 0 missed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("|- Ignored line(s):\n|  Aug 14 11:59:02 srv sshd[1236]: Accepted publickey"),
+        "{out}"
+    );
 }
 
 #[test]
 fn literal_lines_and_options() {
-    let o = run(&["-d", "{NONE}", "-o", "<time> <fid> <msg>", "srv sshd[1]: auth failure from 192.0.2.3", "auth failure from <HOST>$"]);
-    assert_eq!(stdout(&o), "1124013600.0 192.0.2.3 srv sshd[1]: auth failure from 192.0.2.3\n");
-    let o = run(&["-r", "-o", "<fid>", "Aug 14 11:59:01 auth failure from ::ffff:192.0.2.7", "auth failure from <HOST>$"]);
+    let o = run(&[
+        "-d",
+        "{NONE}",
+        "-o",
+        "<time> <fid> <msg>",
+        "srv sshd[1]: auth failure from 192.0.2.3",
+        "auth failure from <HOST>$",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "1124013600.0 192.0.2.3 srv sshd[1]: auth failure from 192.0.2.3\n"
+    );
+    let o = run(&[
+        "-r",
+        "-o",
+        "<fid>",
+        "Aug 14 11:59:01 auth failure from ::ffff:192.0.2.7",
+        "auth failure from <HOST>$",
+    ]);
     assert_eq!(stdout(&o), "192.0.2.7\n");
-    let o = run(&["-r", "-o", "<fid>", "Aug 14 11:59:01 auth failure from localhost", "auth failure from <HOST>$"]);
+    let o = run(&[
+        "-r",
+        "-o",
+        "<fid>",
+        "Aug 14 11:59:01 auth failure from localhost",
+        "auth failure from <HOST>$",
+    ]);
     assert_eq!(stdout(&o), "localhost\n");
     // multi-line literal with -L: one failure, one row per line
     let o = run(&[
@@ -133,14 +189,19 @@ fn literal_lines_and_options() {
         "192.0.2.44|Aug 14 11:59:01 srv app[7]: login attempt\n192.0.2.44|Aug 14 11:59:02 srv app[7]: rejected host 192.0.2.44\n"
     );
     // ignoreregex argument
-    let o = run(&["Aug 14 11:59:01 auth failure from 192.0.2.3", "auth failure from <HOST>$", "192\\.0\\.2\\.3"]);
+    let o = run(&[
+        "Aug 14 11:59:01 auth failure from 192.0.2.3",
+        "auth failure from <HOST>$",
+        "192\\.0\\.2\\.3",
+    ]);
     assert!(stdout(&o).contains("Lines: 1 lines, 1 ignored, 0 matched, 0 missed"));
 }
 
 /// Compares the report with the real fail2ban-regex (clock pinned), timing line left out.
 #[test]
 fn differential_report_against_fail2ban_regex() {
-    let reference = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/tools/fail2ban-regex-fixednow");
+    let reference = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/compat/tools/fail2ban-regex-fixednow");
     if !reference.is_file() || !Path::new("/usr/lib/python3/dist-packages/fail2ban").is_dir() {
         println!("skipped: fail2ban-regex (fixed-now wrapper) not installed");
         return;
@@ -152,16 +213,28 @@ fn differential_report_against_fail2ban_regex() {
         vec!["-r", "-c", c, log, "mysshd"],
         vec!["-r", "-c", c, "--print-all-matched", log, "mysshd"],
         vec!["-r", "-c", c, "-o", "row", log, "mysshd"],
-        vec!["-r", "Aug 14 11:59:01 auth failure from 192.0.2.3", "auth failure from <HOST>$"],
+        vec![
+            "-r",
+            "Aug 14 11:59:01 auth failure from 192.0.2.3",
+            "auth failure from <HOST>$",
+        ],
         vec!["-r", "-c", c, "--print-no-ignored", log, "mysshd"],
         vec!["-r", "-c", c, "-v", log, "mysshd"],
         vec!["-r", "-c", c, "-v", "--VD", log, "mysshd"],
         vec!["-c", c, "-L", "3", "--print-all-missed", log, "mysshd"],
     ];
-    let strip = |s: String| s.lines().filter(|l| !l.starts_with("[processed in")).collect::<Vec<_>>().join("\n");
+    let strip = |s: String| {
+        s.lines()
+            .filter(|l| !l.starts_with("[processed in"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     for args in cases {
         let ours = strip(stdout(&run(&args)));
-        let theirs = strip(stdout(&run_with(reference.to_str().unwrap_or_default(), &args)));
+        let theirs = strip(stdout(&run_with(
+            reference.to_str().unwrap_or_default(),
+            &args,
+        )));
         // Python sets have no stable order: compare row output set-insensitively.
         let norm = |s: &str| s.replace("{'root'}", "{}");
         assert_eq!(norm(&ours), norm(&theirs), "args {args:?}");

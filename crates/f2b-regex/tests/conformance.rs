@@ -37,10 +37,22 @@ fn conformance_corpus_dev() {
     let text = String::from_utf8_lossy(&out.stdout);
     println!("{text}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    let last = text.lines().rev().find(|l| l.contains(" passed, ")).expect("conform.py summary line");
-    let nums: Vec<u64> = last.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok()).collect();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.contains(" passed, "))
+        .expect("conform.py summary line");
+    let nums: Vec<u64> = last
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
     let (passed, failed) = (nums[0], nums[1]);
     let ratio = passed as f64 / (passed + failed) as f64;
     assert!(passed + failed > 1000, "corpus too small: {last}");
-    assert!(ratio >= 0.995, "conformance {passed}/{} = {:.2}% < 99.5%", passed + failed, ratio * 100.0);
+    assert!(
+        ratio >= 0.995,
+        "conformance {passed}/{} = {:.2}% < 99.5%",
+        passed + failed,
+        ratio * 100.0
+    );
 }

@@ -17,10 +17,13 @@ fn skip(why: &str) {
 }
 
 fn journal_remote() -> Option<PathBuf> {
-    ["/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
+    [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -68,8 +71,17 @@ fn setup(dir: &Path, n: usize) -> Option<(PathBuf, PathBuf, u64)> {
         .expect("python3");
     assert!(st.success(), "gen.py failed");
     let journal = dir.join("x.journal");
-    let st = Command::new(remote).arg("-o").arg(&journal).arg(&export).output().expect("journal-remote");
-    assert!(journal.is_file(), "systemd-journal-remote wrote nothing: {}", String::from_utf8_lossy(&st.stderr));
+    let st = Command::new(remote)
+        .arg("-o")
+        .arg(&journal)
+        .arg(&export)
+        .output()
+        .expect("journal-remote");
+    assert!(
+        journal.is_file(),
+        "systemd-journal-remote wrote nothing: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let meta = std::fs::read_to_string(&meta).expect("meta");
     let matches: u64 = meta
         .split("\"match\": ")
@@ -97,14 +109,20 @@ fn run(tool: &str, tree: &Path, journal: &Path, extra: &[&str]) -> Output {
 #[test]
 fn journal_failures_and_report() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let Some((tree, journal, matches)) = setup(dir.path(), 2000) else { return };
+    let Some((tree, journal, matches)) = setup(dir.path(), 2000) else {
+        return;
+    };
     let me = env!("CARGO_BIN_EXE_f2b-regex");
 
     let o = run(me, &tree, &journal, &["-o", "<fid> <msg>"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     let rows: Vec<&str> = out.lines().collect();
-    assert_eq!(rows.len() as u64, matches, "one failure per watched-port line");
+    assert_eq!(
+        rows.len() as u64,
+        matches,
+        "one failure per watched-port line"
+    );
     for r in &rows {
         let (fid, msg) = r.split_once(' ').expect("fid and msg");
         assert!(PORTS.contains(&fid), "{r}");
@@ -115,13 +133,25 @@ fn journal_failures_and_report() {
 
     let o = run(me, &tree, &journal, &[]);
     let report = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(report.contains("Use         systemd journal\nUse         encoding : UTF-8\n"), "{report}");
-    assert!(report.contains(&format!("Lines: 2000 lines, 0 ignored, {matches} matched, {} missed", 2000 - matches)), "{report}");
+    assert!(
+        report.contains("Use         systemd journal\nUse         encoding : UTF-8\n"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "Lines: 2000 lines, 0 ignored, {matches} matched, {} missed",
+            2000 - matches
+        )),
+        "{report}"
+    );
 
     // -m selects entries: the kernel ones only
     let o = run(me, &tree, &journal, &["-m", "_TRANSPORT=kernel"]);
     let report = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(report.contains("Use    journal match : _TRANSPORT=kernel\n"), "{report}");
+    assert!(
+        report.contains("Use    journal match : _TRANSPORT=kernel\n"),
+        "{report}"
+    );
     assert!(!report.contains("Lines: 2000 lines"), "{report}");
     assert!(report.contains(&format!(" {matches} matched")), "{report}");
 
@@ -140,15 +170,29 @@ fn journal_same_as_fail2ban_regex() {
         return skip("fail2ban-regex with python3-systemd is not installed");
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let Some((tree, journal, _)) = setup(dir.path(), 1000) else { return };
+    let Some((tree, journal, _)) = setup(dir.path(), 1000) else {
+        return;
+    };
     let me = env!("CARGO_BIN_EXE_f2b-regex");
-    for extra in [&["-o", "row"][..], &["-o", "<time> <fid> <matches>"], &["-m", "_TRANSPORT=kernel + SYSLOG_IDENTIFIER=tor"]] {
+    for extra in [
+        &["-o", "row"][..],
+        &["-o", "<time> <fid> <matches>"],
+        &["-m", "_TRANSPORT=kernel + SYSLOG_IDENTIFIER=tor"],
+    ] {
         let ours = run(me, &tree, &journal, extra);
         let theirs = run("/usr/bin/fail2ban-regex", &tree, &journal, extra);
         let strip = |o: &Output| -> String {
-            String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.starts_with("[processed in")).collect::<Vec<_>>().join("\n")
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| !l.starts_with("[processed in"))
+                .collect::<Vec<_>>()
+                .join("\n")
         };
-        assert_eq!(strip(&ours), strip(&theirs), "f2b-regex {extra:?} differs from fail2ban-regex");
+        assert_eq!(
+            strip(&ours),
+            strip(&theirs),
+            "f2b-regex {extra:?} differs from fail2ban-regex"
+        );
         assert!(!strip(&ours).is_empty());
     }
 }

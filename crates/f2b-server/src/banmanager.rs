@@ -93,7 +93,13 @@ impl BanManager {
         self.due = self
             .list
             .iter()
-            .map(|(id, (seq, t))| Reverse(Due { end: t.end_of_ban(d), seq: *seq, id: id.clone() }))
+            .map(|(id, (seq, t))| {
+                Reverse(Due {
+                    end: t.end_of_ban(d),
+                    seq: *seq,
+                    id: id.clone(),
+                })
+            })
             .collect();
         self.next_unban_time = self.due.peek().map_or(MAX_TIME, |Reverse(d)| d.end);
     }
@@ -148,7 +154,10 @@ impl BanManager {
                 };
                 old.set_ban_time(bt);
             }
-            return AddBan::AlreadyBanned { prolonged, ticket: old.clone() };
+            return AddBan::AlreadyBanned {
+                prolonged,
+                ticket: old.clone(),
+            };
         }
         ticket.incr_ban_count();
         self.ban_total += 1;
@@ -156,8 +165,13 @@ impl BanManager {
             self.next_unban_time = eob;
         }
         self.seq += 1;
-        self.due.push(Reverse(Due { end: eob, seq: self.seq, id: ticket.id.clone() }));
-        self.list.insert(ticket.id.clone(), (self.seq, ticket.clone()));
+        self.due.push(Reverse(Due {
+            end: eob,
+            seq: self.seq,
+            id: ticket.id.clone(),
+        }));
+        self.list
+            .insert(ticket.id.clone(), (self.seq, ticket.clone()));
         AddBan::Added(ticket)
     }
 
@@ -174,7 +188,9 @@ impl BanManager {
                 Some(Reverse(d)) if now > d.end => {}
                 _ => break,
             }
-            let Some(Reverse(d)) = self.due.pop() else { break };
+            let Some(Reverse(d)) = self.due.pop() else {
+                break;
+            };
             match self.list.get(&d.id) {
                 Some((seq, t)) if *seq == d.seq => {
                     let end = t.end_of_ban(default);
@@ -246,7 +262,10 @@ impl BanManager {
 
     /// `get <jail> banip`: IDs sorted by end of ban.
     pub fn ban_list_ordered(&self) -> Vec<String> {
-        self.ordered_by_end().into_iter().map(|(t, _)| t.id.clone()).collect()
+        self.ordered_by_end()
+            .into_iter()
+            .map(|(t, _)| t.id.clone())
+            .collect()
     }
 
     /// `get <jail> banip --with-time`: `ID \tSTART + BANTIME = END`, sorted by end of ban,
@@ -287,7 +306,10 @@ pub fn time2str_in(t: f64, tz: &jiff::tz::TimeZone) -> String {
     let micros = (t * 1e6).round_ties_even();
     let secs = (micros / 1e6).floor() as i64;
     match jiff::Timestamp::from_second(secs) {
-        Ok(ts) => ts.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        Ok(ts) => ts
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
         Err(_) => "9999-12-31 23:59:59".to_string(),
     }
 }
@@ -304,7 +326,9 @@ mod tests {
     fn add_counts_and_orders() {
         let mut bm = BanManager::new();
         bm.set_ban_time(BanTime::Seconds(100.0));
-        assert!(matches!(bm.add_ban_ticket(bt("b", 10.0), 10.0), AddBan::Added(t) if t.ban_count() == 1));
+        assert!(
+            matches!(bm.add_ban_ticket(bt("b", 10.0), 10.0), AddBan::Added(t) if t.ban_count() == 1)
+        );
         let mut long = bt("a", 10.0);
         long.set_ban_time(BanTime::Seconds(1000.0));
         assert!(matches!(bm.add_ban_ticket(long, 10.0), AddBan::Added(_)));
@@ -323,26 +347,44 @@ mod tests {
         let mut bm = BanManager::new();
         bm.set_ban_time(BanTime::Seconds(100.0));
         assert_eq!(bm.add_ban_ticket(bt("x", 0.0), 101.0), AddBan::Expired);
-        assert!(matches!(bm.add_ban_ticket(bt("x", 0.0), 100.0), AddBan::Added(_)));
+        assert!(matches!(
+            bm.add_ban_ticket(bt("x", 0.0), 100.0),
+            AddBan::Added(_)
+        ));
         // same end: not prolonged
         assert!(matches!(
             bm.add_ban_ticket(bt("x", 0.0), 50.0),
-            AddBan::AlreadyBanned { prolonged: false, .. }
+            AddBan::AlreadyBanned {
+                prolonged: false,
+                ..
+            }
         ));
         // later failure: the ban is stretched to end at 30 + 100
         assert!(matches!(
             bm.add_ban_ticket(bt("x", 30.0), 50.0),
-            AddBan::AlreadyBanned { prolonged: true, .. }
+            AddBan::AlreadyBanned {
+                prolonged: true,
+                ..
+            }
         ));
-        assert_eq!(bm.get("x").map(|t| t.end_of_ban(bm.ban_time())), Some(130.0));
+        assert_eq!(
+            bm.get("x").map(|t| t.end_of_ban(bm.ban_time())),
+            Some(130.0)
+        );
         assert_eq!(bm.ban_total(), 1);
         let mut perm = bt("x", 40.0);
         perm.set_ban_time(BanTime::Permanent);
         assert!(matches!(
             bm.add_ban_ticket(perm, 50.0),
-            AddBan::AlreadyBanned { prolonged: true, .. }
+            AddBan::AlreadyBanned {
+                prolonged: true,
+                ..
+            }
         ));
-        assert_eq!(bm.get("x").and_then(|t| t.ban_time()), Some(BanTime::Permanent));
+        assert_eq!(
+            bm.get("x").and_then(|t| t.ban_time()),
+            Some(BanTime::Permanent)
+        );
     }
 
     #[test]
@@ -388,10 +430,28 @@ mod tests {
         bm.add_ban_ticket(bt("c", 80.0), 80.0);
         assert!(bm.next_unban_time() <= 100.0);
         assert!(bm.unban_list(101.0, usize::MAX).is_empty());
-        assert_eq!(bm.unban_list(151.0, usize::MAX).iter().map(|t| t.id()).collect::<Vec<_>>(), ["a"]);
-        assert_eq!(bm.unban_list(181.0, usize::MAX).iter().map(|t| t.id()).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(
+            bm.unban_list(151.0, usize::MAX)
+                .iter()
+                .map(|t| t.id())
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
+        assert_eq!(
+            bm.unban_list(181.0, usize::MAX)
+                .iter()
+                .map(|t| t.id())
+                .collect::<Vec<_>>(),
+            ["c"]
+        );
         assert_eq!(bm.next_unban_time(), 300.0);
-        assert_eq!(bm.unban_list(301.0, usize::MAX).iter().map(|t| t.id()).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(
+            bm.unban_list(301.0, usize::MAX)
+                .iter()
+                .map(|t| t.id())
+                .collect::<Vec<_>>(),
+            ["b"]
+        );
         // a shortened ban needs a reschedule
         let mut d = bt("d", 0.0);
         d.set_ban_time(BanTime::Seconds(1000.0));

@@ -103,7 +103,9 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
     let mut o = Options::default();
     let mut it = args.into_iter().peekable();
     let value = |name: &str, inline: Option<String>, it: &mut std::iter::Peekable<I::IntoIter>| {
-        inline.or_else(|| it.next()).ok_or_else(|| CliError::MissingValue(name.to_string()))
+        inline
+            .or_else(|| it.next())
+            .ok_or_else(|| CliError::MissingValue(name.to_string()))
     };
     while let Some(arg) = it.next() {
         if let Some(long) = arg.strip_prefix("--") {
@@ -187,13 +189,17 @@ impl PidFile {
         let pid = std::process::id();
         let mut f = fs::File::create(path)?;
         writeln!(f, "{pid}")?;
-        Ok(PidFile { path: path.to_path_buf(), pid })
+        Ok(PidFile {
+            path: path.to_path_buf(),
+            pid,
+        })
     }
 }
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        let ours = fs::read_to_string(&self.path).is_ok_and(|t| t.trim().parse::<u32>().ok() == Some(self.pid));
+        let ours = fs::read_to_string(&self.path)
+            .is_ok_and(|t| t.trim().parse::<u32>().ok() == Some(self.pid));
         if ours {
             let _ = fs::remove_file(&self.path);
         }
@@ -203,13 +209,23 @@ impl Drop for PidFile {
 /// The shared date templates compile parts of themselves on first use; the first log line
 /// of a jail would pay for it (~0.1 s). One idle thread pays instead, right after start.
 fn warm_up_date_templates() {
-    let _ = std::thread::Builder::new().name("f2b-warmup".into()).stack_size(crate::jail::WORKER_STACK).spawn(|| {
-        let Ok(mut dd) = f2b_filter::date::DateDetector::new(None, None) else { return };
-        let now = crate::jail::now();
-        for line in ["f2b warm-up", "Nov 22 04:38:22 host f2b: warm-up", "2026-11-22 04:38:22 f2b warm-up", "[22/Nov/2026:04:38:22 +0000] f2b"] {
-            let _ = dd.find(line, now);
-        }
-    });
+    let _ = std::thread::Builder::new()
+        .name("f2b-warmup".into())
+        .stack_size(crate::jail::WORKER_STACK)
+        .spawn(|| {
+            let Ok(mut dd) = f2b_filter::date::DateDetector::new(None, None) else {
+                return;
+            };
+            let now = crate::jail::now();
+            for line in [
+                "f2b warm-up",
+                "Nov 22 04:38:22 host f2b: warm-up",
+                "2026-11-22 04:38:22 f2b warm-up",
+                "[22/Nov/2026:04:38:22 +0000] f2b",
+            ] {
+                let _ = dd.find(line, now);
+            }
+        });
 }
 
 /// The (device, inode) of a file, to tell later whether it is still the one we created.
@@ -234,7 +250,10 @@ pub fn daemonize() -> std::io::Result<()> {
         ForkResult::Child => {}
     }
     std::env::set_current_dir("/")?;
-    let null = fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    let null = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
     for fd in 0..3 {
         // SAFETY: fds 0..2 are replaced atomically by dup2; nothing else holds them as owned fds.
         unsafe { nix::unistd::dup2_raw(&null, fd) }.map_err(std::io::Error::from)?;
@@ -258,35 +277,52 @@ extern "C" fn on_signal(sig: libc::c_int) {
 /// Install handlers for TERM, INT, HUP and USR1 and forward them as events on `tx`.
 pub fn install_signals(tx: Sender<Event>) -> std::io::Result<()> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
+    let (rd, wr) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
     // The write end is kept for the life of the process: the handler may fire at any time.
     SIGNAL_PIPE.store(wr.as_raw_fd(), Ordering::Relaxed);
     std::mem::forget(wr);
-    let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
-    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGUSR1] {
+    let act = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+    ] {
         // SAFETY: the handler only calls write(2).
         unsafe { sigaction(sig, &act) }.map_err(std::io::Error::from)?;
     }
     // SAFETY: ignoring SIGPIPE so a closed client socket yields EPIPE instead of killing us.
-    unsafe { sigaction(Signal::SIGPIPE, &SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty())) }
-        .map_err(std::io::Error::from)?;
+    unsafe {
+        sigaction(
+            Signal::SIGPIPE,
+            &SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty()),
+        )
+    }
+    .map_err(std::io::Error::from)?;
     let raw = rd.as_raw_fd();
     std::mem::forget(rd);
-    std::thread::Builder::new().name("f2b-signals".into()).spawn(move || {
-        // SAFETY: `raw` is the read end we own and forgot above; nothing else closes it.
-        let mut f = fs::File::from(unsafe { OwnedFd::from_raw_fd(raw) });
-        let mut b = [0u8; 1];
-        while let Ok(1) = f.read(&mut b) {
-            let ev = match i32::from(b[0]) {
-                libc::SIGHUP => Event::Reload,
-                libc::SIGUSR1 => Event::ReopenLogs,
-                _ => Event::Stop,
-            };
-            if tx.send(ev).is_err() {
-                break;
+    std::thread::Builder::new()
+        .name("f2b-signals".into())
+        .spawn(move || {
+            // SAFETY: `raw` is the read end we own and forgot above; nothing else closes it.
+            let mut f = fs::File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+            let mut b = [0u8; 1];
+            while let Ok(1) = f.read(&mut b) {
+                let ev = match i32::from(b[0]) {
+                    libc::SIGHUP => Event::Reload,
+                    libc::SIGUSR1 => Event::ReopenLogs,
+                    _ => Event::Stop,
+                };
+                if tx.send(ev).is_err() {
+                    break;
+                }
             }
-        }
-    })?;
+        })?;
     Ok(())
 }
 
@@ -296,8 +332,9 @@ const DEFAULT_SOCKET: &str = "/var/run/fail2ban/fail2ban.sock";
 const DEFAULT_PIDFILE: &str = "/var/run/fail2ban/fail2ban.pid";
 
 /// How to build a jail's actions.
-pub type ActionsFactory =
-    Box<dyn Fn(&f2b_config::JailSpec) -> Result<Box<dyn crate::jail::ActionSet>, String> + Send + Sync>;
+pub type ActionsFactory = Box<
+    dyn Fn(&f2b_config::JailSpec) -> Result<Box<dyn crate::jail::ActionSet>, String> + Send + Sync,
+>;
 
 /// What `run` needs besides the options: given `allowipv6` and the database, the actions factory.
 pub type MakeActions = fn(bool, Option<crate::stages::SharedDb>) -> ActionsFactory;
@@ -314,25 +351,45 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
         }
     };
     let spec = cfg.server.clone();
-    let level = opts.loglevel.clone().or_else(|| spec.as_ref().map(|s| s.loglevel.clone())).unwrap_or_else(|| "INFO".into());
+    let level = opts
+        .loglevel
+        .clone()
+        .or_else(|| spec.as_ref().map(|s| s.loglevel.clone()))
+        .unwrap_or_else(|| "INFO".into());
     if let Err(e) = logging::set_level(&level) {
         eprintln!("ERROR  {e}");
         return 255;
     }
-    if let Some(sock) = opts.syslogsocket.clone().or_else(|| spec.as_ref().map(|s| s.syslogsocket.clone())) {
+    if let Some(sock) = opts
+        .syslogsocket
+        .clone()
+        .or_else(|| spec.as_ref().map(|s| s.syslogsocket.clone()))
+    {
         let _ = logging::set_syslog_socket(&sock);
     }
-    let target = opts.logtarget.clone().or_else(|| spec.as_ref().map(|s| s.logtarget.clone())).unwrap_or_else(|| "STDERR".into());
+    let target = opts
+        .logtarget
+        .clone()
+        .or_else(|| spec.as_ref().map(|s| s.logtarget.clone()))
+        .unwrap_or_else(|| "STDERR".into());
     let nonempty = |p: &Path| !p.as_os_str().is_empty();
     let socket = opts
         .socket
         .clone()
-        .or_else(|| spec.as_ref().map(|s| s.socket.clone()).filter(|p| nonempty(p)))
+        .or_else(|| {
+            spec.as_ref()
+                .map(|s| s.socket.clone())
+                .filter(|p| nonempty(p))
+        })
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
     let pidfile = opts
         .pidfile
         .clone()
-        .or_else(|| spec.as_ref().map(|s| s.pidfile.clone()).filter(|p| nonempty(p)))
+        .or_else(|| {
+            spec.as_ref()
+                .map(|s| s.pidfile.clone())
+                .filter(|p| nonempty(p))
+        })
         .unwrap_or_else(|| PathBuf::from(DEFAULT_PIDFILE));
     if opts.test {
         for e in &cfg.errors {
@@ -350,7 +407,10 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
     // Bind before going to the background, so "already running" reaches the caller's terminal.
     let listener = match f2b_protocol::server::Listener::bind(
         &socket,
-        f2b_protocol::server::Options { force: opts.force, ..Default::default() },
+        f2b_protocol::server::Options {
+            force: opts.force,
+            ..Default::default()
+        },
     ) {
         Ok(l) => l,
         Err(e) => {
@@ -388,14 +448,27 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
     // fail2ban refuses to start when a jail's logpath matches no file (checked once our own
     // log exists, so recidive on a first start finds it).
     if let Err(msg) = crate::server::check_log_files(&opts.conf, &cfg) {
-        crate::log!("fail2ban", Level::ERROR, "Failed during configuration: {msg}");
+        crate::log!(
+            "fail2ban",
+            Level::ERROR,
+            "Failed during configuration: {msg}"
+        );
         if !opts.background {
             eprintln!("ERROR  Failed during configuration: {msg}");
         }
         return 255;
     }
-    crate::log!(LOG, Level::INFO, "--------------------------------------------------");
-    crate::log!(LOG, Level::INFO, "Starting Fail2ban v{} (f2b)", crate::transmitter::VERSION);
+    crate::log!(
+        LOG,
+        Level::INFO,
+        "--------------------------------------------------"
+    );
+    crate::log!(
+        LOG,
+        Level::INFO,
+        "Starting Fail2ban v{} (f2b)",
+        crate::transmitter::VERSION
+    );
     if opts.background {
         crate::log!(LOG, Level::INFO, "Daemon started");
     }
@@ -410,7 +483,11 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
     if let Err(e) = install_signals(tx.clone()) {
         crate::log!(LOG, Level::ERROR, "Unable to install signal handlers: {e}");
     }
-    let mut db_settings = crate::server::DbSettings { file: None, purgeage: 86400.0, maxmatches: None };
+    let mut db_settings = crate::server::DbSettings {
+        file: None,
+        purgeage: 86400.0,
+        maxmatches: None,
+    };
     let mut db = None;
     if let Some(s) = &spec {
         db_settings.purgeage = s.dbpurgeage;
@@ -421,7 +498,12 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
             }
             match crate::database::Database::open(&file.to_string_lossy()) {
                 Ok(mut d) => {
-                    crate::log!("fail2ban.database", Level::INFO, "Connected to fail2ban persistent database '{}'", file.display());
+                    crate::log!(
+                        "fail2ban.database",
+                        Level::INFO,
+                        "Connected to fail2ban persistent database '{}'",
+                        file.display()
+                    );
                     d.set_purge_age(s.dbpurgeage);
                     if let Some(m) = s.dbmaxmatches {
                         d.set_max_matches(m as usize);
@@ -432,18 +514,33 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
                     db_settings.file = Some(file.clone());
                     db = Some(std::sync::Arc::new(std::sync::Mutex::new(d)));
                 }
-                Err(e) => crate::log!("fail2ban.database", Level::ERROR, "Unable to open database '{}': {e}", file.display()),
+                Err(e) => crate::log!(
+                    "fail2ban.database",
+                    Level::ERROR,
+                    "Unable to open database '{}': {e}",
+                    file.display()
+                ),
             }
         }
     }
     let allow_ipv6 = spec.as_ref().and_then(|s| s.allowipv6).unwrap_or(true);
     let builder = crate::stages::Builder::new(db.clone(), actions(allow_ipv6, db.clone()));
-    let server = std::sync::Arc::new(crate::server::Server::new(opts.conf.clone(), Box::new(builder), tx, db_settings, db));
+    let server = std::sync::Arc::new(crate::server::Server::new(
+        opts.conf.clone(),
+        Box::new(builder),
+        tx,
+        db_settings,
+        db,
+    ));
     server.start_all(cfg);
     warm_up_date_templates();
     let stop_socket = listener.shutdown_handle();
-    let transmitter = std::sync::Arc::new(crate::transmitter::Transmitter::new(std::sync::Arc::clone(&server)));
-    let serving = std::thread::Builder::new().name("f2b-socket".into()).spawn(move || listener.serve(transmitter));
+    let transmitter = std::sync::Arc::new(crate::transmitter::Transmitter::new(
+        std::sync::Arc::clone(&server),
+    ));
+    let serving = std::thread::Builder::new()
+        .name("f2b-socket".into())
+        .spawn(move || listener.serve(transmitter));
     // fail2ban purges the database of old bans once an hour.
     let mut next_purge = std::time::Instant::now() + std::time::Duration::from_secs(3600);
     loop {
@@ -494,7 +591,16 @@ mod tests {
 
     #[test]
     fn fail2ban_style_flags() {
-        let o = run(&["-xf", "-c", "/tmp/c", "-s/tmp/s", "--pidfile=/tmp/p", "--loglevel", "DEBUG", "start"]);
+        let o = run(&[
+            "-xf",
+            "-c",
+            "/tmp/c",
+            "-s/tmp/s",
+            "--pidfile=/tmp/p",
+            "--loglevel",
+            "DEBUG",
+            "start",
+        ]);
         assert!(o.force && !o.background);
         assert_eq!(o.conf, PathBuf::from("/tmp/c"));
         assert_eq!(o.socket, Some(PathBuf::from("/tmp/s")));
@@ -505,10 +611,22 @@ mod tests {
 
     #[test]
     fn bad_args() {
-        assert_eq!(parse_args(["-z".to_string()]), Err(CliError::Unknown("-z".into())));
-        assert_eq!(parse_args(["-c".to_string()]), Err(CliError::MissingValue("-c".into())));
-        assert_eq!(parse_args(["go".to_string()]), Err(CliError::Extra("go".into())));
-        assert_eq!(parse_args(["-V".to_string()]), Ok(Command::Version { short: true }));
+        assert_eq!(
+            parse_args(["-z".to_string()]),
+            Err(CliError::Unknown("-z".into()))
+        );
+        assert_eq!(
+            parse_args(["-c".to_string()]),
+            Err(CliError::MissingValue("-c".into()))
+        );
+        assert_eq!(
+            parse_args(["go".to_string()]),
+            Err(CliError::Extra("go".into()))
+        );
+        assert_eq!(
+            parse_args(["-V".to_string()]),
+            Ok(Command::Version { short: true })
+        );
     }
 
     #[test]

@@ -105,7 +105,10 @@ impl FailManager {
     }
     /// (IDs, sum of their retry counts).
     pub fn fail_count(&self) -> (usize, u64) {
-        (self.list.len(), self.list.values().map(|(_, t)| t.retry as u64).sum())
+        (
+            self.list.len(),
+            self.list.values().map(|(_, t)| t.retry as u64).sum(),
+        )
     }
     pub fn get(&self, fid: &str) -> Option<&FailTicket> {
         self.list.get(fid).map(|(_, t)| t)
@@ -115,7 +118,11 @@ impl FailManager {
     pub fn add_failure(&mut self, ticket: FailTicket, count: u32) -> u32 {
         let attempts = match self.list.get_mut(&ticket.id).map(|(_, t)| t) {
             Some(known) => {
-                let attempt = if ticket.data.failures == 0 { 1 } else { ticket.data.failures };
+                let attempt = if ticket.data.failures == 0 {
+                    1
+                } else {
+                    ticket.data.failures
+                };
                 let matches = (self.max_matches > 0).then_some(ticket.data.matches.as_slice());
                 known.adjust_time(ticket.time, self.max_time);
                 known.inc(matches, attempt, count);
@@ -131,7 +138,11 @@ impl FailManager {
                 // trim to maxmatches.
                 let r = t.retry;
                 self.gen += 1;
-                self.expiry.push(Reverse(Expiry { time: t.time, gen: self.gen, id: t.id.clone() }));
+                self.expiry.push(Reverse(Expiry {
+                    time: t.time,
+                    gen: self.gen,
+                    id: t.id.clone(),
+                }));
                 self.list.insert(t.id.clone(), (self.gen, t));
                 r
             }
@@ -144,7 +155,13 @@ impl FailManager {
     /// only an ID still counted gets them (one already banned is left alone); no lines are
     /// added again; the ticket remembers `ban_count` earlier bans. Returns the ID's retry
     /// count, or `None` when it is not counted.
-    pub fn add_observed(&mut self, fid: &str, time: f64, count: u32, ban_count: u32) -> Option<u32> {
+    pub fn add_observed(
+        &mut self,
+        fid: &str,
+        time: f64,
+        count: u32,
+        ban_count: u32,
+    ) -> Option<u32> {
         let (_, known) = self.list.get_mut(fid)?;
         known.set_ban_count(ban_count);
         known.adjust_time(time, self.max_time);
@@ -170,7 +187,11 @@ impl FailManager {
     pub fn to_ban(&mut self, fid: Option<&str>) -> Option<BanTicket> {
         let key = match fid.filter(|f| self.list.contains_key(*f)) {
             Some(f) => {
-                if self.list.get(f).is_some_and(|(_, t)| t.retry >= self.max_retry) {
+                if self
+                    .list
+                    .get(f)
+                    .is_some_and(|(_, t)| t.retry >= self.max_retry)
+                {
                     Some(f.to_string())
                 } else {
                     None
@@ -192,7 +213,9 @@ impl FailManager {
             if top.time > cutoff {
                 break;
             }
-            let Some(Reverse(e)) = self.expiry.pop() else { break };
+            let Some(Reverse(e)) = self.expiry.pop() else {
+                break;
+            };
             match self.list.get(&e.id) {
                 Some((g, t)) if *g == e.gen => {
                     if t.time <= cutoff {
@@ -211,7 +234,13 @@ impl FailManager {
             self.expiry = self
                 .list
                 .iter()
-                .map(|(id, (g, t))| Reverse(Expiry { time: t.time, gen: *g, id: id.clone() }))
+                .map(|(id, (g, t))| {
+                    Reverse(Expiry {
+                        time: t.time,
+                        gen: *g,
+                        id: id.clone(),
+                    })
+                })
                 .collect();
         }
         if self.list.capacity() > 64 && self.list.capacity() > self.list.len() * 4 {
@@ -251,7 +280,9 @@ mod tests {
         assert!(fm.add_and_check(fail("1.2.3.4", 10.0, "a")).is_none());
         assert!(fm.add_and_check(fail("1.2.3.4", 11.0, "b")).is_none());
         assert_eq!(fm.size(), 1);
-        let b = fm.add_and_check(fail("1.2.3.4", 12.0, "c")).expect("ban at 3rd failure");
+        let b = fm
+            .add_and_check(fail("1.2.3.4", 12.0, "c"))
+            .expect("ban at 3rd failure");
         assert_eq!(b.id(), "1.2.3.4");
         assert_eq!(b.attempt(), 3);
         assert_eq!(b.time(), 12.0);
@@ -268,7 +299,10 @@ mod tests {
         for i in 0..5 {
             fm.add_failure(fail("x", i as f64, &format!("l{i}")), 1);
         }
-        assert_eq!(fm.get("x").map(|t| t.matches().to_vec()), Some(vec!["l3".into(), "l4".into()]));
+        assert_eq!(
+            fm.get("x").map(|t| t.matches().to_vec()),
+            Some(vec!["l3".into(), "l4".into()])
+        );
         fm.set_max_matches(0);
         fm.add_failure(fail("x", 6.0, "l6"), 1);
         assert!(fm.get("x").is_some_and(|t| t.matches().is_empty()));
@@ -340,7 +374,11 @@ mod tests {
             assert_eq!(fm.size(), 0);
         }
         assert!(fm.list.capacity() < 1000, "capacity {}", fm.list.capacity());
-        assert!(fm.expiry.capacity() < 1000, "capacity {}", fm.expiry.capacity());
+        assert!(
+            fm.expiry.capacity() < 1000,
+            "capacity {}",
+            fm.expiry.capacity()
+        );
     }
 
     #[test]

@@ -46,25 +46,41 @@ fn parse_net(s: &str) -> Option<(IpAddr, u8)> {
 fn in_net(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix))
+            };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix))
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
-        (IpAddr::V6(a), IpAddr::V4(_)) => a.to_ipv4_mapped().is_some_and(|a4| in_net(IpAddr::V4(a4), net, prefix)),
+        (IpAddr::V6(a), IpAddr::V4(_)) => a
+            .to_ipv4_mapped()
+            .is_some_and(|a4| in_net(IpAddr::V4(a4), net, prefix)),
         _ => false,
     }
 }
 
 fn resolve(name: &str) -> Vec<IpAddr> {
-    (name, 0).to_socket_addrs().map(|it| it.map(|sa| sa.ip()).collect()).unwrap_or_default()
+    (name, 0)
+        .to_socket_addrs()
+        .map(|it| it.map(|sa| sa.ip()).collect())
+        .unwrap_or_default()
 }
 
 impl IgnoreList {
     pub fn new(ignore_self: bool) -> IgnoreList {
-        let mut l = IgnoreList { ignore_self: false, ..Default::default() };
+        let mut l = IgnoreList {
+            ignore_self: false,
+            ..Default::default()
+        };
         l.set_ignore_self(ignore_self);
         l
     }
@@ -72,7 +88,10 @@ impl IgnoreList {
     pub fn set_ignore_self(&mut self, on: bool) {
         self.ignore_self = on;
         if on && self.self_ips.is_empty() {
-            let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse().expect("literal"), "::1".parse().expect("literal")];
+            let mut ips: Vec<IpAddr> = vec![
+                "127.0.0.1".parse().expect("literal"),
+                "::1".parse().expect("literal"),
+            ];
             if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
                 ips.extend(resolve(h.trim()));
             }
@@ -86,13 +105,20 @@ impl IgnoreList {
 
     /// Add one entry (address, network or host name). Several may be given space-separated.
     pub fn add(&mut self, text: &str) {
-        for item in text.split([' ', ',']).map(str::trim).filter(|s| !s.is_empty()) {
+        for item in text
+            .split([' ', ','])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             if self.entries.iter().any(|(t, _)| t == item) {
                 continue;
             }
             let entry = match parse_net(item) {
                 Some((addr, prefix)) => Entry::Net { addr, prefix },
-                None => Entry::Dns { name: item.to_string(), addrs: resolve(item) },
+                None => Entry::Dns {
+                    name: item.to_string(),
+                    addrs: resolve(item),
+                },
             };
             self.entries.push((item.to_string(), entry));
         }
@@ -137,13 +163,19 @@ impl IgnoreList {
                     "fail2ban.filter",
                     crate::logging::Level::ERROR,
                     "ignorecommand for {id} failed ({}): {}",
-                    o.code.map(|c| format!("exit status {c}")).unwrap_or_else(|| "killed".into()),
+                    o.code
+                        .map(|c| format!("exit status {c}"))
+                        .unwrap_or_else(|| "killed".into()),
                     o.stderr.trim()
                 );
                 None
             }
             Err(e) => {
-                crate::log!("fail2ban.filter", crate::logging::Level::ERROR, "ignorecommand for {id} failed: {e}");
+                crate::log!(
+                    "fail2ban.filter",
+                    crate::logging::Level::ERROR,
+                    "ignorecommand for {id} failed: {e}"
+                );
                 None
             }
         }
@@ -193,14 +225,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let seen = dir.path().join("seen");
         let mut l = IgnoreList::new(false);
-        l.set_command(&format!("echo <ip> >> {}; test <ip> = 192.0.2.1", seen.display()));
+        l.set_command(&format!(
+            "echo <ip> >> {}; test <ip> = 192.0.2.1",
+            seen.display()
+        ));
         assert_eq!(l.ignored_by("192.0.2.1"), Some("command"));
         assert_eq!(l.ignored_by("192.0.2.2"), None);
         // a hostile ID is data, not shell text
         assert_eq!(l.ignored_by("x; touch /tmp/f2b-pwned-ignore"), None);
         assert!(!std::path::Path::new("/tmp/f2b-pwned-ignore").exists());
         let text = std::fs::read_to_string(&seen).unwrap();
-        assert_eq!(text, "192.0.2.1\n192.0.2.2\nx; touch /tmp/f2b-pwned-ignore\n");
+        assert_eq!(
+            text,
+            "192.0.2.1\n192.0.2.2\nx; touch /tmp/f2b-pwned-ignore\n"
+        );
         l.set_command(" ");
         assert_eq!(l.command(), None);
     }

@@ -26,7 +26,10 @@ fn parse(id: &str) -> Option<(IpAddr, Option<&str>)> {
     };
     let ip: IpAddr = addr.parse().ok()?;
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     };
     Some((ip, plen))
@@ -72,7 +75,9 @@ pub fn ptr(id: &str) -> String {
 
 /// `<ip-host>`: the address's DNS name by reverse lookup; empty when it has none.
 pub fn host(id: &str) -> String {
-    let Some((ip, None)) = parse(id) else { return String::new() };
+    let Some((ip, None)) = parse(id) else {
+        return String::new();
+    };
     reverse_lookup(ip).unwrap_or_default()
 }
 
@@ -114,13 +119,17 @@ fn reverse_lookup(ip: IpAddr) -> Option<String> {
         if rc != 0 {
             return None;
         }
-        std::ffi::CStr::from_ptr(host.as_ptr()).to_str().ok().map(str::to_string)
+        std::ffi::CStr::from_ptr(host.as_ptr())
+            .to_str()
+            .ok()
+            .map(str::to_string)
     }
 }
 
 /// Whether an ID is an IPv6 address (for callers that only need that).
 pub fn is_ipv6(id: &str) -> bool {
-    id.parse::<Ipv6Addr>().is_ok_and(|v| v.to_ipv4_mapped().is_none())
+    id.parse::<Ipv6Addr>()
+        .is_ok_and(|v| v.to_ipv4_mapped().is_none())
 }
 
 #[cfg(test)]
@@ -134,7 +143,10 @@ mod tests {
         assert_eq!(ptr("1.2.3.4"), "4.3.2.1.");
         assert_eq!(normalize("2001:DB8:0:0::1"), "2001:db8::1");
         assert_eq!(family("2001:db8::1"), Some(Family::Inet6));
-        assert_eq!(ptr("2001:db8::1"), "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.");
+        assert_eq!(
+            ptr("2001:db8::1"),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2."
+        );
         assert_eq!(normalize("::ffff:1.2.3.4"), "1.2.3.4");
         assert_eq!(family("::ffff:1.2.3.4"), Some(Family::Inet4));
         assert_eq!(ptr("1.2.3.0/24"), "0/24.3.2.1.");

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::banmanager::{AddBan, BanManager};
 pub use crate::banmanager::time2str;
+use crate::banmanager::{AddBan, BanManager};
 use crate::failmanager::FailManager;
 use crate::ignore::IgnoreList;
 use crate::logging::Level;
@@ -29,7 +29,6 @@ pub fn now() -> f64 {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
-
 
 /// One line from a backend.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,7 +131,13 @@ pub trait BanObserver: Send + Sync {
     /// A failure of `id` at `time` was counted: when `id` was banned before, the retries to
     /// add on top (and its ban count), else `None`.
     /// `known_bans`: the ban count the failure counter's ticket already carries.
-    fn failure_found(&self, id: &str, time: f64, maxretry: u32, known_bans: u32) -> Option<(u32, u32)>;
+    fn failure_found(
+        &self,
+        id: &str,
+        time: f64,
+        maxretry: u32,
+        known_bans: u32,
+    ) -> Option<(u32, u32)>;
     /// A ban was just added: raise the ticket's ban time from the history and record the ban.
     /// Returns the ban time when it changed.
     fn ban_found(&self, ticket: &mut BanTicket, jail_ban_time: BanTime) -> Option<BanTime>;
@@ -239,8 +244,18 @@ const LOG_OBSERVER: &str = "fail2ban.observer";
 impl Jail {
     /// Start the jail: actionstart, restored bans, then the reader.
     pub fn start(parts: JailParts) -> std::io::Result<Jail> {
-        let JailParts { settings, source, source_status, filter, actions, ignore, store, observer, restore, fail_total } =
-            parts;
+        let JailParts {
+            settings,
+            source,
+            source_status,
+            filter,
+            actions,
+            ignore,
+            store,
+            observer,
+            restore,
+            fail_total,
+        } = parts;
         let name = settings.name.clone();
         let mut bm = BanManager::new();
         bm.set_ban_time(settings.bantime);
@@ -254,7 +269,10 @@ impl Jail {
             waker: Mutex::new(None),
             action_names: Mutex::new(actions.names()),
         });
-        shared.stats.total_failed.store(fail_total, Ordering::Relaxed);
+        shared
+            .stats
+            .total_failed
+            .store(fail_total, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel();
         let worker = {
             let shared = Arc::clone(&shared);
@@ -263,10 +281,21 @@ impl Jail {
             std::thread::Builder::new()
                 .name(format!("f2b-act-{name}"))
                 .stack_size(WORKER_STACK)
-                .spawn(move || action_worker(&name, &shared, actions, store, observer, restore, rx))?
+                .spawn(move || {
+                    action_worker(&name, &shared, actions, store, observer, restore, rx)
+                })?
         };
         let reader_stop = Arc::new(AtomicBool::new(false));
-        let reader = spawn_reader(&name, &shared, source, filter, tx.clone(), fail_total, observer.clone(), Arc::clone(&reader_stop))?;
+        let reader = spawn_reader(
+            &name,
+            &shared,
+            source,
+            filter,
+            tx.clone(),
+            fail_total,
+            observer.clone(),
+            Arc::clone(&reader_stop),
+        )?;
         crate::log!(LOG_JAIL, Level::INFO, "Jail '{name}' started");
         Ok(Jail {
             name,
@@ -301,8 +330,16 @@ impl Jail {
         *relock(&self.shared.source_status) = parts.source_status;
         let flag = Arc::new(AtomicBool::new(false));
         let total = self.shared.stats.total_failed.load(Ordering::Relaxed);
-        let reader =
-            spawn_reader(&self.name, &self.shared, parts.source, parts.filter, tx, total, self.observer.clone(), Arc::clone(&flag))?;
+        let reader = spawn_reader(
+            &self.name,
+            &self.shared,
+            parts.source,
+            parts.filter,
+            tx,
+            total,
+            self.observer.clone(),
+            Arc::clone(&flag),
+        )?;
         *relock(&self.reader_stop) = flag;
         relock(&self.threads).0 = Some(reader);
         Ok(())
@@ -530,15 +567,40 @@ fn reader_loop(
             found.clear();
             filter.process(&line, t_now, &mut found);
             for f in found.drain(..) {
-                let Some(time) = check_time(&settings, &line, f.time, t_now, &mut warn_old, &mut warn_skew) else {
+                let Some(time) = check_time(
+                    &settings,
+                    &line,
+                    f.time,
+                    t_now,
+                    &mut warn_old,
+                    &mut warn_skew,
+                ) else {
                     continue;
                 };
                 if let Some(source) = relock(&shared.ignore).ignored_by(&f.id) {
-                    crate::log!(LOG_FILTER, Level::INFO, "[{}] Ignore {} by {}", settings.name, f.id, source);
+                    crate::log!(
+                        LOG_FILTER,
+                        Level::INFO,
+                        "[{}] Ignore {} by {}",
+                        settings.name,
+                        f.id,
+                        source
+                    );
                     continue;
                 }
-                crate::log!(LOG_FILTER, Level::INFO, "[{}] Found {} - {}", settings.name, f.id, time2str(time));
-                let data = TicketData { failures: 0, matches: f.matches, captures: f.captures };
+                crate::log!(
+                    LOG_FILTER,
+                    Level::INFO,
+                    "[{}] Found {} - {}",
+                    settings.name,
+                    f.id,
+                    time2str(time)
+                );
+                let data = TicketData {
+                    failures: 0,
+                    matches: f.matches,
+                    captures: f.captures,
+                };
                 let id = f.id;
                 let attempts = fm.add_failure(FailTicket::with_data(id.clone(), time, data), 1);
                 if attempts >= settings.maxretry {
@@ -553,22 +615,36 @@ fn reader_loop(
                     // fail2ban computes this count with a float division: it prints `2.0`
                     // unless maxretry (an int) capped it.
                     let raw = (1u64 << count.min(20)) / 2 + 1;
-                    let shown = if raw <= u64::from(settings.maxretry) { format!("{raw}.0") } else { settings.maxretry.to_string() };
+                    let shown = if raw <= u64::from(settings.maxretry) {
+                        format!("{raw}.0")
+                    } else {
+                        settings.maxretry.to_string()
+                    };
                     crate::log!(
                         LOG_OBSERVER,
                         Level::INFO,
                         "[{}] Found {id}, bad - {}, {count} # -> {shown}{}",
                         settings.name,
                         time2str(time),
-                        if retries >= settings.maxretry { ", Ban" } else { "" }
+                        if retries >= settings.maxretry {
+                            ", Ban"
+                        } else {
+                            ""
+                        }
                     );
-                    if fm.add_observed(&id, time, extra, count).is_some_and(|r| r >= settings.maxretry) {
+                    if fm
+                        .add_observed(&id, time, extra, count)
+                        .is_some_and(|r| r >= settings.maxretry)
+                    {
                         if let Some(t) = fm.to_ban(Some(&id)) {
                             let _ = jobs.send(Job::Ban(t));
                         }
                     }
                 }
-                shared.stats.total_failed.store(fm.fail_total(), Ordering::Relaxed);
+                shared
+                    .stats
+                    .total_failed
+                    .store(fm.fail_total(), Ordering::Relaxed);
             }
         });
         for e in errors {
@@ -576,8 +652,14 @@ fn reader_loop(
         }
         let t_now = now();
         fm.cleanup(t_now);
-        shared.stats.currently_failed.store(fm.size(), Ordering::Relaxed);
-        shared.stats.total_failed.store(fm.fail_total(), Ordering::Relaxed);
+        shared
+            .stats
+            .currently_failed
+            .store(fm.size(), Ordering::Relaxed);
+        shared
+            .stats
+            .total_failed
+            .store(fm.fail_total(), Ordering::Relaxed);
         if t_now - last_save > 10.0 {
             source.save_position();
             last_save = t_now;
@@ -602,7 +684,11 @@ fn check_time(
         let delta = (time - now).trunc();
         if delta.abs() > 60.0 {
             if warn_skew.due(now) {
-                let kind = if (-3300.0..0.0).contains(&delta) { "latency" } else { "timezone" };
+                let kind = if (-3300.0..0.0).contains(&delta) {
+                    "latency"
+                } else {
+                    "timezone"
+                };
                 crate::log!(
                     LOG_FILTER,
                     Level::WARNING,
@@ -611,7 +697,13 @@ fn check_time(
                     crate::observer::seconds2str(delta.abs()),
                     if delta < 0.0 { "before" } else { "after" }
                 );
-                crate::log!(LOG_FILTER, Level::WARNING, "[{}] Please check a jail for a timing issue. Line with odd timestamp: {}", s.name, line.text);
+                crate::log!(
+                    LOG_FILTER,
+                    Level::WARNING,
+                    "[{}] Please check a jail for a timing issue. Line with odd timestamp: {}",
+                    s.name,
+                    line.text
+                );
             }
             return Some(now);
         }
@@ -624,7 +716,13 @@ fn check_time(
                 s.name,
                 s.findtime as i64
             );
-            crate::log!(LOG_FILTER, Level::WARNING, "[{}] Please check a jail for a timing issue. Line with odd timestamp: {}", s.name, line.text);
+            crate::log!(
+                LOG_FILTER,
+                Level::WARNING,
+                "[{}] Please check a jail for a timing issue. Line with odd timestamp: {}",
+                s.name,
+                line.text
+            );
         }
         return None;
     }
@@ -642,9 +740,16 @@ fn action_worker(
 ) {
     // actionstart runs here, so jails start (and a slow actionstart waits) in parallel.
     for (act, err) in actions.start() {
-        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to start jail '{name}' action '{act}': {err}");
+        crate::log!(
+            LOG_ACTIONS,
+            Level::ERROR,
+            "Failed to start jail '{name}' action '{act}': {err}"
+        );
     }
-    let persist = Persist { store: store.as_deref(), observer: observer.as_deref() };
+    let persist = Persist {
+        store: store.as_deref(),
+        observer: observer.as_deref(),
+    };
     for mut t in restore {
         t.set_restored(true);
         do_ban(name, shared, actions.as_mut(), &persist, t);
@@ -656,7 +761,13 @@ fn action_worker(
             let secs = bm.next_unban_time() - now();
             // Jobs wake the worker at once; the timer only has to catch the next end of ban.
             // Bounded, so a NaN or odd end of ban can never stall or panic it.
-            Duration::from_secs_f64(if secs.is_finite() { secs.clamp(0.0, 30.0) } else { 1.0 } + 0.001)
+            Duration::from_secs_f64(
+                if secs.is_finite() {
+                    secs.clamp(0.0, 30.0)
+                } else {
+                    1.0
+                } + 0.001,
+            )
         };
         let next = match backlog.pop_front() {
             Some(j) => Ok(j),
@@ -726,12 +837,24 @@ fn action_worker(
     let tickets = relock(&shared.bans).flush();
     let mut flushed = Vec::new();
     for act in actions.flushable() {
-        crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] Flush ticket(s) with {act}");
+        crate::log!(
+            LOG_ACTIONS,
+            Level::NOTICE,
+            "[{name}] Flush ticket(s) with {act}"
+        );
         match actions.flush(&act) {
             Ok(()) => flushed.push(act),
             Err(err) => {
-                crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to flush bans in jail '{name}' action '{act}': {err}");
-                crate::log!(LOG_ACTIONS, Level::INFO, "No flush occurred, do consistency check");
+                crate::log!(
+                    LOG_ACTIONS,
+                    Level::ERROR,
+                    "Failed to flush bans in jail '{name}' action '{act}': {err}"
+                );
+                crate::log!(
+                    LOG_ACTIONS,
+                    Level::INFO,
+                    "No flush occurred, do consistency check"
+                );
             }
         }
     }
@@ -739,7 +862,11 @@ fn action_worker(
         do_unban_except(name, shared, actions.as_mut(), t, &flushed);
     }
     for (act, err) in actions.stop() {
-        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to stop jail '{name}' action '{act}': {err}");
+        crate::log!(
+            LOG_ACTIONS,
+            Level::ERROR,
+            "Failed to stop jail '{name}' action '{act}': {err}"
+        );
     }
 }
 
@@ -752,19 +879,37 @@ struct Persist<'a> {
     observer: Option<&'a dyn BanObserver>,
 }
 
-fn do_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, persist: &Persist<'_>, t: BanTicket) -> bool {
+fn do_ban(
+    name: &str,
+    shared: &Shared,
+    actions: &mut dyn ActionSet,
+    persist: &Persist<'_>,
+    t: BanTicket,
+) -> bool {
     ban_batch(name, shared, actions, persist, vec![t]) == 1
 }
 
 /// Ban tickets: admit each into the ban manager (and through the observer), record the new
 /// ones in the store at once, then log and run the actions for each. Returns how many were
 /// newly banned.
-fn ban_batch(name: &str, shared: &Shared, actions: &mut dyn ActionSet, persist: &Persist<'_>, tickets: Vec<BanTicket>) -> usize {
+fn ban_batch(
+    name: &str,
+    shared: &Shared,
+    actions: &mut dyn ActionSet,
+    persist: &Persist<'_>,
+    tickets: Vec<BanTicket>,
+) -> usize {
     let default_bantime = relock(&shared.bans).ban_time();
-    let admitted: Vec<(BanTicket, Option<BanTime>)> =
-        tickets.into_iter().filter_map(|t| admit(name, shared, actions, persist, t, default_bantime)).collect();
+    let admitted: Vec<(BanTicket, Option<BanTime>)> = tickets
+        .into_iter()
+        .filter_map(|t| admit(name, shared, actions, persist, t, default_bantime))
+        .collect();
     if let (None, Some(st)) = (persist.observer, persist.store) {
-        let fresh: Vec<BanTicket> = admitted.iter().filter(|(t, _)| !t.restored()).map(|(t, _)| t.clone()).collect();
+        let fresh: Vec<BanTicket> = admitted
+            .iter()
+            .filter(|(t, _)| !t.restored())
+            .map(|(t, _)| t.clone())
+            .collect();
         if !fresh.is_empty() {
             st.add_bans(name, &fresh, default_bantime);
         }
@@ -791,7 +936,11 @@ fn admit(
     let mut t = match outcome {
         AddBan::Added(t) => t,
         AddBan::Expired => {
-            crate::log!(LOG_ACTIONS, Level::INFO, "[{name}] Ignore {id}, expired bantime");
+            crate::log!(
+                LOG_ACTIONS,
+                Level::INFO,
+                "[{name}] Ignore {id}, expired bantime"
+            );
             return None;
         }
         AddBan::AlreadyBanned { ticket, .. } => {
@@ -834,26 +983,52 @@ fn admit(
 }
 
 /// Log a new ban and run every action's ban.
-fn apply_ban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTicket, increased: Option<BanTime>) {
+fn apply_ban(
+    name: &str,
+    shared: &Shared,
+    actions: &mut dyn ActionSet,
+    t: &BanTicket,
+    increased: Option<BanTime>,
+) {
     let id = t.id();
-    crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] {}Ban {id}", if t.restored() { "Restore " } else { "" });
+    crate::log!(
+        LOG_ACTIONS,
+        Level::NOTICE,
+        "[{name}] {}Ban {id}",
+        if t.restored() { "Restore " } else { "" }
+    );
     if let Some(bt) = increased {
         let (len, end) = match bt {
             BanTime::Permanent => ("permanent".to_string(), "infinite".to_string()),
             BanTime::Seconds(s) => (crate::observer::seconds2str(s), time2str(t.time() + s)),
         };
-        crate::log!(LOG_OBSERVER, Level::NOTICE, "[{name}] Increase Ban {id} ({} # {len} -> {end})", t.ban_count());
+        crate::log!(
+            LOG_OBSERVER,
+            Level::NOTICE,
+            "[{name}] Increase Ban {id} ({} # {len} -> {end})",
+            t.ban_count()
+        );
     }
     prime(shared, actions);
     for (act, err) in actions.ban(t) {
-        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
+        crate::log!(
+            LOG_ACTIONS,
+            Level::ERROR,
+            "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}",
+            info_repr(t)
+        );
     }
     mark_banned(shared, actions, id);
     // Actions with an actionprolong learn of the longer ban time (fail2ban's observer
     // prolongs after the ban it raised).
     if increased.is_some() {
         for (act, err) in actions.prolong(t) {
-            crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
+            crate::log!(
+                LOG_ACTIONS,
+                Level::ERROR,
+                "Failed to execute ban jail '{name}' action '{act}' info '{}': {err}",
+                info_repr(t)
+            );
         }
     }
 }
@@ -874,11 +1049,25 @@ fn reban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTicket
     if only.is_empty() {
         return;
     }
-    let which = if only.len() == 1 { format!(", action '{}'", only[0]) } else { String::new() };
-    crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] Reban {}{which}", t.id());
+    let which = if only.len() == 1 {
+        format!(", action '{}'", only[0])
+    } else {
+        String::new()
+    };
+    crate::log!(
+        LOG_ACTIONS,
+        Level::NOTICE,
+        "[{name}] Reban {}{which}",
+        t.id()
+    );
     prime(shared, actions);
     if let Some((act, err)) = actions.reban(t, only).into_iter().next() {
-        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute reban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
+        crate::log!(
+            LOG_ACTIONS,
+            Level::ERROR,
+            "Failed to execute reban jail '{name}' action '{act}' info '{}': {err}",
+            info_repr(t)
+        );
         return;
     }
     mark_banned(shared, actions, t.id());
@@ -910,17 +1099,33 @@ fn do_unban(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTic
     do_unban_except(name, shared, actions, t, &[]);
 }
 
-fn do_unban_except(name: &str, shared: &Shared, actions: &mut dyn ActionSet, t: &BanTicket, skip: &[String]) {
+fn do_unban_except(
+    name: &str,
+    shared: &Shared,
+    actions: &mut dyn ActionSet,
+    t: &BanTicket,
+    skip: &[String],
+) {
     crate::log!(LOG_ACTIONS, Level::NOTICE, "[{name}] Unban {}", t.id());
     prime(shared, actions);
     for (act, err) in actions.unban(t, skip) {
-        crate::log!(LOG_ACTIONS, Level::ERROR, "Failed to execute unban jail '{name}' action '{act}' info '{}': {err}", info_repr(t));
+        crate::log!(
+            LOG_ACTIONS,
+            Level::ERROR,
+            "Failed to execute unban jail '{name}' action '{act}' info '{}': {err}",
+            info_repr(t)
+        );
     }
 }
 
 /// The short description of a ticket used in action error messages.
 fn info_repr(t: &BanTicket) -> String {
-    format!("ActionInfo({{'ip': '{}', 'time': {}, 'failures': {}}})", t.id(), t.time(), t.attempt())
+    format!(
+        "ActionInfo({{'ip': '{}', 'time': {}, 'failures': {}}})",
+        t.id(),
+        t.time(),
+        t.attempt()
+    )
 }
 
 #[cfg(test)]
@@ -929,14 +1134,36 @@ mod tests {
 
     #[test]
     fn time_rules() {
-        let s = JailSettings { name: "j".into(), maxretry: 3, findtime: 600.0, bantime: BanTime::Seconds(600.0), maxmatches: 5 };
+        let s = JailSettings {
+            name: "j".into(),
+            maxretry: 3,
+            findtime: 600.0,
+            bantime: BanTime::Seconds(600.0),
+            maxmatches: 5,
+        };
         let (mut a, mut b) = (WarnOnce::default(), WarnOnce::default());
-        let old = SourceLine { text: "x", time: None, live: false };
+        let old = SourceLine {
+            text: "x",
+            time: None,
+            live: false,
+        };
         let live = SourceLine { live: true, ..old };
         assert_eq!(check_time(&s, &old, 1000.0, 2000.0, &mut a, &mut b), None);
-        assert_eq!(check_time(&s, &old, 1500.0, 2000.0, &mut a, &mut b), Some(1500.0));
-        assert_eq!(check_time(&s, &old, 2500.0, 2000.0, &mut a, &mut b), Some(2000.0));
-        assert_eq!(check_time(&s, &live, 1000.0, 2000.0, &mut a, &mut b), Some(2000.0));
-        assert_eq!(check_time(&s, &live, 1990.0, 2000.0, &mut a, &mut b), Some(1990.0));
+        assert_eq!(
+            check_time(&s, &old, 1500.0, 2000.0, &mut a, &mut b),
+            Some(1500.0)
+        );
+        assert_eq!(
+            check_time(&s, &old, 2500.0, 2000.0, &mut a, &mut b),
+            Some(2000.0)
+        );
+        assert_eq!(
+            check_time(&s, &live, 1000.0, 2000.0, &mut a, &mut b),
+            Some(2000.0)
+        );
+        assert_eq!(
+            check_time(&s, &live, 1990.0, 2000.0, &mut a, &mut b),
+            Some(1990.0)
+        );
     }
 }

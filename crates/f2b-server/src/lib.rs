@@ -14,17 +14,17 @@
 //!
 //! It does not parse configuration text (it receives resolved specs from `f2b-config`) and does
 //! not evaluate regexes itself (that is `f2b-filter`).
+pub mod actions;
+pub mod banmanager;
 pub mod daemon;
+pub mod database;
+pub mod failmanager;
 pub mod ignore;
+pub mod ipaddr;
 pub mod jail;
 pub mod logging;
+pub mod observer;
 pub mod server;
 pub mod stages;
-pub mod transmitter;
-pub mod banmanager;
-pub mod failmanager;
 pub mod ticket;
-pub mod database;
-pub mod observer;
-pub mod actions;
-pub mod ipaddr;
+pub mod transmitter;

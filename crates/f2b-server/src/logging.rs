@@ -86,7 +86,10 @@ pub enum LogError {
     #[error("Invalid log level {0:?}")]
     BadLevel(String),
     #[error("Unable to log to {path:?}: {source}")]
-    Open { path: String, source: std::io::Error },
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("Syslog socket file: {0} does not exists or is not a socket")]
     NoSyslog(String),
 }
@@ -96,9 +99,18 @@ pub enum LogError {
 enum Sink {
     Stdout,
     Stderr,
-    File { path: PathBuf, file: File },
-    Syslog { sock: UnixDatagram, path: String, facility: u8 },
-    Journal { sock: Option<UnixDatagram> },
+    File {
+        path: PathBuf,
+        file: File,
+    },
+    Syslog {
+        sock: UnixDatagram,
+        path: String,
+        facility: u8,
+    },
+    Journal {
+        sock: Option<UnixDatagram>,
+    },
 }
 
 struct State {
@@ -138,7 +150,10 @@ fn split_options(target: &str) -> (String, Vec<(String, String)>) {
                 .split(',')
                 .filter_map(|kv| {
                     let (k, v) = kv.split_once('=')?;
-                    Some((k.trim().to_string(), v.trim().trim_matches(|c| c == '"' || c == '\'').to_string()))
+                    Some((
+                        k.trim().to_string(),
+                        v.trim().trim_matches(|c| c == '"' || c == '\'').to_string(),
+                    ))
                 })
                 .collect();
             return (t[..open].trim().to_string(), opts);
@@ -172,19 +187,30 @@ fn open_sink(target: &str, syslog_socket: &str) -> Result<Sink, LogError> {
         "STDOUT" | "SYSOUT" => Ok(Sink::Stdout),
         "STDERR" => Ok(Sink::Stderr),
         "SYSTEMD-JOURNAL" => {
-            let sock = UnixDatagram::unbound().ok().filter(|s| s.connect("/run/systemd/journal/socket").is_ok());
+            let sock = UnixDatagram::unbound()
+                .ok()
+                .filter(|s| s.connect("/run/systemd/journal/socket").is_ok());
             Ok(Sink::Journal { sock })
         }
         "SYSLOG" => {
-            let path = if syslog_socket == "auto" { "/dev/log".to_string() } else { syslog_socket.to_string() };
+            let path = if syslog_socket == "auto" {
+                "/dev/log".to_string()
+            } else {
+                syslog_socket.to_string()
+            };
             let facility = opts
                 .iter()
                 .find(|(k, _)| k == "facility")
                 .and_then(|(_, v)| facility_code(v))
                 .unwrap_or(3);
             let sock = UnixDatagram::unbound().map_err(|_| LogError::NoSyslog(path.clone()))?;
-            sock.connect(&path).map_err(|_| LogError::NoSyslog(path.clone()))?;
-            Ok(Sink::Syslog { sock, path, facility })
+            sock.connect(&path)
+                .map_err(|_| LogError::NoSyslog(path.clone()))?;
+            Ok(Sink::Syslog {
+                sock,
+                path,
+                facility,
+            })
         }
         _ => {
             let path = PathBuf::from(&name);
@@ -192,7 +218,10 @@ fn open_sink(target: &str, syslog_socket: &str) -> Result<Sink, LogError> {
                 .create(true)
                 .append(true)
                 .open(&path)
-                .map_err(|source| LogError::Open { path: name.clone(), source })?;
+                .map_err(|source| LogError::Open {
+                    path: name.clone(),
+                    source,
+                })?;
             Ok(Sink::File { path, file })
         }
     }
@@ -201,7 +230,11 @@ fn open_sink(target: &str, syslog_socket: &str) -> Result<Sink, LogError> {
 /// Current local time as fail2ban's `asctime`: `YYYY-MM-DD HH:MM:SS,mmm`.
 fn asctime() -> String {
     let now = jiff::Zoned::now();
-    format!("{},{:03}", now.strftime("%Y-%m-%d %H:%M:%S"), now.subsec_nanosecond() / 1_000_000)
+    format!(
+        "{},{:03}",
+        now.strftime("%Y-%m-%d %H:%M:%S"),
+        now.subsec_nanosecond() / 1_000_000
+    )
 }
 
 /// Format one line without the time prefix (the part syslog would receive, padded).
@@ -237,7 +270,11 @@ pub fn log(name: &str, level: Level, msg: fmt::Arguments<'_>) {
         Sink::Syslog { sock, facility, .. } => {
             // No time and no column padding: what fail2ban sends to syslog by default.
             // ends in NUL, as Python's syslog handler sends it
-            let line = format!("<{}>{name}[{pid}]: {} {msg}\0", u16::from(*facility) * 8 + u16::from(level.priority()), level.name());
+            let line = format!(
+                "<{}>{name}[{pid}]: {} {msg}\0",
+                u16::from(*facility) * 8 + u16::from(level.priority()),
+                level.name()
+            );
             let _ = sock.send(line.as_bytes());
         }
         Sink::Journal { sock } => {
@@ -249,7 +286,13 @@ pub fn log(name: &str, level: Level, msg: fmt::Arguments<'_>) {
                     d.extend_from_slice(b"MESSAGE\n");
                     d.extend_from_slice(&(text.len() as u64).to_le_bytes());
                     d.extend_from_slice(text.as_bytes());
-                    d.extend_from_slice(format!("\nPRIORITY={}\nSYSLOG_IDENTIFIER=fail2ban\nLOGGER={name}\n", level.priority()).as_bytes());
+                    d.extend_from_slice(
+                        format!(
+                            "\nPRIORITY={}\nSYSLOG_IDENTIFIER=fail2ban\nLOGGER={name}\n",
+                            level.priority()
+                        )
+                        .as_bytes(),
+                    );
                     let _ = s.send(&d);
                 }
                 None => {
@@ -351,8 +394,16 @@ mod tests {
 
     #[test]
     fn body_has_fail2ban_columns() {
-        let b = body("fail2ban.actions", 4242, Level::NOTICE, &format_args!("[sshd] Ban {}", "192.0.2.1"));
-        assert_eq!(b, "fail2ban.actions        [4242]: NOTICE  [sshd] Ban 192.0.2.1");
+        let b = body(
+            "fail2ban.actions",
+            4242,
+            Level::NOTICE,
+            &format_args!("[sshd] Ban {}", "192.0.2.1"),
+        );
+        assert_eq!(
+            b,
+            "fail2ban.actions        [4242]: NOTICE  [sshd] Ban 192.0.2.1"
+        );
         let b = body("fail2ban.filter", 7, Level::INFO, &format_args!("x"));
         assert_eq!(b, "fail2ban.filter         [7]: INFO    x");
     }
@@ -377,13 +428,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.sock");
         let rx = UnixDatagram::bind(&path).unwrap();
-        rx.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
         set_syslog_socket(&path.to_string_lossy()).unwrap();
         set_target("SYSLOG[facility=AUTHPRIV]").unwrap();
-        log("fail2ban.actions", Level::NOTICE, format_args!("[sshd] Ban 192.0.2.1 syslog-marker"));
+        log(
+            "fail2ban.actions",
+            Level::NOTICE,
+            format_args!("[sshd] Ban 192.0.2.1 syslog-marker"),
+        );
         let _ = set_target("STDERR");
         let mut buf = [0u8; 512];
-        let want = format!("<85>fail2ban.actions[{}]: NOTICE [sshd] Ban 192.0.2.1 syslog-marker\0", std::process::id());
+        let want = format!(
+            "<85>fail2ban.actions[{}]: NOTICE [sshd] Ban 192.0.2.1 syslog-marker\0",
+            std::process::id()
+        );
         loop {
             let n = rx.recv(&mut buf).expect("a datagram");
             let got = String::from_utf8_lossy(&buf[..n]).into_owned();

@@ -89,25 +89,40 @@ pub struct BanFound {
 pub fn random_unit() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 impl BanTimeIncrement {
     pub fn new(o: &IncrementOptions) -> Result<BanTimeIncrement, IncrementError> {
-        let factor_text = o.factor.as_deref().filter(|s| !s.trim().is_empty()).unwrap_or("1");
+        let factor_text = o
+            .factor
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or("1");
         let factor = Formula::parse(factor_text.trim())?.eval(&Vars::default())?;
         let mults: Vec<i64> = match o.multipliers.as_deref() {
             Some(m) => m
                 .split_whitespace()
-                .map(|w| w.parse::<i64>().map_err(|_| IncrementError::Multiplier(w.to_string())))
+                .map(|w| {
+                    w.parse::<i64>()
+                        .map_err(|_| IncrementError::Multiplier(w.to_string()))
+                })
                 .collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
         let growth = if !mults.is_empty() {
             Growth::Multipliers(mults)
         } else {
-            let f = o.formula.as_deref().filter(|s| !s.trim().is_empty()).unwrap_or(DEFAULT_FORMULA);
+            let f = o
+                .formula
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or(DEFAULT_FORMULA);
             Growth::Formula(Formula::parse(f.trim())?)
         };
         Ok(BanTimeIncrement {
@@ -122,7 +137,12 @@ impl BanTimeIncrement {
 
     /// The ban time for an address banned `ban_count` times before, from the jail's
     /// `ban_time`, as a Python number (`rnd` supplies the random fraction for rndtime).
-    pub fn calc_num(&self, ban_time: Num, ban_count: u32, rnd: &mut dyn FnMut() -> f64) -> Result<Num, FormulaError> {
+    pub fn calc_num(
+        &self,
+        ban_time: Num,
+        ban_count: u32,
+        rnd: &mut dyn FnMut() -> f64,
+    ) -> Result<Num, FormulaError> {
         let mut r = match &self.growth {
             Growth::Multipliers(m) => {
                 let idx = (ban_count as usize).min(m.len() - 1);
@@ -144,7 +164,11 @@ impl BanTimeIncrement {
         };
         if let Some(max) = self.max_time {
             if max < r.as_f64() {
-                r = if max.fract() == 0.0 { Num::Int(max as i64) } else { Num::Float(max) };
+                r = if max.fract() == 0.0 {
+                    Num::Int(max as i64)
+                } else {
+                    Num::Float(max)
+                };
             }
         }
         if let Some(rnd_time) = self.rnd_time {
@@ -154,7 +178,12 @@ impl BanTimeIncrement {
     }
 
     /// [`calc_num`](Self::calc_num) in seconds.
-    pub fn calc(&self, ban_time: f64, ban_count: u32, rnd: &mut dyn FnMut() -> f64) -> Result<f64, FormulaError> {
+    pub fn calc(
+        &self,
+        ban_time: f64,
+        ban_count: u32,
+        rnd: &mut dyn FnMut() -> f64,
+    ) -> Result<f64, FormulaError> {
         let bt = if ban_time.fract() == 0.0 && ban_time.abs() < 9e15 {
             Num::Int(ban_time as i64)
         } else {
@@ -175,11 +204,19 @@ impl BanTimeIncrement {
 
     /// A failure of `time` was found for an address whose history is `record` (this jail's
     /// row, if any) and whose ticket already counts `ticket_ban_count` bans.
-    pub fn failure_found(&self, record: Option<BanRecord>, ticket_ban_count: u32, time: f64, max_retry: u32) -> FailureFound {
+    pub fn failure_found(
+        &self,
+        record: Option<BanRecord>,
+        ticket_ban_count: u32,
+        time: f64,
+        max_retry: u32,
+    ) -> FailureFound {
         if !self.enabled {
             return FailureFound::Nothing;
         }
-        let Some(rec) = record else { return FailureFound::Nothing };
+        let Some(rec) = record else {
+            return FailureFound::Nothing;
+        };
         let ban_count = rec.ban_count.max(ticket_ban_count);
         if ban_count == 0 {
             return FailureFound::Nothing;
@@ -193,7 +230,10 @@ impl BanTimeIncrement {
         if retry <= 1 {
             return FailureFound::Nothing;
         }
-        FailureFound::AddRetries { extra: retry - 1, ban_count }
+        FailureFound::AddRetries {
+            extra: retry - 1,
+            ban_count,
+        }
     }
 
     /// Raises the ban time of a new ban from the address's history (fail2ban's `incrBanTime`):
@@ -237,7 +277,12 @@ impl BanTimeIncrement {
     ) -> Result<BanFound, FormulaError> {
         let old = ticket.ban_time_or(jail_ban_time);
         if ticket.restored() {
-            return Ok(BanFound { ban_time: old, prolonged: false, too_old: false, record: false });
+            return Ok(BanFound {
+                ban_time: old,
+                prolonged: false,
+                too_old: false,
+                record: false,
+            });
         }
         let mut bt = old;
         if let (BanTime::Seconds(s), None) = (old, ticket.ban_time()) {
@@ -249,10 +294,20 @@ impl BanTimeIncrement {
         }
         if let BanTime::Seconds(s) = bt {
             if ticket.time() + s < now {
-                return Ok(BanFound { ban_time: bt, prolonged: false, too_old: true, record: false });
+                return Ok(BanFound {
+                    ban_time: bt,
+                    prolonged: false,
+                    too_old: true,
+                    record: false,
+                });
             }
         }
-        Ok(BanFound { ban_time: bt, prolonged: bt != old, too_old: false, record: !ticket.restored() })
+        Ok(BanFound {
+            ban_time: bt,
+            prolonged: bt != old,
+            too_old: false,
+            record: !ticket.restored(),
+        })
     }
 
     /// [`ban_found`](Self::ban_found) with the history read from `db` and the ban written to
@@ -266,7 +321,16 @@ impl BanTimeIncrement {
         now: f64,
     ) -> Result<BanFound, ObserverError> {
         let record = if self.enabled && !ticket.restored() {
-            db.get_ban(ticket.id(), Some(jail), self.over_all_jails, None, None, now)?.into_iter().next()
+            db.get_ban(
+                ticket.id(),
+                Some(jail),
+                self.over_all_jails,
+                None,
+                None,
+                now,
+            )?
+            .into_iter()
+            .next()
         } else {
             None
         };
@@ -288,7 +352,10 @@ pub enum ObserverError {
 
 fn mul(a: Num, b: Num) -> Num {
     match (a, b) {
-        (Num::Int(x), Num::Int(y)) => x.checked_mul(y).map(Num::Int).unwrap_or(Num::Float(x as f64 * y as f64)),
+        (Num::Int(x), Num::Int(y)) => x
+            .checked_mul(y)
+            .map(Num::Int)
+            .unwrap_or(Num::Float(x as f64 * y as f64)),
         (x, y) => Num::Float(x.as_f64() * y.as_f64()),
     }
 }
@@ -357,7 +424,11 @@ mod tests {
     use super::*;
 
     fn inc(o: IncrementOptions) -> BanTimeIncrement {
-        BanTimeIncrement::new(&IncrementOptions { increment: true, ..o }).unwrap()
+        BanTimeIncrement::new(&IncrementOptions {
+            increment: true,
+            ..o
+        })
+        .unwrap()
     }
     fn no_rnd() -> f64 {
         0.0
@@ -366,46 +437,95 @@ mod tests {
     #[test]
     fn default_formula_doubles() {
         let b = inc(IncrementOptions::default());
-        let v: Vec<f64> = (0..5).map(|c| b.calc(600.0, c, &mut no_rnd).unwrap()).collect();
+        let v: Vec<f64> = (0..5)
+            .map(|c| b.calc(600.0, c, &mut no_rnd).unwrap())
+            .collect();
         assert_eq!(v, [600.0, 1200.0, 2400.0, 4800.0, 9600.0]);
-        assert_eq!(b.calc(600.0, 40, &mut no_rnd).unwrap(), 600.0 * (1u64 << 20) as f64);
+        assert_eq!(
+            b.calc(600.0, 40, &mut no_rnd).unwrap(),
+            600.0 * (1u64 << 20) as f64
+        );
     }
 
     #[test]
     fn exponential_formula_and_max_and_rnd() {
         let b = inc(IncrementOptions {
             factor: Some("2".into()),
-            formula: Some("ban.Time * math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)".into()),
+            formula: Some(
+                "ban.Time * math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)".into(),
+            ),
             max_time: Some(86400.0),
             ..Default::default()
         });
         // 600 * e^(2*2)/e^2 = 600 e^2
         let v = b.calc(600.0, 1, &mut no_rnd).unwrap();
-        assert!((v - 600.0 * std::f64::consts::E.powi(2)).abs() < 1e-6, "{v}");
+        assert!(
+            (v - 600.0 * std::f64::consts::E.powi(2)).abs() < 1e-6,
+            "{v}"
+        );
         assert_eq!(b.calc(600.0, 10, &mut no_rnd).unwrap(), 86400.0);
-        let r = inc(IncrementOptions { rnd_time: Some(100.0), ..Default::default() });
+        let r = inc(IncrementOptions {
+            rnd_time: Some(100.0),
+            ..Default::default()
+        });
         assert_eq!(r.calc(600.0, 1, &mut || 0.5).unwrap(), 1250.0);
     }
 
     #[test]
     fn multipliers() {
-        let b = inc(IncrementOptions { multipliers: Some("1 5 30 60".into()), ..Default::default() });
-        let v: Vec<f64> = (0..6).map(|c| b.calc(60.0, c, &mut no_rnd).unwrap()).collect();
+        let b = inc(IncrementOptions {
+            multipliers: Some("1 5 30 60".into()),
+            ..Default::default()
+        });
+        let v: Vec<f64> = (0..6)
+            .map(|c| b.calc(60.0, c, &mut no_rnd).unwrap())
+            .collect();
         assert_eq!(v, [60.0, 300.0, 1800.0, 3600.0, 3600.0, 3600.0]);
-        assert!(BanTimeIncrement::new(&IncrementOptions { multipliers: Some("1 x".into()), ..Default::default() }).is_err());
+        assert!(BanTimeIncrement::new(&IncrementOptions {
+            multipliers: Some("1 x".into()),
+            ..Default::default()
+        })
+        .is_err());
     }
 
     #[test]
     fn failure_retries_grow_with_ban_count() {
         let b = inc(IncrementOptions::default());
-        let rec = |c| Some(BanRecord { ban_count: c, time_of_ban: 100.0, ban_time: 600.0 });
+        let rec = |c| {
+            Some(BanRecord {
+                ban_count: c,
+                time_of_ban: 100.0,
+                ban_time: 600.0,
+            })
+        };
         assert_eq!(b.failure_found(None, 0, 200.0, 10), FailureFound::Nothing);
-        assert_eq!(b.failure_found(rec(1), 0, 200.0, 10), FailureFound::AddRetries { extra: 1, ban_count: 1 });
-        assert_eq!(b.failure_found(rec(3), 0, 200.0, 10), FailureFound::AddRetries { extra: 4, ban_count: 3 });
-        assert_eq!(b.failure_found(rec(9), 0, 200.0, 10), FailureFound::AddRetries { extra: 9, ban_count: 9 });
+        assert_eq!(
+            b.failure_found(rec(1), 0, 200.0, 10),
+            FailureFound::AddRetries {
+                extra: 1,
+                ban_count: 1
+            }
+        );
+        assert_eq!(
+            b.failure_found(rec(3), 0, 200.0, 10),
+            FailureFound::AddRetries {
+                extra: 4,
+                ban_count: 3
+            }
+        );
+        assert_eq!(
+            b.failure_found(rec(9), 0, 200.0, 10),
+            FailureFound::AddRetries {
+                extra: 9,
+                ban_count: 9
+            }
+        );
         assert_eq!(b.failure_found(rec(3), 0, 100.0, 10), FailureFound::Nothing);
         let off = BanTimeIncrement::new(&IncrementOptions::default()).unwrap();
-        assert_eq!(off.failure_found(rec(3), 0, 200.0, 10), FailureFound::Nothing);
+        assert_eq!(
+            off.failure_found(rec(3), 0, 200.0, 10),
+            FailureFound::Nothing
+        );
     }
 
     #[test]
@@ -413,24 +533,52 @@ mod tests {
         let b = inc(IncrementOptions::default());
         let mut t = BanTicket::new("1.2.3.4", 1000.0);
         t.incr_ban_count(); // as the ban manager does
-        let rec = Some(BanRecord { ban_count: 2, time_of_ban: 500.0, ban_time: 1200.0 });
-        let f = b.ban_found(&mut t, BanTime::Seconds(600.0), rec, 1000.0, &mut no_rnd).unwrap();
-        assert_eq!(f, BanFound { ban_time: BanTime::Seconds(2400.0), prolonged: true, too_old: false, record: true });
+        let rec = Some(BanRecord {
+            ban_count: 2,
+            time_of_ban: 500.0,
+            ban_time: 1200.0,
+        });
+        let f = b
+            .ban_found(&mut t, BanTime::Seconds(600.0), rec, 1000.0, &mut no_rnd)
+            .unwrap();
+        assert_eq!(
+            f,
+            BanFound {
+                ban_time: BanTime::Seconds(2400.0),
+                prolonged: true,
+                too_old: false,
+                record: true
+            }
+        );
         assert_eq!(t.ban_count(), 3);
         assert_eq!(t.ban_time(), Some(BanTime::Seconds(2400.0)));
         // a ticket not newer than the recorded ban is a re-read: restored, not recorded again
         let mut t = BanTicket::new("1.2.3.4", 500.0);
         t.incr_ban_count();
-        let f = b.ban_found(&mut t, BanTime::Seconds(600.0), rec, 600.0, &mut no_rnd).unwrap();
+        let f = b
+            .ban_found(&mut t, BanTime::Seconds(600.0), rec, 600.0, &mut no_rnd)
+            .unwrap();
         assert!(!f.record);
         assert!(t.restored());
         // unknown address: first ban, recorded, not prolonged
         let mut t = BanTicket::new("5.6.7.8", 1000.0);
-        let f = b.ban_found(&mut t, BanTime::Seconds(600.0), None, 1000.0, &mut no_rnd).unwrap();
-        assert_eq!(f, BanFound { ban_time: BanTime::Seconds(600.0), prolonged: false, too_old: false, record: true });
+        let f = b
+            .ban_found(&mut t, BanTime::Seconds(600.0), None, 1000.0, &mut no_rnd)
+            .unwrap();
+        assert_eq!(
+            f,
+            BanFound {
+                ban_time: BanTime::Seconds(600.0),
+                prolonged: false,
+                too_old: false,
+                record: true
+            }
+        );
         // too old
         let mut t = BanTicket::new("5.6.7.8", 0.0);
-        let f = b.ban_found(&mut t, BanTime::Seconds(600.0), None, 1000.0, &mut no_rnd).unwrap();
+        let f = b
+            .ban_found(&mut t, BanTime::Seconds(600.0), None, 1000.0, &mut no_rnd)
+            .unwrap();
         assert!(f.too_old && !f.record);
     }
 
@@ -456,7 +604,10 @@ mod tests {
     fn durations_as_fail2ban_prints_them() {
         assert_eq!(seconds2str(86400.0 * 390.0), "1y 3w 4d");
         assert_eq!(seconds2str(86400.0 * 368.0), "1y 3d");
-        assert_eq!(seconds2str(86400.0 * 2.0 + 3600.0 * 7.0 + 60.0 * 15.0), "2d 7h 15m");
+        assert_eq!(
+            seconds2str(86400.0 * 2.0 + 3600.0 * 7.0 + 60.0 * 15.0),
+            "2d 7h 15m"
+        );
         assert_eq!(seconds2str(86400.0 * 2.0 + 3599.0), "2d 1h");
         assert_eq!(seconds2str(3600.0 - 5.0), "1h");
         assert_eq!(seconds2str(3600.0 - 10.0), "59m 50s");

@@ -22,7 +22,12 @@ const LOG: &str = "fail2ban.server";
 /// in-memory stages in tests).
 pub trait JailBuilder: Send + Sync {
     /// `restore`: bans to re-apply at start; `fail_total`: failure counter to continue from.
-    fn build(&self, spec: &JailSpec, restore: Vec<BanTicket>, fail_total: u64) -> Result<JailParts, String>;
+    fn build(
+        &self,
+        spec: &JailSpec,
+        restore: Vec<BanTicket>,
+        fail_total: u64,
+    ) -> Result<JailParts, String>;
     /// Called when a jail is stopped for good (to drop per-jail state such as database rows).
     fn forget(&self, _jail: &str) {}
     /// Work ahead for jails about to be built one after the other (e.g. compile in parallel).
@@ -48,10 +53,17 @@ pub fn load_config(confdir: &Path) -> Result<Config, String> {
 /// the whole start fail. The error is worded as fail2ban logs it.
 pub fn check_log_files(confdir: &Path, cfg: &Config) -> Result<(), String> {
     // Reading the tree again costs start-up time: only when a file jail watches nothing.
-    if !cfg.jails.iter().any(|j| j.logpaths.is_empty() && !j.backend.kind.starts_with("systemd")) {
+    if !cfg
+        .jails
+        .iter()
+        .any(|j| j.logpaths.is_empty() && !j.backend.kind.starts_with("systemd"))
+    {
         return Ok(());
     }
-    let opts = f2b_config::LoadOptions { allow_no_files: false, ..Default::default() };
+    let opts = f2b_config::LoadOptions {
+        allow_no_files: false,
+        ..Default::default()
+    };
     match f2b_config::load_with(confdir, opts) {
         Ok(_) => Ok(()),
         Err(f2b_config::ConfigError::Jail { msg, .. }) => Err(msg),
@@ -81,7 +93,11 @@ fn type_config(loaded: f2b_config::LoadedConfig) -> Result<Config, String> {
             }
         }
     }
-    Ok(Config { server, jails, errors })
+    Ok(Config {
+        server,
+        jails,
+        errors,
+    })
 }
 
 struct Running {
@@ -199,21 +215,40 @@ impl Server {
     }
 
     /// Start one jail from its spec; logs and returns the error when it cannot be built.
-    fn start_jail(&self, spec: JailSpec, restore: Vec<BanTicket>, fail_total: u64) -> Result<(), String> {
+    fn start_jail(
+        &self,
+        spec: JailSpec,
+        restore: Vec<BanTicket>,
+        fail_total: u64,
+    ) -> Result<(), String> {
         let name = spec.name.clone();
         crate::log!(LOG, Level::INFO, "Creating new jail '{name}'");
-        let parts = self.builder.build(&spec, restore, fail_total).map_err(|e| {
-            // one log line per error, even when a regex compiler explains itself over several
-            let flat = e.split('\n').map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ");
-            crate::log!(LOG, Level::ERROR, "Unable to start jail '{name}': {flat}");
-            e
-        })?;
+        let parts = self
+            .builder
+            .build(&spec, restore, fail_total)
+            .map_err(|e| {
+                // one log line per error, even when a regex compiler explains itself over several
+                let flat = e
+                    .split('\n')
+                    .map(str::trim_end)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                crate::log!(LOG, Level::ERROR, "Unable to start jail '{name}': {flat}");
+                e
+            })?;
         let jail = Jail::start(parts).map_err(|e| {
             let e = e.to_string();
             crate::log!(LOG, Level::ERROR, "Unable to start jail '{name}': {e}");
             e
         })?;
-        self.write().insert(name, Running { jail: Arc::new(jail), spec });
+        self.write().insert(
+            name,
+            Running {
+                jail: Arc::new(jail),
+                spec,
+            },
+        );
         Ok(())
     }
 
@@ -266,7 +301,13 @@ impl Server {
     /// configuration error that prevented any reload.
     pub fn reload(&self, only: Option<&str>) -> Result<(), String> {
         let _guard = relock(&self.lifecycle);
-        crate::log!(LOG, Level::INFO, "Reload {}", only.map(|j| format!("jail {j}")).unwrap_or_else(|| "all jails".into()));
+        crate::log!(
+            LOG,
+            Level::INFO,
+            "Reload {}",
+            only.map(|j| format!("jail {j}"))
+                .unwrap_or_else(|| "all jails".into())
+        );
         let cfg = load_config(&self.confdir).map_err(|e| {
             crate::log!(LOG, Level::ERROR, "{e}");
             e
@@ -274,7 +315,8 @@ impl Server {
         for e in &cfg.errors {
             crate::log!(LOG, Level::ERROR, "{e}");
         }
-        let mut wanted: BTreeMap<String, JailSpec> = cfg.jails.into_iter().map(|s| (s.name.clone(), s)).collect();
+        let mut wanted: BTreeMap<String, JailSpec> =
+            cfg.jails.into_iter().map(|s| (s.name.clone(), s)).collect();
         if let Some(j) = only {
             wanted.retain(|k, _| k == j);
             if !wanted.contains_key(j) && self.jail(j).is_none() {
@@ -291,7 +333,10 @@ impl Server {
             }
         }
         for (name, spec) in wanted {
-            let old = self.read().get(&name).map(|r| (Arc::clone(&r.jail), r.spec.clone()));
+            let old = self
+                .read()
+                .get(&name)
+                .map(|r| (Arc::clone(&r.jail), r.spec.clone()));
             match old {
                 Some((_, old_spec)) if old_spec == spec => {
                     crate::log!(LOG, Level::INFO, "Jail '{name}' reloaded");
@@ -314,7 +359,9 @@ impl Server {
                             }
                             crate::log!(LOG, Level::INFO, "Jail '{name}' reloaded");
                         }
-                        Err(e) => crate::log!(LOG, Level::ERROR, "Unable to reload jail '{name}': {e}"),
+                        Err(e) => {
+                            crate::log!(LOG, Level::ERROR, "Unable to reload jail '{name}': {e}")
+                        }
                     }
                 }
                 Some((jail, _)) => {

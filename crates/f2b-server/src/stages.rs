@@ -1,13 +1,13 @@
 //! The real stages of a jail, built from its `JailSpec`: the file or journal backend
 //! (f2b-backend), the filter (f2b-filter), the shell actions and the database.
-use std::path::PathBuf;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use f2b_backend::{
-    first_line_md5, BackendSpec, FileBackend, FileTailer, FileWatcher, JournalOptions, JournalReader, JournalStart,
-    LogEncoding, StartPos,
+    first_line_md5, BackendSpec, FileBackend, FileTailer, FileWatcher, JournalOptions,
+    JournalReader, JournalStart, LogEncoding, StartPos,
 };
 use f2b_config::JailSpec;
 use f2b_filter::{Filter, FilterOptions};
@@ -15,7 +15,9 @@ use f2b_filter::{Filter, FilterOptions};
 use crate::actions::{ActionDef, ActionError, ActionInfo, BanHistory, CommandAction, JailCounters};
 use crate::database::Database;
 use crate::ignore::IgnoreList;
-use crate::jail::{now, BanObserver, BanStore, Found, JailParts, JailSettings, LineFilter, LineSource, SourceLine};
+use crate::jail::{
+    now, BanObserver, BanStore, Found, JailParts, JailSettings, LineFilter, LineSource, SourceLine,
+};
 use crate::logging::Level;
 use crate::observer::{random_unit, seconds2str, BanTimeIncrement, FailureFound, IncrementOptions};
 use crate::server::JailBuilder;
@@ -48,7 +50,12 @@ impl FileSource {
             Ok(f) => f,
             Err(e) => {
                 if log_missing {
-                    crate::log!(LOG_FILTER, Level::ERROR, "Unable to open {}: {e}", path.display());
+                    crate::log!(
+                        LOG_FILTER,
+                        Level::ERROR,
+                        "Unable to open {}: {e}",
+                        path.display()
+                    );
                 }
                 return false;
             }
@@ -60,7 +67,12 @@ impl FileSource {
             let initial = if tail { size } else { 0 };
             match relock(db).add_log(&self.jail, &path.to_string_lossy(), initial, Some(&md5)) {
                 // fail2ban resumes a known file from its saved position unless told to tail it.
-                Ok(Some(pos)) if !tail => start = StartPos::At { pos, first_line_md5: md5.clone() },
+                Ok(Some(pos)) if !tail => {
+                    start = StartPos::At {
+                        pos,
+                        first_line_md5: md5.clone(),
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => crate::log!("fail2ban.database", Level::ERROR, "{e}"),
             }
@@ -69,14 +81,29 @@ impl FileSource {
             Ok(t) => {
                 let pos = t.position().pos;
                 if let Err(e) = self.watcher.add(t) {
-                    crate::log!(LOG_FILTER, Level::ERROR, "Unable to watch {}: {e}", path.display());
+                    crate::log!(
+                        LOG_FILTER,
+                        Level::ERROR,
+                        "Unable to watch {}: {e}",
+                        path.display()
+                    );
                     return false;
                 }
-                crate::log!(LOG_FILTER, Level::INFO, "Added logfile: '{}' (pos = {pos}, hash = {md5})", path.display());
+                crate::log!(
+                    LOG_FILTER,
+                    Level::INFO,
+                    "Added logfile: '{}' (pos = {pos}, hash = {md5})",
+                    path.display()
+                );
                 true
             }
             Err(e) => {
-                crate::log!(LOG_FILTER, Level::ERROR, "Unable to open {}: {e}", path.display());
+                crate::log!(
+                    LOG_FILTER,
+                    Level::ERROR,
+                    "Unable to open {}: {e}",
+                    path.display()
+                );
                 false
             }
         }
@@ -95,19 +122,38 @@ impl LineSource for FileSource {
             }
         }
         let live = self.initial_done;
-        let mut on_line = |_: &std::path::Path, text: &str| sink(SourceLine { text, time: None, live });
+        let mut on_line = |_: &std::path::Path, text: &str| {
+            sink(SourceLine {
+                text,
+                time: None,
+                live,
+            })
+        };
         let outcome = if self.initial_done {
             self.watcher.wait_and_read(timeout, &mut on_line)
         } else {
             self.initial_done = true;
             self.watcher.read_all(&mut on_line)
         };
-        outcome.errors.into_iter().map(|(p, e)| format!("Unable to read {}: {e}", p.display())).collect()
+        outcome
+            .errors
+            .into_iter()
+            .map(|(p, e)| format!("Unable to read {}: {e}", p.display()))
+            .collect()
     }
 
     fn status(&self) -> (&'static str, Vec<String>) {
-        let mut paths: Vec<String> = self.watcher.paths().iter().map(|p| p.to_string_lossy().into_owned()).collect();
-        paths.extend(self.pending.iter().map(|(p, _)| p.to_string_lossy().into_owned()));
+        let mut paths: Vec<String> = self
+            .watcher
+            .paths()
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        paths.extend(
+            self.pending
+                .iter()
+                .map(|(p, _)| p.to_string_lossy().into_owned()),
+        );
         ("File list", paths)
     }
 
@@ -131,7 +177,12 @@ impl LineSource for FileSource {
         let db = relock(db);
         for t in self.watcher.tailers() {
             let p = t.position();
-            if let Err(e) = db.update_log(&self.jail, &t.path().to_string_lossy(), p.pos, Some(&p.first_line_md5)) {
+            if let Err(e) = db.update_log(
+                &self.jail,
+                &t.path().to_string_lossy(),
+                p.pos,
+                Some(&p.first_line_md5),
+            ) {
                 crate::log!("fail2ban.database", Level::ERROR, "{e}");
             }
         }
@@ -157,7 +208,11 @@ impl LineSource for JournalSource {
             match self.reader.next_line() {
                 Ok(Some((line, time))) => {
                     self.last_time = Some(time);
-                    sink(SourceLine { text: &line, time: Some(time), live });
+                    sink(SourceLine {
+                        text: &line,
+                        time: Some(time),
+                        live,
+                    });
                     n += 1;
                     // Let the reader loop look at its stop flag during a long backlog.
                     if n >= 65536 {
@@ -184,7 +239,9 @@ impl LineSource for JournalSource {
     }
 
     fn save_position(&mut self) {
-        let (Some(db), Some(t)) = (&self.db, self.last_time) else { return };
+        let (Some(db), Some(t)) = (&self.db, self.last_time) else {
+            return;
+        };
         let iso = crate::banmanager::time2str(t);
         if let Err(e) = relock(db).update_journal(&self.jail, "systemd-journal", t, Some(&iso)) {
             crate::log!("fail2ban.database", Level::ERROR, "{e}");
@@ -202,19 +259,28 @@ struct FilterStage {
 
 /// Python's `datetime.isoformat()` of a local time, as fail2ban prefixes journal matches.
 fn iso_local(t: f64) -> String {
-    let Ok(ts) = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64) else { return String::new() };
+    let Ok(ts) = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64) else {
+        return String::new();
+    };
     let z = ts.to_zoned(jiff::tz::TimeZone::system());
     if z.subsec_nanosecond() / 1000 == 0 {
         z.strftime("%Y-%m-%dT%H:%M:%S").to_string()
     } else {
-        format!("{}.{:06}", z.strftime("%Y-%m-%dT%H:%M:%S"), z.subsec_nanosecond() / 1000)
+        format!(
+            "{}.{:06}",
+            z.strftime("%Y-%m-%dT%H:%M:%S"),
+            z.subsec_nanosecond() / 1000
+        )
     }
 }
 
 impl LineFilter for FilterStage {
     fn process(&mut self, line: &SourceLine<'_>, now: f64, out: &mut Vec<Found>) {
         let outcome = match line.time {
-            Some(t) => self.filter.process_journal_line(line.text, t, &format!("{} ", iso_local(t))),
+            Some(t) => {
+                self.filter
+                    .process_journal_line(line.text, t, &format!("{} ", iso_local(t)))
+            }
             None => self.filter.process_line(line.text, now),
         };
         let hits = self.filter.regex_limit_hits();
@@ -230,8 +296,15 @@ impl LineFilter for FilterStage {
         }
         for f in outcome.actionable() {
             let mut captures = f.groups.clone();
-            captures.entry("ip".to_string()).or_insert_with(|| f.fid.clone());
-            out.push(Found { id: f.fid.clone(), time: f.time, matches: f.matches.clone(), captures });
+            captures
+                .entry("ip".to_string())
+                .or_insert_with(|| f.fid.clone());
+            out.push(Found {
+                id: f.fid.clone(),
+                time: f.time,
+                matches: f.matches.clone(),
+                captures,
+            });
         }
     }
 }
@@ -244,8 +317,15 @@ struct IncrementObserver {
 }
 
 impl BanObserver for IncrementObserver {
-    fn failure_found(&self, id: &str, time: f64, maxretry: u32, known_bans: u32) -> Option<(u32, u32)> {
-        let record = match relock(&self.db).get_ban(id, Some(&self.jail), false, None, None, now()) {
+    fn failure_found(
+        &self,
+        id: &str,
+        time: f64,
+        maxretry: u32,
+        known_bans: u32,
+    ) -> Option<(u32, u32)> {
+        let record = match relock(&self.db).get_ban(id, Some(&self.jail), false, None, None, now())
+        {
             Ok(r) => r.into_iter().next(),
             Err(e) => {
                 crate::log!("fail2ban.observer", Level::ERROR, "{e}");
@@ -263,7 +343,14 @@ impl BanObserver for IncrementObserver {
         let t_now = now();
         let db = relock(&self.db);
         let record = if self.inc.enabled && !ticket.restored() {
-            match db.get_ban(ticket.id(), Some(&self.jail), self.inc.over_all_jails, None, None, t_now) {
+            match db.get_ban(
+                ticket.id(),
+                Some(&self.jail),
+                self.inc.over_all_jails,
+                None,
+                None,
+                t_now,
+            ) {
                 Ok(r) => r.into_iter().next(),
                 Err(e) => {
                     crate::log!("fail2ban.observer", Level::ERROR, "{e}");
@@ -273,7 +360,10 @@ impl BanObserver for IncrementObserver {
         } else {
             None
         };
-        let found = match self.inc.ban_found(ticket, jail_ban_time, record, t_now, &mut random_unit) {
+        let found = match self
+            .inc
+            .ban_found(ticket, jail_ban_time, record, t_now, &mut random_unit)
+        {
             Ok(f) => f,
             Err(e) => {
                 crate::log!("fail2ban.observer", Level::ERROR, "{e}");
@@ -311,8 +401,13 @@ fn increment_options(i: &f2b_config::BanTimeIncrement) -> IncrementOptions {
         increment: true,
         factor: i.factor.clone(),
         formula: i.formula.clone(),
-        multipliers: (!i.multipliers.is_empty())
-            .then(|| i.multipliers.iter().map(|m| format!("{}", *m as i64)).collect::<Vec<_>>().join(" ")),
+        multipliers: (!i.multipliers.is_empty()).then(|| {
+            i.multipliers
+                .iter()
+                .map(|m| format!("{}", *m as i64))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
         max_time: i.maxtime,
         rnd_time: i.rndtime,
         over_all_jails: i.overalljails,
@@ -357,7 +452,11 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(db: Option<SharedDb>, actions: crate::daemon::ActionsFactory) -> Builder {
-        Builder { db, actions, prepared: Mutex::new(HashMap::new()) }
+        Builder {
+            db,
+            actions,
+            prepared: Mutex::new(HashMap::new()),
+        }
     }
 
     fn filter(&self, spec: &JailSpec) -> Result<Filter, String> {
@@ -370,20 +469,27 @@ impl Builder {
 
 /// Compiling the regexes is most of a jail's start-up: done on every core at once.
 fn compile_all(specs: &[JailSpec]) -> Vec<(String, Result<Filter, String>)> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(specs.len());
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(specs.len());
     if workers <= 1 {
-        return specs.iter().map(|s| (s.name.clone(), compile_filter(s))).collect();
+        return specs
+            .iter()
+            .map(|s| (s.name.clone(), compile_filter(s)))
+            .collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let out = Mutex::new(Vec::with_capacity(specs.len()));
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            let spawned = std::thread::Builder::new().stack_size(crate::jail::WORKER_STACK).spawn_scoped(scope, || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(spec) = specs.get(i) else { break };
-                let f = compile_filter(spec);
-                relock(&out).push((spec.name.clone(), f));
-            });
+            let spawned = std::thread::Builder::new()
+                .stack_size(crate::jail::WORKER_STACK)
+                .spawn_scoped(scope, || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(spec) = specs.get(i) else { break };
+                    let f = compile_filter(spec);
+                    relock(&out).push((spec.name.clone(), f));
+                });
             if spawned.is_err() {
                 break;
             }
@@ -428,7 +534,12 @@ impl JailBuilder for Builder {
         relock(&self.prepared).extend(compiled);
     }
 
-    fn build(&self, spec: &JailSpec, restore: Vec<BanTicket>, fail_total: u64) -> Result<JailParts, String> {
+    fn build(
+        &self,
+        spec: &JailSpec,
+        restore: Vec<BanTicket>,
+        fail_total: u64,
+    ) -> Result<JailParts, String> {
         let name = spec.name.clone();
         let bantime = BanTime::from_secs(spec.bantime);
         let filter = self.filter(spec)?;
@@ -436,18 +547,30 @@ impl JailBuilder for Builder {
             None | Some("auto") => LogEncoding::from_locale(),
             Some(e) => LogEncoding::parse(e).map_err(|e| e.to_string())?,
         };
-        let backend = BackendSpec::from_parts(&spec.backend.kind, &spec.backend.options).map_err(|e| e.to_string())?;
-        crate::log!("fail2ban.jail", Level::INFO, "Jail '{name}' uses {}", match &backend {
-            BackendSpec::Files(FileBackend::Inotify) => "pyinotify {}",
-            BackendSpec::Files(FileBackend::Polling) => "poller {}",
-            BackendSpec::Systemd(_) => "systemd {}",
-        });
+        let backend = BackendSpec::from_parts(&spec.backend.kind, &spec.backend.options)
+            .map_err(|e| e.to_string())?;
+        crate::log!(
+            "fail2ban.jail",
+            Level::INFO,
+            "Jail '{name}' uses {}",
+            match &backend {
+                BackendSpec::Files(FileBackend::Inotify) => "pyinotify {}",
+                BackendSpec::Files(FileBackend::Polling) => "poller {}",
+                BackendSpec::Systemd(_) => "systemd {}",
+            }
+        );
         let db = self.db.clone();
         let (source, source_status): (crate::jail::SourceFactory, _) = match backend {
             BackendSpec::Files(kind) => {
                 let logpaths = spec.logpaths.clone();
                 let jail = name.clone();
-                let status = ("File list", logpaths.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect());
+                let status = (
+                    "File list",
+                    logpaths
+                        .iter()
+                        .map(|(p, _)| p.to_string_lossy().into_owned())
+                        .collect(),
+                );
                 (
                     Box::new(move || {
                         let mut src = FileSource {
@@ -471,7 +594,11 @@ impl JailBuilder for Builder {
             }
             BackendSpec::Systemd(opts) => {
                 let groups = match_groups(&spec.journalmatch);
-                let text = groups.iter().map(|g| g.join(" ")).collect::<Vec<_>>().join(" + ");
+                let text = groups
+                    .iter()
+                    .map(|g| g.join(" "))
+                    .collect::<Vec<_>>()
+                    .join(" + ");
                 let findtime = spec.findtime;
                 let jail = name.clone();
                 let matches_text = text.clone();
@@ -484,14 +611,27 @@ impl JailBuilder for Builder {
                         if let Some(db) = &db {
                             // Asked without a time or text, as fail2ban asks: with them the
                             // stored text never matched and the saved position was dropped.
-                            if let Ok(Some(saved)) = relock(db).journal_pos(&jail, "systemd-journal", 0.0, None) {
+                            if let Ok(Some(saved)) =
+                                relock(db).journal_pos(&jail, "systemd-journal", 0.0, None)
+                            {
                                 start = start.max(saved);
                             }
                         }
-                        let reader = JournalReader::open(&opts, &groups, JournalStart::Time(start), encoding)
-                            .map_err(|e| e.to_string())?;
-                        Ok(Box::new(JournalSource { jail, reader, matches_text, initial_done: false, last_time: None, db })
-                            as Box<dyn LineSource>)
+                        let reader = JournalReader::open(
+                            &opts,
+                            &groups,
+                            JournalStart::Time(start),
+                            encoding,
+                        )
+                        .map_err(|e| e.to_string())?;
+                        Ok(Box::new(JournalSource {
+                            jail,
+                            reader,
+                            matches_text,
+                            initial_done: false,
+                            last_time: None,
+                            db,
+                        }) as Box<dyn LineSource>)
                     }),
                     ("Journal matches", vec![text]),
                 )
@@ -510,17 +650,29 @@ impl JailBuilder for Builder {
             if let Some(db) = &self.db {
                 let db = relock(db);
                 let _ = db.add_jail(&name);
-                let max_time = spec.bantime_increment.as_ref().map(|i| i.maxtime.unwrap_or(-1.0));
+                let max_time = spec
+                    .bantime_increment
+                    .as_ref()
+                    .map(|i| i.maxtime.unwrap_or(-1.0));
                 match db.restore_bans(&name, bantime, max_time, spec.maxmatches as usize, now()) {
                     Ok(tickets) => restore = tickets.into_iter().map(BanTicket::from).collect(),
-                    Err(e) => crate::log!("fail2ban.database", Level::ERROR, "Restore bans failed: {e}"),
+                    Err(e) => crate::log!(
+                        "fail2ban.database",
+                        Level::ERROR,
+                        "Restore bans failed: {e}"
+                    ),
                 }
             }
         }
         let observer = match (&spec.bantime_increment, &self.db) {
             (Some(i), Some(db)) => {
-                let inc = BanTimeIncrement::new(&increment_options(i)).map_err(|e| format!("bantime.increment: {e}"))?;
-                Some(Arc::new(IncrementObserver { jail: name.clone(), inc, db: Arc::clone(db) }) as Arc<dyn BanObserver>)
+                let inc = BanTimeIncrement::new(&increment_options(i))
+                    .map_err(|e| format!("bantime.increment: {e}"))?;
+                Some(Arc::new(IncrementObserver {
+                    jail: name.clone(),
+                    inc,
+                    db: Arc::clone(db),
+                }) as Arc<dyn BanObserver>)
             }
             (Some(_), None) => {
                 crate::log!(
@@ -532,10 +684,25 @@ impl JailBuilder for Builder {
             }
             _ => None,
         };
-        crate::log!(LOG_FILTER, Level::INFO, "  maxLines: {}", spec.maxlines.unwrap_or(1));
+        crate::log!(
+            LOG_FILTER,
+            Level::INFO,
+            "  maxLines: {}",
+            spec.maxlines.unwrap_or(1)
+        );
         crate::log!(LOG_FILTER, Level::INFO, "  maxRetry: {}", spec.maxretry);
-        crate::log!(LOG_FILTER, Level::INFO, "  findtime: {}", spec.findtime as i64);
-        crate::log!("fail2ban.actions", Level::INFO, "  banTime: {}", spec.bantime as i64);
+        crate::log!(
+            LOG_FILTER,
+            Level::INFO,
+            "  findtime: {}",
+            spec.findtime as i64
+        );
+        crate::log!(
+            "fail2ban.actions",
+            Level::INFO,
+            "  banTime: {}",
+            spec.bantime as i64
+        );
         Ok(JailParts {
             settings: JailSettings {
                 name: name.clone(),
@@ -546,10 +713,17 @@ impl JailBuilder for Builder {
             },
             source,
             source_status,
-            filter: Box::new(FilterStage { jail: name.clone(), filter, limit_hits: 0 }),
+            filter: Box::new(FilterStage {
+                jail: name.clone(),
+                filter,
+                limit_hits: 0,
+            }),
             actions,
             ignore,
-            store: self.db.clone().map(|db| Arc::new(DbStore { db }) as Arc<dyn BanStore>),
+            store: self
+                .db
+                .clone()
+                .map(|db| Arc::new(DbStore { db }) as Arc<dyn BanStore>),
             observer,
             restore,
             fail_total,
@@ -590,7 +764,11 @@ pub fn shell_actions(allow_ipv6: bool, db: Option<SharedDb>) -> crate::daemon::A
             actions,
             db: db.clone(),
             counters: JailCounters::default(),
-            epochs: Epochs { jail: 0, seen: vec![0; n], of_action: vec![0; n] },
+            epochs: Epochs {
+                jail: 0,
+                seen: vec![0; n],
+                of_action: vec![0; n],
+            },
             last_check: 0.0,
         }) as Box<dyn crate::jail::ActionSet>)
     })
@@ -605,7 +783,11 @@ struct LockedHistory {
 impl BanHistory for LockedHistory {
     fn merged(&self, ip: &str, this_jail_only: bool) -> Option<TicketData> {
         let jail = this_jail_only.then_some(self.jail.as_str());
-        relock(&self.db).bans_merged(ip, jail).ok().flatten().map(|m| m.data)
+        relock(&self.db)
+            .bans_merged(ip, jail)
+            .ok()
+            .flatten()
+            .map(|m| m.data)
     }
 }
 
@@ -650,7 +832,10 @@ impl ShellActions {
         skip: &[String],
         op: fn(&mut CommandAction, &ActionInfo<'_>, f64) -> Result<(), ActionError>,
     ) -> Vec<(String, String)> {
-        let history = self.db.clone().map(|db| LockedHistory { db, jail: self.jail.clone() });
+        let history = self.db.clone().map(|db| LockedHistory {
+            db,
+            jail: self.jail.clone(),
+        });
         let mut errors = Vec::new();
         for a in &mut self.actions {
             if skip.iter().any(|s| s == a.name()) || (t.restored() && a.norestored()) {
@@ -672,12 +857,27 @@ impl ShellActions {
 impl crate::jail::ActionSet for ShellActions {
     fn start(&mut self) -> Vec<(String, String)> {
         let t = now();
-        self.actions.iter_mut().filter_map(|a| a.start(t).err().map(|e| (a.name().to_string(), e.to_string()))).collect()
+        self.actions
+            .iter_mut()
+            .filter_map(|a| {
+                a.start(t)
+                    .err()
+                    .map(|e| (a.name().to_string(), e.to_string()))
+            })
+            .collect()
     }
     fn stop(&mut self) -> Vec<(String, String)> {
         // fail2ban stops actions in reverse order.
         let t = now();
-        self.actions.iter_mut().rev().filter_map(|a| a.stop(t).err().map(|e| (a.name().to_string(), e.to_string()))).collect()
+        self.actions
+            .iter_mut()
+            .rev()
+            .filter_map(|a| {
+                a.stop(t)
+                    .err()
+                    .map(|e| (a.name().to_string(), e.to_string()))
+            })
+            .collect()
     }
     fn ban(&mut self, t: &BanTicket) -> Vec<(String, String)> {
         self.each(t, &[], CommandAction::ban)
@@ -686,7 +886,11 @@ impl crate::jail::ActionSet for ShellActions {
         self.each(t, skip, CommandAction::unban)
     }
     fn flushable(&self) -> Vec<String> {
-        self.actions.iter().filter(|a| a.has_flush()).map(|a| a.name().to_string()).collect()
+        self.actions
+            .iter()
+            .filter(|a| a.has_flush())
+            .map(|a| a.name().to_string())
+            .collect()
     }
     fn flush(&mut self, action: &str) -> Result<(), String> {
         let t = now();
@@ -716,9 +920,16 @@ impl crate::jail::ActionSet for ShellActions {
             .collect()
     }
     fn reban(&mut self, t: &BanTicket, only: &[String]) -> Vec<(String, String)> {
-        let history = self.db.clone().map(|db| LockedHistory { db, jail: self.jail.clone() });
+        let history = self.db.clone().map(|db| LockedHistory {
+            db,
+            jail: self.jail.clone(),
+        });
         let mut errors = Vec::new();
-        for a in self.actions.iter_mut().filter(|a| only.iter().any(|o| o == a.name())) {
+        for a in self
+            .actions
+            .iter_mut()
+            .filter(|a| only.iter().any(|o| o == a.name()))
+        {
             let mut info = ActionInfo::new(t, self.ban_time).with_counters(self.counters);
             if let Some(h) = &history {
                 info = info.with_history(h);
@@ -732,7 +943,12 @@ impl crate::jail::ActionSet for ShellActions {
         errors
     }
     fn prolong(&mut self, t: &BanTicket) -> Vec<(String, String)> {
-        let skip: Vec<String> = self.actions.iter().filter(|a| !a.prolongable()).map(|a| a.name().to_string()).collect();
+        let skip: Vec<String> = self
+            .actions
+            .iter()
+            .filter(|a| !a.prolongable())
+            .map(|a| a.name().to_string())
+            .collect();
         self.each(t, &skip, CommandAction::prolong)
     }
     fn consistency_check(&mut self) {

@@ -140,7 +140,11 @@ impl FailTicket {
     }
     /// The address of the ticket: a captured `ip` when the ID is something else, else the ID.
     pub fn ip(&self) -> &str {
-        self.data.captures.get("ip").map(String::as_str).unwrap_or(&self.id)
+        self.data
+            .captures
+            .get("ip")
+            .map(String::as_str)
+            .unwrap_or(&self.id)
     }
     pub fn time(&self) -> f64 {
         self.time
@@ -205,7 +209,11 @@ impl FailTicket {
             if self.first_time < time - max_time {
                 let span = time - self.first_time;
                 let est = (self.retry as f64 / span * max_time).round_ties_even();
-                self.retry = if est.is_finite() && est > 0.0 { est as u32 } else { 0 };
+                self.retry = if est.is_finite() && est > 0.0 {
+                    est as u32
+                } else {
+                    0
+                };
                 self.first_time = time - max_time;
             }
             self.time = time;
@@ -264,7 +272,11 @@ impl BanTicket {
         &self.id
     }
     pub fn ip(&self) -> &str {
-        self.data.captures.get("ip").map(String::as_str).unwrap_or(&self.id)
+        self.data
+            .captures
+            .get("ip")
+            .map(String::as_str)
+            .unwrap_or(&self.id)
     }
     pub fn time(&self) -> f64 {
         self.time

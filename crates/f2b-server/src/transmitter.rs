@@ -51,7 +51,10 @@ fn word(cmd: &[Value], i: usize) -> Result<String, CommandError> {
         Some(Value::Int(n)) => Ok(n.to_string()),
         Some(Value::Float(f)) => Ok(f.to_string()),
         Some(Value::Bool(b)) => Ok(if *b { "True".into() } else { "False".into() }),
-        Some(other) => Err(CommandError::Type(format!("expected a string, got {}", other.type_name()))),
+        Some(other) => Err(CommandError::Type(format!(
+            "expected a string, got {}",
+            other.type_name()
+        ))),
         None => Err(CommandError::Index("list index out of range".into())),
     }
 }
@@ -83,7 +86,9 @@ impl Transmitter {
     }
 
     fn jail(&self, name: &str) -> Result<Arc<Jail>, CommandError> {
-        self.server.jail(name).ok_or_else(|| CommandError::UnknownJail(name.to_string()))
+        self.server
+            .jail(name)
+            .ok_or_else(|| CommandError::UnknownJail(name.to_string()))
     }
 
     fn dispatch(&self, cmd: &[Value]) -> Reply {
@@ -117,12 +122,24 @@ impl Transmitter {
                     Some(Value::Str(w)) if w != "--all" && !w.starts_with("--") => Some(w.clone()),
                     _ => None,
                 };
-                self.server.reload(target.as_deref()).map_err(CommandError::Failed)?;
+                self.server
+                    .reload(target.as_deref())
+                    .map_err(CommandError::Failed)?;
                 Ok(s("OK"))
             }
             "flushlogs" => {
                 let r = logging::flush();
-                crate::log!(LOG, Level::INFO, "{} performed on {}", if r == "rolled over" { "rollover" } else { "flush" }, logging::target());
+                crate::log!(
+                    LOG,
+                    Level::INFO,
+                    "{} performed on {}",
+                    if r == "rolled over" {
+                        "rollover"
+                    } else {
+                        "flush"
+                    },
+                    logging::target()
+                );
                 Ok(s(r))
             }
             "banned" => self.banned(&words_from(cmd, 1)?),
@@ -147,9 +164,13 @@ impl Transmitter {
             "get" => self.get(cmd),
             "set" => self.set(cmd),
             "sleep" => {
-                let secs: f64 = word(cmd, 1)?.parse().map_err(|_| CommandError::Value("could not convert string to float".into()))?;
+                let secs: f64 = word(cmd, 1)?
+                    .parse()
+                    .map_err(|_| CommandError::Value("could not convert string to float".into()))?;
                 if !secs.is_finite() {
-                    return Err(CommandError::Value("sleep needs a finite number of seconds".into()));
+                    return Err(CommandError::Value(
+                        "sleep needs a finite number of seconds".into(),
+                    ));
                 }
                 std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
                 Ok(Value::None)
@@ -170,11 +191,18 @@ impl Transmitter {
         match cmd.len() {
             1 => {
                 let names = self.server.jail_names();
-                Ok(Value::List(vec![pair("Number of jail", int(names.len())), pair("Jail list", s(names.join(", ")))]))
+                Ok(Value::List(vec![
+                    pair("Number of jail", int(names.len())),
+                    pair("Jail list", s(names.join(", "))),
+                ]))
             }
             2 | 3 => {
                 let j = self.jail(&word(cmd, 1)?)?;
-                let flavor = if cmd.len() == 3 { word(cmd, 2)? } else { "basic".to_string() };
+                let flavor = if cmd.len() == 3 {
+                    word(cmd, 2)?
+                } else {
+                    "basic".to_string()
+                };
                 if !["short", "basic", "cymru"].contains(&flavor.as_str()) {
                     crate::log!(
                         "fail2ban.actions",
@@ -194,11 +222,17 @@ impl Transmitter {
                     pair("Total failed", int(st.total_failed)),
                     pair(src_label, src),
                 ]);
-                let mut actions = vec![pair("Currently banned", int(st.currently_banned)), pair("Total banned", int(st.total_banned))];
+                let mut actions = vec![
+                    pair("Currently banned", int(st.currently_banned)),
+                    pair("Total banned", int(st.total_banned)),
+                ];
                 if flavor != "short" {
                     actions.push(pair("Banned IP list", strs(st.banned)));
                 }
-                Ok(Value::List(vec![pair("Filter", filter), pair("Actions", Value::List(actions))]))
+                Ok(Value::List(vec![
+                    pair("Filter", filter),
+                    pair("Actions", Value::List(actions)),
+                ]))
             }
             _ => Err(CommandError::Failed("Invalid command (no status)".into())),
         }
@@ -210,12 +244,22 @@ impl Transmitter {
         let jails = self.server.jails();
         if ips.is_empty() {
             Ok(Value::List(
-                jails.iter().map(|j| Value::Dict(vec![(s(j.name()), strs(j.banned_ids()))])).collect(),
+                jails
+                    .iter()
+                    .map(|j| Value::Dict(vec![(s(j.name()), strs(j.banned_ids()))]))
+                    .collect(),
             ))
         } else {
             Ok(Value::List(
                 ips.iter()
-                    .map(|ip| strs(jails.iter().filter(|j| j.is_banned(ip)).map(|j| j.name().to_string())))
+                    .map(|ip| {
+                        strs(
+                            jails
+                                .iter()
+                                .filter(|j| j.is_banned(ip))
+                                .map(|j| j.name().to_string()),
+                        )
+                    })
                     .collect(),
             ))
         }
@@ -228,8 +272,19 @@ impl Transmitter {
             "loglevel" => return Ok(s(logging::level_text())),
             "logtarget" => return Ok(s(logging::target())),
             "syslogsocket" => return Ok(s(logging::syslog_socket())),
-            "dbfile" => return Ok(db.file.map(|p| s(p.to_string_lossy())).unwrap_or(Value::None)),
-            "dbpurgeage" => return Ok(if db.file.is_some() { secs_value(db.purgeage) } else { Value::None }),
+            "dbfile" => {
+                return Ok(db
+                    .file
+                    .map(|p| s(p.to_string_lossy()))
+                    .unwrap_or(Value::None))
+            }
+            "dbpurgeage" => {
+                return Ok(if db.file.is_some() {
+                    secs_value(db.purgeage)
+                } else {
+                    Value::None
+                })
+            }
             "dbmaxmatches" => {
                 return Ok(match (db.file, db.maxmatches) {
                     (Some(_), Some(m)) => int(m),
@@ -241,7 +296,10 @@ impl Transmitter {
             _ => {}
         }
         let j = self.jail(&what)?;
-        let spec = self.server.spec(&what).ok_or_else(|| CommandError::UnknownJail(what.clone()))?;
+        let spec = self
+            .server
+            .spec(&what)
+            .ok_or_else(|| CommandError::UnknownJail(what.clone()))?;
         let settings = j.settings();
         let opt = word(cmd, 2)?;
         Ok(match opt.as_str() {
@@ -258,9 +316,17 @@ impl Transmitter {
             }
             "banip" => {
                 let with_time = word(cmd, 3).map(|w| w == "--with-time").unwrap_or(false);
-                strs(if with_time { j.ban_list_with_time() } else { j.ban_list() })
+                strs(if with_time {
+                    j.ban_list_with_time()
+                } else {
+                    j.ban_list()
+                })
             }
-            "logpath" => strs(spec.logpaths.iter().map(|(p, _)| p.to_string_lossy().into_owned())),
+            "logpath" => strs(
+                spec.logpaths
+                    .iter()
+                    .map(|(p, _)| p.to_string_lossy().into_owned()),
+            ),
             "logencoding" => s(spec.logencoding.clone().unwrap_or_else(|| "UTF-8".into())),
             "journalmatch" => Value::List(if spec.journalmatch.is_empty() {
                 Vec::new()
@@ -297,14 +363,23 @@ impl Transmitter {
                     ("increment", i) => Value::Bool(i.is_some()),
                     ("factor", Some(i)) => i.factor.map(s).unwrap_or(Value::None),
                     ("formula", Some(i)) => i.formula.map(s).unwrap_or(Value::None),
-                    ("multipliers", Some(i)) => s(i.multipliers.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(" ")),
+                    ("multipliers", Some(i)) => s(i
+                        .multipliers
+                        .iter()
+                        .map(|m| m.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")),
                     ("maxtime", Some(i)) => i.maxtime.map(secs_value).unwrap_or(Value::None),
                     ("rndtime", Some(i)) => i.rndtime.map(secs_value).unwrap_or(Value::None),
                     ("overalljails", Some(i)) => Value::Bool(i.overalljails),
                     _ => Value::None,
                 }
             }
-            _ => return Err(CommandError::Failed("Invalid command (no get action or not yet implemented)".into())),
+            _ => {
+                return Err(CommandError::Failed(
+                    "Invalid command (no get action or not yet implemented)".into(),
+                ))
+            }
         })
     }
 
@@ -312,7 +387,8 @@ impl Transmitter {
         let what = word(cmd, 1)?;
         match what.as_str() {
             "loglevel" => {
-                logging::set_level(&word(cmd, 2)?).map_err(|e| CommandError::Value(e.to_string()))?;
+                logging::set_level(&word(cmd, 2)?)
+                    .map_err(|e| CommandError::Value(e.to_string()))?;
                 return Ok(s(logging::level_text()));
             }
             "logtarget" => {
@@ -322,7 +398,11 @@ impl Transmitter {
                     return Err(CommandError::Failed("Failed to change log target".into()));
                 }
                 crate::log!("fail2ban.server", Level::INFO, "Start f2b v{VERSION}");
-                crate::log!("fail2ban.server", Level::INFO, "Changed logging target to {target} for f2b v{VERSION}");
+                crate::log!(
+                    "fail2ban.server",
+                    Level::INFO,
+                    "Changed logging target to {target} for f2b v{VERSION}"
+                );
                 return Ok(s(logging::target()));
             }
             "syslogsocket" => {
@@ -339,10 +419,16 @@ impl Transmitter {
                         d.purgeage = secs;
                     }
                 });
-                return Ok(if has_db { secs_value(secs) } else { Value::None });
+                return Ok(if has_db {
+                    secs_value(secs)
+                } else {
+                    Value::None
+                });
             }
             "dbmaxmatches" => {
-                let n: u32 = word(cmd, 2)?.parse().map_err(|_| CommandError::Value("invalid literal for int()".into()))?;
+                let n: u32 = word(cmd, 2)?
+                    .parse()
+                    .map_err(|_| CommandError::Value("invalid literal for int()".into()))?;
                 let mut has_db = false;
                 self.server.update_db_settings(|d| {
                     has_db = d.file.is_some();
@@ -362,7 +448,9 @@ impl Transmitter {
                     None => want.eq_ignore_ascii_case("none"),
                 };
                 if !same {
-                    return Err(CommandError::Failed("dbfile can only be changed in fail2ban.conf (then restart)".into()));
+                    return Err(CommandError::Failed(
+                        "dbfile can only be changed in fail2ban.conf (then restart)".into(),
+                    ));
                 }
                 return Ok(cur.map(|p| s(p.to_string_lossy())).unwrap_or(Value::None));
             }
@@ -402,23 +490,37 @@ impl Transmitter {
             "bantime" => {
                 let secs = parse_secs(&word(cmd, 3)?)?;
                 j.update_settings(|st| st.bantime = BanTime::from_secs(secs));
-                crate::log!("fail2ban.actions", Level::INFO, "  banTime: {}", secs as i64);
+                crate::log!(
+                    "fail2ban.actions",
+                    Level::INFO,
+                    "  banTime: {}",
+                    secs as i64
+                );
                 Ok(secs_value(j.settings().bantime.as_secs()))
             }
             "findtime" => {
                 let secs = parse_secs(&word(cmd, 3)?)?;
                 j.update_settings(|st| st.findtime = secs);
-                crate::log!("fail2ban.filter", Level::INFO, "  findtime: {}", secs as i64);
+                crate::log!(
+                    "fail2ban.filter",
+                    Level::INFO,
+                    "  findtime: {}",
+                    secs as i64
+                );
                 Ok(secs_value(secs))
             }
             "maxretry" => {
-                let n: u32 = word(cmd, 3)?.parse().map_err(|_| CommandError::Value("invalid literal for int()".into()))?;
+                let n: u32 = word(cmd, 3)?
+                    .parse()
+                    .map_err(|_| CommandError::Value("invalid literal for int()".into()))?;
                 j.update_settings(|st| st.maxretry = n);
                 crate::log!("fail2ban.filter", Level::INFO, "  maxRetry: {n}");
                 Ok(int(n))
             }
             "maxmatches" => {
-                let n: usize = word(cmd, 3)?.parse().map_err(|_| CommandError::Value("invalid literal for int()".into()))?;
+                let n: usize = word(cmd, 3)?
+                    .parse()
+                    .map_err(|_| CommandError::Value("invalid literal for int()".into()))?;
                 j.update_settings(|st| st.maxmatches = n);
                 Ok(int(n))
             }
@@ -443,10 +545,16 @@ impl Transmitter {
                 Ok(Value::Bool(on))
             }
             "idle" => match word(cmd, 3)?.as_str() {
-                "on" | "off" => Err(CommandError::Failed("idle: not supported by this daemon".into())),
-                _ => Err(CommandError::Failed("Invalid idle option, must be 'on' or 'off'".into())),
+                "on" | "off" => Err(CommandError::Failed(
+                    "idle: not supported by this daemon".into(),
+                )),
+                _ => Err(CommandError::Failed(
+                    "Invalid idle option, must be 'on' or 'off'".into(),
+                )),
             },
-            _ => Err(CommandError::Failed(format!("Invalid command {opt:?} (no set action or not yet implemented)"))),
+            _ => Err(CommandError::Failed(format!(
+                "Invalid command {opt:?} (no set action or not yet implemented)"
+            ))),
         }
     }
 }
@@ -456,7 +564,13 @@ impl Handler for Transmitter {
         let r = self.dispatch(cmd);
         if let Err(e) = &r {
             let shown: Vec<String> = cmd.iter().map(Value::py_repr).collect();
-            crate::log!(LOG, Level::ERROR, "Command [{}] has failed. Received {}", shown.join(", "), e.to_value().py_repr());
+            crate::log!(
+                LOG,
+                Level::ERROR,
+                "Command [{}] has failed. Received {}",
+                shown.join(", "),
+                e.to_value().py_repr()
+            );
         }
         r
     }

@@ -10,9 +10,18 @@ use f2b_server::ticket::{BanTicket, BanTime};
 
 fn def(dir: &Path, cmds: &[(&str, &str)], props: &[(&str, &str)]) -> ActionDef {
     let d = dir.display().to_string();
-    let mut p: BTreeMap<String, String> = props.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let mut p: BTreeMap<String, String> = props
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     p.insert("dir".into(), d);
-    ActionDef::new("test", cmds.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(), p)
+    ActionDef::new(
+        "test",
+        cmds.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        p,
+    )
 }
 
 fn read(p: &Path) -> String {
@@ -20,7 +29,10 @@ fn read(p: &Path) -> String {
 }
 
 fn trace(dir: &Path) -> Vec<String> {
-    read(&dir.join("trace")).lines().map(str::to_string).collect()
+    read(&dir.join("trace"))
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 const HOSTILE: &[&str] = &[
@@ -64,7 +76,8 @@ fn hostile_values_never_execute_and_arrive_literally() {
         t.set_capture("user", v.clone());
         t.data_mut().matches = vec![v.clone()];
         let info = ActionInfo::new(&t, BanTime::Seconds(600.0));
-        a.ban(&info, 1.0).unwrap_or_else(|e| panic!("ban with {v:?}: {e}"));
+        a.ban(&info, 1.0)
+            .unwrap_or_else(|e| panic!("ban with {v:?}: {e}"));
         assert!(!pwned.exists(), "value {v:?} executed");
         // NUL cannot cross exec: it is dropped, everything else arrives as it was
         let expect = format!("{}\n", v.replace('\0', ""));
@@ -89,8 +102,12 @@ fn plain_values_are_inline_so_quoted_templates_work() {
     t.set_capture("fid", "443");
     t.set_ban_count(3);
     t.data_mut().failures = 20;
-    a.ban(&ActionInfo::new(&t, BanTime::Seconds(900.0)), 0.0).unwrap();
-    assert_eq!(read(&dir.join("out")), "192.0.2.7,ipscan 443 900 3 20 1700000000.0 inet4\n");
+    a.ban(&ActionInfo::new(&t, BanTime::Seconds(900.0)), 0.0)
+        .unwrap();
+    assert_eq!(
+        read(&dir.join("out")),
+        "192.0.2.7,ipscan 443 900 3 20 1700000000.0 inet4\n"
+    );
 }
 
 #[test]
@@ -100,12 +117,18 @@ fn start_on_demand_per_family_and_stop() {
     let d = def(
         dir,
         &[
-            ("actionstart", "echo start <family> <blocktype> >> <dir>/trace"),
+            (
+                "actionstart",
+                "echo start <family> <blocktype> >> <dir>/trace",
+            ),
             ("actionstop", "echo stop <family> >> <dir>/trace"),
             ("actionban", "echo ban <ip> <blocktype> >> <dir>/trace"),
             ("actionunban", "echo unban <ip> >> <dir>/trace"),
         ],
-        &[("blocktype", "icmp-port-unreachable"), ("blocktype?family=inet6", "icmp6-port-unreachable")],
+        &[
+            ("blocktype", "icmp-port-unreachable"),
+            ("blocktype?family=inet6", "icmp6-port-unreachable"),
+        ],
     );
     let mut a = CommandAction::new(d, "jail", true);
     a.start(0.0).unwrap();
@@ -169,10 +192,16 @@ fn plain_action_starts_once_and_unbans_only_with_bans() {
 fn failing_ban_is_retried_once_without_check() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let d = def(dir, &[("actionban", "echo ban >> <dir>/trace; exit 1")], &[]);
+    let d = def(
+        dir,
+        &[("actionban", "echo ban >> <dir>/trace; exit 1")],
+        &[],
+    );
     let mut a = CommandAction::new(d, "jail", true);
     let t = BanTicket::new("192.0.2.1", 1.0);
-    let e = a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0).unwrap_err();
+    let e = a
+        .ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0)
+        .unwrap_err();
     assert_eq!(e.to_string(), "Error banning 192.0.2.1");
     assert_eq!(trace(dir), ["ban", "ban"]);
 }
@@ -185,9 +214,18 @@ fn failing_ban_checks_repairs_and_retries() {
     let d = def(
         dir,
         &[
-            ("actionstart", "echo start >> <dir>/trace; touch <dir>/chain"),
-            ("actioncheck", "echo check >> <dir>/trace; test -e <dir>/chain"),
-            ("actionrepair", "echo repair >> <dir>/trace; touch <dir>/chain"),
+            (
+                "actionstart",
+                "echo start >> <dir>/trace; touch <dir>/chain",
+            ),
+            (
+                "actioncheck",
+                "echo check >> <dir>/trace; test -e <dir>/chain",
+            ),
+            (
+                "actionrepair",
+                "echo repair >> <dir>/trace; touch <dir>/chain",
+            ),
             ("actionban", "echo ban >> <dir>/trace; test -e <dir>/chain"),
         ],
         &[],
@@ -197,9 +235,17 @@ fn failing_ban_checks_repairs_and_retries() {
     std::fs::remove_file(dir.join("chain")).unwrap();
     let epoch = a.ban_epoch();
     let t = BanTicket::new("192.0.2.1", 1.0);
-    a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0).unwrap();
-    assert_eq!(trace(dir), ["start", "ban", "check", "repair", "check", "ban"]);
-    assert_eq!(a.ban_epoch(), epoch + 1, "a repair invalidates earlier bans");
+    a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0)
+        .unwrap();
+    assert_eq!(
+        trace(dir),
+        ["start", "ban", "check", "repair", "check", "ban"]
+    );
+    assert_eq!(
+        a.ban_epoch(),
+        epoch + 1,
+        "a repair invalidates earlier bans"
+    );
 }
 
 #[test]
@@ -210,11 +256,23 @@ fn failing_check_without_repair_restarts_a_family() {
     let d = def(
         dir,
         &[
-            ("actionstart", "echo start <family> >> <dir>/trace; touch <dir>/chain"),
-            ("actionstop", "echo stop <family> >> <dir>/trace; rm -f <dir>/chain"),
-            ("actioncheck", "echo check >> <dir>/trace; test -e <dir>/chain"),
+            (
+                "actionstart",
+                "echo start <family> >> <dir>/trace; touch <dir>/chain",
+            ),
+            (
+                "actionstop",
+                "echo stop <family> >> <dir>/trace; rm -f <dir>/chain",
+            ),
+            (
+                "actioncheck",
+                "echo check >> <dir>/trace; test -e <dir>/chain",
+            ),
             ("actionban", "echo ban >> <dir>/trace; test -e <dir>/chain"),
-            ("actionunban", "echo unban >> <dir>/trace; test -e <dir>/chain"),
+            (
+                "actionunban",
+                "echo unban >> <dir>/trace; test -e <dir>/chain",
+            ),
         ],
         &[("x?family=inet6", "6")],
     );
@@ -227,7 +285,16 @@ fn failing_check_without_repair_restarts_a_family() {
     a.ban(&ActionInfo::new(&t, bt), 1.0).unwrap();
     assert_eq!(
         trace(dir),
-        ["start inet4", "ban", "ban", "check", "stop inet4", "start inet4", "check", "ban"]
+        [
+            "start inet4",
+            "ban",
+            "ban",
+            "check",
+            "stop inet4",
+            "start inet4",
+            "check",
+            "ban"
+        ]
     );
     // an unban does not repair (no actionrepair_on_unban): it fails after the check
     std::fs::remove_file(dir.join("chain")).unwrap();
@@ -245,9 +312,15 @@ fn plain_action_cannot_restart_for_a_ticket_family() {
     let d = def(
         dir,
         &[
-            ("actionstart", "echo start >> <dir>/trace; touch <dir>/chain"),
+            (
+                "actionstart",
+                "echo start >> <dir>/trace; touch <dir>/chain",
+            ),
             ("actionstop", "echo stop >> <dir>/trace; rm -f <dir>/chain"),
-            ("actioncheck", "echo check >> <dir>/trace; test -e <dir>/chain"),
+            (
+                "actioncheck",
+                "echo check >> <dir>/trace; test -e <dir>/chain",
+            ),
             ("actionban", "echo ban >> <dir>/trace; test -e <dir>/chain"),
         ],
         &[],
@@ -256,7 +329,9 @@ fn plain_action_cannot_restart_for_a_ticket_family() {
     a.start(0.0).unwrap();
     std::fs::remove_file(dir.join("chain")).unwrap();
     let t = BanTicket::new("192.0.2.1", 1.0);
-    assert!(a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0).is_err());
+    assert!(a
+        .ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0)
+        .is_err());
     assert_eq!(trace(dir), ["start", "ban", "check", "check"]);
 }
 
@@ -275,7 +350,9 @@ fn unrepairable_environment_fails_the_ban() {
     );
     let mut a = CommandAction::new(d, "jail", true);
     let t = BanTicket::new("192.0.2.1", 1.0);
-    assert!(a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0).is_err());
+    assert!(a
+        .ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0)
+        .is_err());
     assert_eq!(trace(dir), ["ban", "check", "repair"]);
 }
 
@@ -287,7 +364,9 @@ fn timeout_is_honoured() {
     let mut a = CommandAction::new(d, "jail", true);
     let t = BanTicket::new("192.0.2.1", 1.0);
     let t0 = Instant::now();
-    assert!(a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0).is_err());
+    assert!(a
+        .ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0)
+        .is_err());
     // two attempts of 1 s each, plus the kill grace
     assert!(t0.elapsed() < Duration::from_secs(6), "{:?}", t0.elapsed());
 }
@@ -299,16 +378,28 @@ fn properties_substitute_recursively_and_self_reference_fails() {
     let d = def(
         dir,
         &[("actionban", "echo <cmd> >> <dir>/out")],
-        &[("cmd", "<chain>-<port>"), ("chain", "f2b-<name>"), ("port", "ssh"), ("name", "sshd")],
+        &[
+            ("cmd", "<chain>-<port>"),
+            ("chain", "f2b-<name>"),
+            ("port", "ssh"),
+            ("name", "sshd"),
+        ],
     );
     let mut a = CommandAction::new(d, "jail", true);
     let t = BanTicket::new("192.0.2.1", 1.0);
-    a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0).unwrap();
+    a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0)
+        .unwrap();
     assert_eq!(read(&dir.join("out")), "f2b-sshd-ssh\n");
 
-    let d = def(dir, &[("actionban", "echo <a>")], &[("a", "<b>"), ("b", "<a>")]);
+    let d = def(
+        dir,
+        &[("actionban", "echo <a>")],
+        &[("a", "<b>"), ("b", "<a>")],
+    );
     let mut a = CommandAction::new(d, "jail", true);
-    let e = a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0).unwrap_err();
+    let e = a
+        .ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)), 1.0)
+        .unwrap_err();
     assert!(e.to_string().contains("self referencing"), "{e}");
 }
 
@@ -321,7 +412,11 @@ fn ip_matches_from_history() {
         fn merged(&self, _ip: &str, this_jail_only: bool) -> Option<TicketData> {
             Some(TicketData {
                 failures: if this_jail_only { 4 } else { 9 },
-                matches: vec![if this_jail_only { "jail line".into() } else { "all; line".into() }],
+                matches: vec![if this_jail_only {
+                    "jail line".into()
+                } else {
+                    "all; line".into()
+                }],
                 captures: BTreeMap::new(),
             })
         }
@@ -330,13 +425,20 @@ fn ip_matches_from_history() {
     let dir = tmp.path();
     let d = def(
         dir,
-        &[("actionban", "echo \"<ipfailures> <ipjailfailures> <ipmatches> <ipjailmatches>\" >> <dir>/out")],
+        &[(
+            "actionban",
+            "echo \"<ipfailures> <ipjailfailures> <ipmatches> <ipjailmatches>\" >> <dir>/out",
+        )],
         &[],
     );
     let mut a = CommandAction::new(d, "jail", true);
     let t = BanTicket::new("192.0.2.1", 1.0);
     let h = H;
-    a.ban(&ActionInfo::new(&t, BanTime::Seconds(60.0)).with_history(&h), 1.0).unwrap();
+    a.ban(
+        &ActionInfo::new(&t, BanTime::Seconds(60.0)).with_history(&h),
+        1.0,
+    )
+    .unwrap();
     assert_eq!(read(&dir.join("out")), "9 4 all; line jail line\n");
 }
 
@@ -366,8 +468,15 @@ fn ip_tags_from_a_real_database() {
     );
     let mut a = CommandAction::new(d, "sshd", true);
     let t = BanTicket::new("198.51.100.9", 400.0);
-    let h = DbHistory { db: &db, jail: "sshd" };
-    a.ban(&ActionInfo::new(&t, BanTime::Seconds(600.0)).with_history(&h), 400.0).unwrap();
+    let h = DbHistory {
+        db: &db,
+        jail: "sshd",
+    };
+    a.ban(
+        &ActionInfo::new(&t, BanTime::Seconds(600.0)).with_history(&h),
+        400.0,
+    )
+    .unwrap();
     assert_eq!(
         read(&dir.join("out")),
         "12|8|ssh one\nweb one\nssh two|ssh one\nssh two\n"

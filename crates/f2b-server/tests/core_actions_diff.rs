@@ -70,8 +70,14 @@ fn ticket(t: &Value) -> BanTicket {
     let mut b = BanTicket::new(ip, 1_700_000_000.0);
     b.set_ban_count(1);
     b.data_mut().failures = t["failures"].as_u64().unwrap_or(0) as u32;
-    b.data_mut().matches =
-        t["matches"].as_array().map(|a| a.iter().map(|m| m.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default();
+    b.data_mut().matches = t["matches"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| m.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
     if let Some(c) = t["captures"].as_object() {
         for (k, v) in c {
             b.set_capture(k.clone(), v.as_str().unwrap_or("").to_string());
@@ -82,7 +88,14 @@ fn ticket(t: &Value) -> BanTicket {
 
 fn ours(spec: &Value, dir: &Path) -> Value {
     let obj = |k: &str| -> BTreeMap<String, String> {
-        spec[k].as_object().map(|o| o.iter().map(|(a, b)| (a.clone(), b.as_str().unwrap_or("").to_string())).collect()).unwrap_or_default()
+        spec[k]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(a, b)| (a.clone(), b.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let mut props = obj("props");
     props.insert("dir".into(), dir.display().to_string());
@@ -110,7 +123,11 @@ fn ours(spec: &Value, dir: &Path) -> Value {
                 let _ = std::fs::remove_file(dir.join(st[1].as_str().unwrap()));
                 true
             }
-            "touch" => std::fs::OpenOptions::new().create(true).append(true).open(dir.join(st[1].as_str().unwrap())).is_ok(),
+            "touch" => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(st[1].as_str().unwrap()))
+                .is_ok(),
             other => panic!("unknown step {other}"),
         };
         res.push(if ok { "ok" } else { "err" });
@@ -129,10 +146,22 @@ fn scenarios() -> Vec<(&'static str, Value)> {
     let trace_cmds = |extra: &[(&str, &str)]| {
         let mut m = serde_json::Map::new();
         for (k, v) in [
-            ("actionstart", "echo start <family> >> <dir>/trace; touch <dir>/chain"),
-            ("actionstop", "echo stop <family> >> <dir>/trace; rm -f <dir>/chain"),
-            ("actionban", "echo ban <ip> <family> >> <dir>/trace; test -e <dir>/chain"),
-            ("actionunban", "echo unban <ip> >> <dir>/trace; test -e <dir>/chain"),
+            (
+                "actionstart",
+                "echo start <family> >> <dir>/trace; touch <dir>/chain",
+            ),
+            (
+                "actionstop",
+                "echo stop <family> >> <dir>/trace; rm -f <dir>/chain",
+            ),
+            (
+                "actionban",
+                "echo ban <ip> <family> >> <dir>/trace; test -e <dir>/chain",
+            ),
+            (
+                "actionunban",
+                "echo unban <ip> >> <dir>/trace; test -e <dir>/chain",
+            ),
         ] {
             m.insert(k.into(), json!(v));
         }
@@ -142,55 +171,94 @@ fn scenarios() -> Vec<(&'static str, Value)> {
         Value::Object(m)
     };
     vec![
-        ("plain lifecycle", json!({
+        (
+            "plain lifecycle",
+            json!({
             "cmds": trace_cmds(&[("actionflush", "echo flush <family> >> <dir>/trace")]), "props": {},
-            "steps": [["start"], ["ban", v4], ["ban", v6], ["unban", v4], ["flush"], ["unban", v6], ["stop"], ["stop"]]})),
-        ("conditional families", json!({
+            "steps": [["start"], ["ban", v4], ["ban", v6], ["unban", v4], ["flush"], ["unban", v6], ["stop"], ["stop"]]}),
+        ),
+        (
+            "conditional families",
+            json!({
             "cmds": trace_cmds(&[]), "props": {"x?family=inet6": "6"},
-            "steps": [["start"], ["ban", v4], ["ban", v4b], ["ban", v6], ["unban", v6], ["stop"], ["unban", v4]]})),
-        ("explicit on demand", json!({
+            "steps": [["start"], ["ban", v4], ["ban", v4b], ["ban", v6], ["unban", v6], ["stop"], ["unban", v4]]}),
+        ),
+        (
+            "explicit on demand",
+            json!({
             "cmds": trace_cmds(&[]), "props": {"actionstart_on_demand": "true"},
-            "steps": [["start"], ["unban", v4], ["ban", v4], ["ban", v6], ["stop"]]})),
-        ("check and repair", json!({
+            "steps": [["start"], ["unban", v4], ["ban", v4], ["ban", v6], ["stop"]]}),
+        ),
+        (
+            "check and repair",
+            json!({
             "cmds": trace_cmds(&[("actioncheck", "echo check >> <dir>/trace; test -e <dir>/chain"),
                                  ("actionrepair", "echo repair >> <dir>/trace; touch <dir>/chain")]),
             "props": {},
-            "steps": [["start"], ["rm", "chain"], ["ban", v4], ["rm", "chain"], ["unban", v4], ["ban", v4b], ["rm", "chain"], ["check"], ["stop"]]})),
-        ("repair on unban", json!({
+            "steps": [["start"], ["rm", "chain"], ["ban", v4], ["rm", "chain"], ["unban", v4], ["ban", v4b], ["rm", "chain"], ["check"], ["stop"]]}),
+        ),
+        (
+            "repair on unban",
+            json!({
             "cmds": trace_cmds(&[("actioncheck", "echo check >> <dir>/trace; test -e <dir>/chain"),
                                  ("actionrepair", "echo repair >> <dir>/trace; touch <dir>/chain")]),
             "props": {"actionrepair_on_unban": "true"},
-            "steps": [["start"], ["ban", v4], ["rm", "chain"], ["unban", v4]]})),
-        ("restart without repair, plain", json!({
+            "steps": [["start"], ["ban", v4], ["rm", "chain"], ["unban", v4]]}),
+        ),
+        (
+            "restart without repair, plain",
+            json!({
             "cmds": trace_cmds(&[("actioncheck", "echo check >> <dir>/trace; test -e <dir>/chain")]), "props": {},
-            "steps": [["start"], ["rm", "chain"], ["ban", v4], ["ban", v4], ["unban", v4], ["check"]]})),
-        ("restart without repair, conditional", json!({
+            "steps": [["start"], ["rm", "chain"], ["ban", v4], ["ban", v4], ["unban", v4], ["check"]]}),
+        ),
+        (
+            "restart without repair, conditional",
+            json!({
             "cmds": trace_cmds(&[("actioncheck", "echo check <family> >> <dir>/trace; test -e <dir>/chain")]),
             "props": {"x?family=inet6": "6"},
-            "steps": [["start"], ["ban", v4], ["rm", "chain"], ["ban", v4b], ["rm", "chain"], ["unban", v4], ["ban", v6], ["check"]]})),
-        ("failing ban retried", json!({
+            "steps": [["start"], ["ban", v4], ["rm", "chain"], ["ban", v4b], ["rm", "chain"], ["unban", v4], ["ban", v6], ["check"]]}),
+        ),
+        (
+            "failing ban retried",
+            json!({
             "cmds": {"actionban": "echo ban >> <dir>/trace; false", "actionunban": "echo unban >> <dir>/trace"}, "props": {},
-            "steps": [["start"], ["ban", v4], ["unban", v4]]})),
-        ("reban", json!({
+            "steps": [["start"], ["ban", v4], ["unban", v4]]}),
+        ),
+        (
+            "reban",
+            json!({
             "cmds": {"actionban": "echo ban <ip> >> <dir>/trace", "actionreban": "echo reban <ip> >> <dir>/trace"}, "props": {},
-            "steps": [["reban", v4], ["ban", v4]]})),
-        ("reban falls back to ban", json!({
+            "steps": [["reban", v4], ["ban", v4]]}),
+        ),
+        (
+            "reban falls back to ban",
+            json!({
             "cmds": {"actionban": "echo ban <ip> >> <dir>/trace"}, "props": {},
-            "steps": [["reban", v4]]})),
-        ("failing start and flush", json!({
+            "steps": [["reban", v4]]}),
+        ),
+        (
+            "failing start and flush",
+            json!({
             "cmds": {"actionstart": "echo start >> <dir>/trace; false", "actionban": "echo ban >> <dir>/trace",
                      "actionflush": "echo flush >> <dir>/trace; false", "actionstop": "echo stop >> <dir>/trace"},
             "props": {},
-            "steps": [["start"], ["ban", v4], ["flush"], ["stop"]]})),
-        ("values reach the command literally", json!({
+            "steps": [["start"], ["ban", v4], ["flush"], ["stop"]]}),
+        ),
+        (
+            "values reach the command literally",
+            json!({
             "cmds": {"actionban": "printf '%s|%s|%s|%s|%s|%s|%s|%s|%s\\n' \"<ip>\" \"<fid>\" \"<F-USER>\" \"<F-ID>\" \"<F-NONE>\" \"<matches>\" <failures> <time> <ip-rev> >> <dir>/trace; echo '<ip>,<name>' <bantime> <bancount> \"<br>\" >> <dir>/trace"},
             "props": {"name": "jailname"},
-            "steps": [["ban", v4], ["ban", v6], ["ban", hostile]]})),
-        ("recursive properties", json!({
+            "steps": [["ban", v4], ["ban", v6], ["ban", hostile]]}),
+        ),
+        (
+            "recursive properties",
+            json!({
             "cmds": {"actionstart": "echo <start-msg> >> <dir>/trace", "actionban": "echo <iptables> -I <chain> -s <ip> -j <blocktype> >> <dir>/trace"},
             "props": {"start-msg": "starting <chain>", "chain": "f2b-<name>", "name": "sshd", "iptables": "iptables <lockingopt>",
                       "lockingopt": "-w", "blocktype": "REJECT", "blocktype?family=inet6": "REJECT6"},
-            "steps": [["start"], ["ban", v4], ["ban", v6], ["stop"]]})),
+            "steps": [["start"], ["ban", v4], ["ban", v6], ["stop"]]}),
+        ),
     ]
 }
 
@@ -206,7 +274,12 @@ fn same_behaviour_as_fail2ban_command_action() {
         let d_our = tempfile::tempdir().unwrap();
         // a value may name <dir>: make it point into each side's own directory
         let spec_for = |d: &Path| -> Value {
-            serde_json::from_str(&spec.to_string().replace("<dir>/pwned", &format!("{}/pwned", d.display()))).unwrap()
+            serde_json::from_str(
+                &spec
+                    .to_string()
+                    .replace("<dir>/pwned", &format!("{}/pwned", d.display())),
+            )
+            .unwrap()
         };
         let out = Command::new(py)
             .arg("-c")
@@ -215,14 +288,25 @@ fn same_behaviour_as_fail2ban_command_action() {
             .arg(d_ref.path())
             .output()
             .expect("python runs");
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let theirs: Value = serde_json::from_slice(
-            out.stdout.split(|b| *b == b'\n').rfind(|l| l.starts_with(b"{")).unwrap_or(b"{}"),
+            out.stdout
+                .split(|b| *b == b'\n')
+                .rfind(|l| l.starts_with(b"{"))
+                .unwrap_or(b"{}"),
         )
         .expect("json from python");
         let mine = ours(&spec_for(d_our.path()), d_our.path());
         let norm = |v: &Value, d: &Path| v.to_string().replace(&d.display().to_string(), "DIR");
-        assert_eq!(norm(&mine, d_our.path()), norm(&theirs, d_ref.path()), "scenario {name:?}");
+        assert_eq!(
+            norm(&mine, d_our.path()),
+            norm(&theirs, d_ref.path()),
+            "scenario {name:?}"
+        );
         assert!(!d_our.path().join("pwned").exists() && !d_ref.path().join("pwned").exists());
         compared += 1;
     }

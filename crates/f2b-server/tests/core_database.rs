@@ -33,7 +33,12 @@ class _Jail:
 
 fn run_py(py: &str, script: &str, args: &[&str]) -> String {
     let full = format!("{PY_PRELUDE}\n{script}");
-    let out = Command::new(py).arg("-c").arg(full).args(args).output().expect("run python");
+    let out = Command::new(py)
+        .arg("-c")
+        .arg(full)
+        .args(args)
+        .output()
+        .expect("run python");
     assert!(
         out.status.success(),
         "python failed: {}",
@@ -79,7 +84,10 @@ db.close()
     );
 
     let db = Database::open(path_s).expect("open fail2ban's file");
-    let q = CurrentBansQuery { jail: Some("sshd"), ..Default::default() };
+    let q = CurrentBansQuery {
+        jail: Some("sshd"),
+        ..Default::default()
+    };
     let cur = db.current_bans(&q, now).unwrap();
     let mut ids: Vec<&str> = cur.iter().map(|t| t.id()).collect();
     ids.sort();
@@ -87,7 +95,10 @@ db.close()
     let v6 = cur.iter().find(|t| t.id() == "2001:db8::7").unwrap();
     assert_eq!(v6.ban_time(), Some(BanTime::Seconds(86400.5)));
     assert_eq!(v6.ban_count(), 2);
-    assert_eq!(v6.data().captures.get("user").map(String::as_str), Some("root"));
+    assert_eq!(
+        v6.data().captures.get("user").map(String::as_str),
+        Some("root")
+    );
     let perm = cur.iter().find(|t| t.id() == "192.0.2.3").unwrap();
     assert_eq!(perm.ban_time(), Some(BanTime::Permanent));
     assert_eq!(perm.ban_count(), 4);
@@ -97,13 +108,23 @@ db.close()
     assert_eq!(one.time(), now - 100.0);
 
     let web = db
-        .current_bans(&CurrentBansQuery { jail: Some("web"), ..Default::default() }, now)
+        .current_bans(
+            &CurrentBansQuery {
+                jail: Some("web"),
+                ..Default::default()
+            },
+            now,
+        )
         .unwrap();
     assert_eq!(web.len(), 1);
     assert_eq!(web[0].matches(), ["pre GET /x post"]);
     assert_eq!(web[0].data().failures, 7);
 
-    assert_eq!(db.add_log("sshd", "/var/log/auth.log", 0, Some("abc123")).unwrap(), Some(4242));
+    assert_eq!(
+        db.add_log("sshd", "/var/log/auth.log", 0, Some("abc123"))
+            .unwrap(),
+        Some(4242)
+    );
     let mut names = db.jail_names(None).unwrap();
     names.sort();
     assert_eq!(names, ["sshd", "web"]);
@@ -133,13 +154,33 @@ fn fail2ban_reads_database_we_write() {
             b.data_mut().matches = vec![format!("Failed password for root from {ip} 'q' \"dq\" é")];
             b
         };
-        db.add_ban("sshd", &mk("198.51.100.1", now - 100.0, None, 1, 3), d).unwrap();
-        db.add_ban("sshd", &mk("198.51.100.2", now - 5000.0, None, 1, 3), d).unwrap();
-        db.add_ban("sshd", &mk("198.51.100.3", now - 100_000.0, Some(BanTime::Permanent), 3, 5), d).unwrap();
-        let mut cap = mk("198.51.100.4", now - 30.0, Some(BanTime::Seconds(1631.25)), 2, 4);
+        db.add_ban("sshd", &mk("198.51.100.1", now - 100.0, None, 1, 3), d)
+            .unwrap();
+        db.add_ban("sshd", &mk("198.51.100.2", now - 5000.0, None, 1, 3), d)
+            .unwrap();
+        db.add_ban(
+            "sshd",
+            &mk(
+                "198.51.100.3",
+                now - 100_000.0,
+                Some(BanTime::Permanent),
+                3,
+                5,
+            ),
+            d,
+        )
+        .unwrap();
+        let mut cap = mk(
+            "198.51.100.4",
+            now - 30.0,
+            Some(BanTime::Seconds(1631.25)),
+            2,
+            4,
+        );
         cap.set_capture("user", "admin");
         db.add_ban("sshd", &cap, d).unwrap();
-        db.update_log("sshd", "/var/log/auth.log", 777, Some("md5hash")).unwrap();
+        db.update_log("sshd", "/var/log/auth.log", 777, Some("md5hash"))
+            .unwrap();
     }
     let out = run_py(
         py,
@@ -228,7 +269,13 @@ print(json.dumps({
     let mut db = Database::open(path_s).unwrap();
     db.set_max_matches(4);
     // fail2ban keeps whole numbers as ints
-    let n = |f: f64| if f.fract() == 0.0 { serde_json::json!(f as i64) } else { serde_json::json!(f) };
+    let n = |f: f64| {
+        if f.fract() == 0.0 {
+            serde_json::json!(f as i64)
+        } else {
+            serde_json::json!(f)
+        }
+    };
     let merged = |jail: Option<&str>| {
         let m = db.bans_merged("203.0.113.1", jail).unwrap().unwrap();
         serde_json::json!([m.data.failures, m.data.matches, n(m.time)])

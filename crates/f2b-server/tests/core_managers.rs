@@ -26,7 +26,11 @@ fn run_py(py: &str, script: &str, arg: &Value) -> Value {
         .arg(arg.to_string())
         .output()
         .expect("python runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json from python")
 }
 
@@ -34,7 +38,10 @@ fn run_py(py: &str, script: &str, arg: &Value) -> Value {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: u64) -> u64 {
@@ -49,7 +56,12 @@ fn failmanager_matches_fail2ban() {
         return;
     };
     let mut checked = 0;
-    for (seed, max_retry, find_time, max_matches) in [(1u64, 3u32, 600.0, 5usize), (2, 5, 60.0, 2), (3, 2, 10.0, 0), (4, 20, 3.0, 3)] {
+    for (seed, max_retry, find_time, max_matches) in [
+        (1u64, 3u32, 600.0, 5usize),
+        (2, 5, 60.0, 2),
+        (3, 2, 10.0, 0),
+        (4, 20, 3.0, 3),
+    ] {
         let mut g = Lcg(seed);
         let mut t = 1_000_000.0;
         let mut events = Vec::new();
@@ -61,7 +73,12 @@ fn failmanager_matches_fail2ban() {
             // mostly forward in time, sometimes a late line from the past
             // quarter seconds: exact in binary, so the JSON round trip is exact too
             let step = g.below(160) as f64 / 4.0;
-            let when = if g.below(10) == 0 { t - step } else { t += step; t };
+            let when = if g.below(10) == 0 {
+                t - step
+            } else {
+                t += step;
+                t
+            };
             let ip = format!("10.0.{}.{}", g.below(3), g.below(6));
             events.push(json!([ip, when, format!("line {i}")]));
         }
@@ -100,7 +117,14 @@ print(json.dumps({'out': out, 'total': fm.getFailTotal()}))
                 continue;
             }
             let id = ev[0].as_str().unwrap();
-            let n = fm.add_failure(FailTicket::new(id, ev[1].as_f64().unwrap(), vec![ev[2].as_str().unwrap().into()]), 1);
+            let n = fm.add_failure(
+                FailTicket::new(
+                    id,
+                    ev[1].as_f64().unwrap(),
+                    vec![ev[2].as_str().unwrap().into()],
+                ),
+                1,
+            );
             let mut b = Value::Null;
             if n >= max_retry {
                 if let Some(t) = fm.to_ban(Some(id)) {
@@ -186,22 +210,36 @@ print(json.dumps(out))
                 out.push(match bm.add_ban_ticket(t, now) {
                     AddBan::Added(t) => json!([true, false, false, t.ban_count()]),
                     AddBan::Expired => json!([false, true, false, null]),
-                    AddBan::AlreadyBanned { prolonged, .. } => json!([false, false, prolonged, null]),
+                    AddBan::AlreadyBanned { prolonged, .. } => {
+                        json!([false, false, prolonged, null])
+                    }
                 });
             }
             "unban" => {
-                let mut ids: Vec<String> =
-                    bm.unban_list(now, ev[2].as_u64().unwrap() as usize).iter().map(|t| t.id().to_string()).collect();
+                let mut ids: Vec<String> = bm
+                    .unban_list(now, ev[2].as_u64().unwrap() as usize)
+                    .iter()
+                    .map(|t| t.id().to_string())
+                    .collect();
                 ids.sort();
                 out.push(json!(ids));
             }
-            _ => out.push(json!([bm.ids(), bm.ban_list_with_time_in(&utc), bm.size(), bm.ban_total()])),
+            _ => out.push(json!([
+                bm.ids(),
+                bm.ban_list_with_time_in(&utc),
+                bm.size(),
+                bm.ban_total()
+            ])),
         }
     }
     let theirs = theirs.as_array().unwrap();
     assert_eq!(out.len(), theirs.len());
     // the stream exercises every outcome
-    for want in [json!([true, false, false, 1]), json!([false, true, false, null]), json!([false, false, true, null])] {
+    for want in [
+        json!([true, false, false, 1]),
+        json!([false, true, false, null]),
+        json!([false, false, true, null]),
+    ] {
         assert!(out.contains(&want), "no {want} in the stream");
     }
     for (i, (m, t)) in out.iter().zip(theirs).enumerate() {

@@ -13,9 +13,24 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { factor: None, formula: None, multipliers: None, max_time: None },
-    Case { factor: Some("3"), formula: None, multipliers: None, max_time: None },
-    Case { factor: Some("1.5"), formula: None, multipliers: None, max_time: Some(86400.0) },
+    Case {
+        factor: None,
+        formula: None,
+        multipliers: None,
+        max_time: None,
+    },
+    Case {
+        factor: Some("3"),
+        formula: None,
+        multipliers: None,
+        max_time: None,
+    },
+    Case {
+        factor: Some("1.5"),
+        formula: None,
+        multipliers: None,
+        max_time: Some(86400.0),
+    },
     Case {
         factor: Some("2"),
         formula: Some("ban.Time * math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)"),
@@ -28,11 +43,38 @@ const CASES: &[Case] = &[
         multipliers: None,
         max_time: None,
     },
-    Case { factor: None, formula: None, multipliers: Some("1 2 4 8 16 32 64"), max_time: None },
-    Case { factor: Some("2"), formula: None, multipliers: Some("1 5 30 60 300 720 1440 2880"), max_time: Some(500000.0) },
-    Case { factor: Some("1/3"), formula: Some("ban.Time + ban.Count ** 2 * 60 // 7 % 1000"), multipliers: None, max_time: None },
-    Case { factor: None, formula: Some("max(ban.Time, min(ban.Count * 3600, 7200)) if ban.Count > 1 else ban.Time / 2"), multipliers: None, max_time: None },
-    Case { factor: Some("0.5"), formula: Some("round(ban.Time * math.log(ban.Count + 2) * banFactor, 1)"), multipliers: None, max_time: None },
+    Case {
+        factor: None,
+        formula: None,
+        multipliers: Some("1 2 4 8 16 32 64"),
+        max_time: None,
+    },
+    Case {
+        factor: Some("2"),
+        formula: None,
+        multipliers: Some("1 5 30 60 300 720 1440 2880"),
+        max_time: Some(500000.0),
+    },
+    Case {
+        factor: Some("1/3"),
+        formula: Some("ban.Time + ban.Count ** 2 * 60 // 7 % 1000"),
+        multipliers: None,
+        max_time: None,
+    },
+    Case {
+        factor: None,
+        formula: Some(
+            "max(ban.Time, min(ban.Count * 3600, 7200)) if ban.Count > 1 else ban.Time / 2",
+        ),
+        multipliers: None,
+        max_time: None,
+    },
+    Case {
+        factor: Some("0.5"),
+        formula: Some("round(ban.Time * math.log(ban.Count + 2) * banFactor, 1)"),
+        multipliers: None,
+        max_time: None,
+    },
 ];
 
 const BAN_TIMES: &[i64] = &[60, 600, 3600];
@@ -49,7 +91,8 @@ fn ours(c: &Case, ban_time: i64, count: u32) -> f64 {
         over_all_jails: false,
     })
     .expect("options compile");
-    inc.calc(ban_time as f64, count, &mut || 0.0).expect("formula evaluates")
+    inc.calc(ban_time as f64, count, &mut || 0.0)
+        .expect("formula evaluates")
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -60,7 +103,14 @@ fn close(a: f64, b: f64) -> bool {
 fn hard_coded_values_from_fail2ban() {
     // fail2ban 1.0.2, factor 2, exponential formula, maxtime 1w, ban time 600
     let c = &CASES[3];
-    let expect = [600.0, 4433.433659358389, 32758.890019886545, 242057.27609564108, 604800.0, 604800.0];
+    let expect = [
+        600.0,
+        4433.433659358389,
+        32758.890019886545,
+        242057.27609564108,
+        604800.0,
+        604800.0,
+    ];
     for (n, e) in expect.iter().enumerate() {
         let v = ours(c, 600, n as u32);
         assert!(close(v, *e), "count {n}: {v} vs {e}");
@@ -125,12 +175,18 @@ print(json.dumps(out))
             for n in 0..=MAX_COUNT {
                 let theirs = v[ci][bi][n as usize];
                 let mine = ours(c, *bt, n);
-                assert!(close(mine, theirs), "case {ci} bantime {bt} count {n}: ours {mine} fail2ban {theirs}");
+                assert!(
+                    close(mine, theirs),
+                    "case {ci} bantime {bt} count {n}: ours {mine} fail2ban {theirs}"
+                );
                 checked += 1;
             }
         }
     }
-    assert_eq!(checked, CASES.len() * BAN_TIMES.len() * (MAX_COUNT as usize + 1));
+    assert_eq!(
+        checked,
+        CASES.len() * BAN_TIMES.len() * (MAX_COUNT as usize + 1)
+    );
 }
 
 /// Repeated bans of the same addresses in two jails: ban time and ban count as fail2ban's
@@ -158,7 +214,12 @@ fn ban_history_increments_like_fail2ban_observer() {
         events.push((1_700_000_000.0 + k as f64 * 20_000.0, jail, ip));
     }
     // (factor, multipliers, maxtime, overalljails)
-    type Options = (Option<&'static str>, Option<&'static str>, Option<f64>, bool);
+    type Options = (
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<f64>,
+        bool,
+    );
     let option_sets: Vec<Options> = vec![
         (None, None, None, false),
         (Some("2"), None, Some(86400.0), false),
@@ -207,7 +268,12 @@ print(json.dumps(out))
             "events": events,
             "opts": {"factor": factor, "multipliers": mult, "maxtime": max.map(|m| (m as i64).to_string()), "overalljails": overall},
         });
-        let o = Command::new(py).arg("-c").arg(script).arg(arg.to_string()).output().expect("python runs");
+        let o = Command::new(py)
+            .arg("-c")
+            .arg(script)
+            .arg(arg.to_string())
+            .output()
+            .expect("python runs");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let theirs: Vec<(f64, u32)> = serde_json::from_slice(&o.stdout).expect("json");
 
@@ -228,10 +294,15 @@ print(json.dumps(out))
         for (t, jail, ip) in &events {
             let mut tk = BanTicket::new(*ip, *t);
             tk.incr_ban_count();
-            let f = inc.ban_found_in_db(&db, jail, &mut tk, BanTime::Seconds(600.0), *t).unwrap();
+            let f = inc
+                .ban_found_in_db(&db, jail, &mut tk, BanTime::Seconds(600.0), *t)
+                .unwrap();
             assert!(f.record);
             mine.push((f.ban_time.as_secs(), tk.ban_count()));
         }
-        assert_eq!(mine, theirs, "options {factor:?} {mult:?} {max:?} overall={overall}");
+        assert_eq!(
+            mine, theirs,
+            "options {factor:?} {mult:?} {max:?} overall={overall}"
+        );
     }
 }

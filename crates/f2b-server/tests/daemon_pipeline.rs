@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use f2b_server::ignore::IgnoreList;
-use f2b_server::jail::{now, ActionSet, Found, Jail, JailParts, JailSettings, LineFilter, LineSource, SourceLine};
+use f2b_server::jail::{
+    now, ActionSet, Found, Jail, JailParts, JailSettings, LineFilter, LineSource, SourceLine,
+};
 use f2b_server::ticket::{BanTicket, BanTime};
 
 /// Lines pushed by the test: `FAIL <id> <unix time>`.
@@ -15,9 +17,17 @@ struct ChanSource(Receiver<String>);
 impl LineSource for ChanSource {
     fn poll(&mut self, timeout: Duration, sink: &mut dyn FnMut(SourceLine<'_>)) -> Vec<String> {
         if let Ok(l) = self.0.recv_timeout(timeout) {
-            sink(SourceLine { text: &l, time: None, live: true });
+            sink(SourceLine {
+                text: &l,
+                time: None,
+                live: true,
+            });
             while let Ok(l) = self.0.try_recv() {
-                sink(SourceLine { text: &l, time: None, live: true });
+                sink(SourceLine {
+                    text: &l,
+                    time: None,
+                    live: true,
+                });
             }
         }
         Vec::new()
@@ -34,7 +44,12 @@ impl LineFilter for WordFilter {
         let w: Vec<&str> = line.text.split_whitespace().collect();
         if let ["FAIL", id, t] = w[..] {
             if let Ok(time) = t.parse() {
-                out.push(Found { id: id.to_string(), time, matches: vec![line.text.to_string()], captures: BTreeMap::new() });
+                out.push(Found {
+                    id: id.to_string(),
+                    time,
+                    matches: vec![line.text.to_string()],
+                    captures: BTreeMap::new(),
+                });
             }
         }
     }
@@ -96,15 +111,29 @@ impl ActionSet for RecActions {
     }
 }
 
-fn jail(maxretry: u32, findtime: f64, bantime: BanTime, fail_ban: bool) -> (Jail, Sender<String>, Record) {
+fn jail(
+    maxretry: u32,
+    findtime: f64,
+    bantime: BanTime,
+    fail_ban: bool,
+) -> (Jail, Sender<String>, Record) {
     let (tx, rx) = mpsc::channel();
     let rec = Record::default();
     let parts = JailParts {
-        settings: JailSettings { name: "t".into(), maxretry, findtime, bantime, maxmatches: 5 },
+        settings: JailSettings {
+            name: "t".into(),
+            maxretry,
+            findtime,
+            bantime,
+            maxmatches: 5,
+        },
         source: Box::new(move || Ok(Box::new(ChanSource(rx)) as Box<dyn LineSource>)),
         source_status: ("File list", vec![]),
         filter: Box::new(WordFilter),
-        actions: Box::new(RecActions { rec: rec.clone(), fail_ban }),
+        actions: Box::new(RecActions {
+            rec: rec.clone(),
+            fail_ban,
+        }),
         ignore: IgnoreList::new(false),
         store: None,
         observer: None,
@@ -119,11 +148,15 @@ fn maxretry_inside_findtime_bans_then_unbans_after_bantime() {
     let (j, tx, rec) = jail(3, 600.0, BanTime::Seconds(2.0), false);
     let t = now();
     for i in 0..3 {
-        tx.send(format!("FAIL 192.0.2.1 {}", t - 0.3 + 0.1 * i as f64)).unwrap();
+        tx.send(format!("FAIL 192.0.2.1 {}", t - 0.3 + 0.1 * i as f64))
+            .unwrap();
     }
     assert!(rec.wait_for("ban 192.0.2.1", 5.0), "{:?}", rec.events());
     let st = j.status();
-    assert_eq!((st.total_failed, st.total_banned, st.currently_banned), (3, 1, 1));
+    assert_eq!(
+        (st.total_failed, st.total_banned, st.currently_banned),
+        (3, 1, 1)
+    );
     assert_eq!(st.banned, vec!["192.0.2.1".to_string()]);
     // the ban started at the last failure with 2 s
     assert!(rec.wait_for("unban 192.0.2.1", 5.0), "{:?}", rec.events());
@@ -140,11 +173,16 @@ fn failures_spread_wider_than_findtime_do_not_ban() {
     let t = now();
     // three failures, 8 s apart: never three inside 10 s
     for i in 0..3 {
-        tx.send(format!("FAIL 192.0.2.2 {}", t - 16.0 + 8.0 * i as f64)).unwrap();
+        tx.send(format!("FAIL 192.0.2.2 {}", t - 16.0 + 8.0 * i as f64))
+            .unwrap();
     }
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(j.status().total_failed, 3);
-    assert!(!rec.events().iter().any(|e| e.starts_with("ban")), "{:?}", rec.events());
+    assert!(
+        !rec.events().iter().any(|e| e.starts_with("ban")),
+        "{:?}",
+        rec.events()
+    );
     j.stop();
 }
 
@@ -157,7 +195,11 @@ fn permanent_ban_stays_and_manual_unban_works() {
     assert!(rec.wait_for("ban 2001:db8::1", 5.0));
     std::thread::sleep(Duration::from_millis(1500));
     assert!(j.is_banned("2001:db8::1"));
-    assert!(j.ban_list_with_time()[0].contains("+ -1 = 9999-12-31 23:59:59"), "{:?}", j.ban_list_with_time());
+    assert!(
+        j.ban_list_with_time()[0].contains("+ -1 = 9999-12-31 23:59:59"),
+        "{:?}",
+        j.ban_list_with_time()
+    );
     assert_eq!(j.unban_ips(vec!["2001:db8::1".into()]), 1);
     assert_eq!(j.unban_ips(vec!["2001:db8::1".into()]), 0);
     assert!(rec.events().iter().any(|e| e == "unban 2001:db8::1"));
@@ -173,12 +215,18 @@ fn manual_ban_and_failing_action_do_not_stop_the_jail() {
     tx.send(format!("FAIL 198.51.100.8 {}", now())).unwrap();
     assert!(rec.wait_for("ban 198.51.100.8", 5.0), "{:?}", rec.events());
     assert_eq!(j.status().total_banned, 2);
-    assert_eq!(j.banned_ids(), vec!["198.51.100.7".to_string(), "198.51.100.8".to_string()]);
+    assert_eq!(
+        j.banned_ids(),
+        vec!["198.51.100.7".to_string(), "198.51.100.8".to_string()]
+    );
     j.stop();
     // stop unbans every ticket, then runs actionstop
     let ev = rec.events();
     let n = ev.len();
-    assert_eq!(&ev[n - 3..], &["unban 198.51.100.7", "unban 198.51.100.8", "stop"]);
+    assert_eq!(
+        &ev[n - 3..],
+        &["unban 198.51.100.7", "unban 198.51.100.8", "stop"]
+    );
 }
 
 #[test]
@@ -189,7 +237,11 @@ fn old_lines_of_the_initial_read_are_dropped() {
     impl LineSource for Initial {
         fn poll(&mut self, timeout: Duration, sink: &mut dyn FnMut(SourceLine<'_>)) -> Vec<String> {
             if let Ok(l) = self.0.recv_timeout(timeout) {
-                sink(SourceLine { text: &l, time: None, live: false });
+                sink(SourceLine {
+                    text: &l,
+                    time: None,
+                    live: false,
+                });
             }
             Vec::new()
         }
@@ -198,11 +250,20 @@ fn old_lines_of_the_initial_read_are_dropped() {
         }
     }
     let parts = JailParts {
-        settings: JailSettings { name: "t".into(), maxretry: 2, findtime: 60.0, bantime: BanTime::Seconds(60.0), maxmatches: 5 },
+        settings: JailSettings {
+            name: "t".into(),
+            maxretry: 2,
+            findtime: 60.0,
+            bantime: BanTime::Seconds(60.0),
+            maxmatches: 5,
+        },
         source: Box::new(move || Ok(Box::new(Initial(rx)) as Box<dyn LineSource>)),
         source_status: ("File list", vec![]),
         filter: Box::new(WordFilter),
-        actions: Box::new(RecActions { rec: rec.clone(), fail_ban: false }),
+        actions: Box::new(RecActions {
+            rec: rec.clone(),
+            fail_ban: false,
+        }),
         ignore: IgnoreList::new(false),
         store: None,
         observer: None,
@@ -226,7 +287,11 @@ fn a_ban_already_over_is_not_applied() {
     tx.send(format!("FAIL 192.0.2.3 {}", t - 20.0)).unwrap();
     tx.send(format!("FAIL 192.0.2.3 {}", t - 10.0)).unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    assert!(!rec.events().iter().any(|e| e.starts_with("ban")), "{:?}", rec.events());
+    assert!(
+        !rec.events().iter().any(|e| e.starts_with("ban")),
+        "{:?}",
+        rec.events()
+    );
     assert_eq!(j.status().total_banned, 0);
     j.stop();
 }

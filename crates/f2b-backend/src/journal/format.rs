@@ -56,11 +56,17 @@ impl JournalEntry {
 
     /// First value of `name`.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
 
     fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.fields
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
 }
 
@@ -104,7 +110,11 @@ pub fn format_journal_entry(entry: &JournalEntry, enc: LogEncoding) -> (String, 
     }
     parts.push(Cow::Owned(message));
     let line = parts.join(" ");
-    let line = if line.contains('\n') { line.replace('\n', "\\n") } else { line };
+    let line = if line.contains('\n') {
+        line.replace('\n', "\\n")
+    } else {
+        line
+    };
     (line, entry_time(entry))
 }
 
@@ -153,14 +163,18 @@ fn pid_field(v: Option<&[u8]>) -> Option<String> {
 /// Python's `int(bytes)`: ASCII spaces around, optional sign, decimal digits with single `_`
 /// between them.
 fn py_int(v: &[u8]) -> Option<i128> {
-    let s = std::str::from_utf8(v).ok()?.trim_matches(|c: char| c.is_ascii_whitespace());
+    let s = std::str::from_utf8(v)
+        .ok()?
+        .trim_matches(|c: char| c.is_ascii_whitespace());
     let (neg, digits) = split_sign(s);
     parse_digits(digits, 10).map(|n| if neg { -n } else { n })
 }
 
 /// Python's `int(bytes, 0)` for the prefixed forms (`0x`, `0o`, `0b`).
 fn py_int_base0(v: &[u8]) -> Option<i128> {
-    let s = std::str::from_utf8(v).ok()?.trim_matches(|c: char| c.is_ascii_whitespace());
+    let s = std::str::from_utf8(v)
+        .ok()?
+        .trim_matches(|c: char| c.is_ascii_whitespace());
     let (neg, rest) = split_sign(s);
     let lower = rest.get(..2)?.to_ascii_lowercase();
     let base = match lower.as_str() {
@@ -187,14 +201,20 @@ fn parse_digits(s: &str, base: u32) -> Option<i128> {
     }
     let mut n: i128 = 0;
     for c in s.chars().filter(|&c| c != '_') {
-        n = n.checked_mul(i128::from(base))?.checked_add(i128::from(c.to_digit(base)?))?;
+        n = n
+            .checked_mul(i128::from(base))?
+            .checked_add(i128::from(c.to_digit(base)?))?;
     }
     Some(n)
 }
 
 /// Python's `repr()` of a bytes object.
 fn py_bytes_repr(v: &[u8]) -> String {
-    let quote = if v.contains(&b'\'') && !v.contains(&b'"') { '"' } else { '\'' };
+    let quote = if v.contains(&b'\'') && !v.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut s = String::with_capacity(v.len() + 3);
     s.push('b');
     s.push(quote);
@@ -223,7 +243,11 @@ mod tests {
     use super::*;
 
     fn entry(fields: &[(&str, &[u8])]) -> JournalEntry {
-        let mut e = JournalEntry { realtime_usec: 1_713_931_200_002_021, monotonic_usec: Some(5_000_000), ..Default::default() };
+        let mut e = JournalEntry {
+            realtime_usec: 1_713_931_200_002_021,
+            monotonic_usec: Some(5_000_000),
+            ..Default::default()
+        };
         for (k, v) in fields {
             e.push(k, v.to_vec());
         }
@@ -232,7 +256,12 @@ mod tests {
 
     #[test]
     fn sshd_line() {
-        let e = entry(&[("_HOSTNAME", b"h"), ("SYSLOG_IDENTIFIER", b"sshd"), ("_PID", b"42"), ("MESSAGE", b"a\nb")]);
+        let e = entry(&[
+            ("_HOSTNAME", b"h"),
+            ("SYSLOG_IDENTIFIER", b"sshd"),
+            ("_PID", b"42"),
+            ("MESSAGE", b"a\nb"),
+        ]);
         let (l, t) = format_journal_entry(&e, LogEncoding::Utf8);
         assert_eq!(l, "h sshd[42]: a\\nb");
         assert_eq!(t, 1_713_931_200.002021);
@@ -240,10 +269,20 @@ mod tests {
 
     #[test]
     fn kernel_stamp_padded_like_printf() {
-        let e = entry(&[("SYSLOG_IDENTIFIER", b"kernel"), ("_SOURCE_MONOTONIC_TIMESTAMP", b"5123456789"), ("MESSAGE", b"x")]);
-        assert_eq!(format_journal_entry(&e, LogEncoding::Utf8).0, "kernel: [ 5123.456789] x");
+        let e = entry(&[
+            ("SYSLOG_IDENTIFIER", b"kernel"),
+            ("_SOURCE_MONOTONIC_TIMESTAMP", b"5123456789"),
+            ("MESSAGE", b"x"),
+        ]);
+        assert_eq!(
+            format_journal_entry(&e, LogEncoding::Utf8).0,
+            "kernel: [ 5123.456789] x"
+        );
         let e = entry(&[("SYSLOG_IDENTIFIER", b"kernel"), ("MESSAGE", b"x")]);
-        assert_eq!(format_journal_entry(&e, LogEncoding::Utf8).0, "kernel: [    5.000000] x");
+        assert_eq!(
+            format_journal_entry(&e, LogEncoding::Utf8).0,
+            "kernel: [    5.000000] x"
+        );
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub fn validate<S: AsRef<str>>(words: &[S]) -> Result<(), BackendError> {
             Some((field, _)) => {
                 !field.is_empty()
                     && !field.starts_with(|c: char| c.is_ascii_digit())
-                    && field.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                    && field
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
             }
             None => false,
         };
@@ -64,7 +66,11 @@ fn shell_words(line: &str) -> Result<Vec<String>, BackendError> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => cur.push(c),
-                        None => return Err(BackendError::JournalMatchSyntax(format!("no closing quotation in {line:?}"))),
+                        None => {
+                            return Err(BackendError::JournalMatchSyntax(format!(
+                                "no closing quotation in {line:?}"
+                            )))
+                        }
                     }
                 }
             }
@@ -79,10 +85,18 @@ fn shell_words(line: &str) -> Result<Vec<String>, BackendError> {
                                 cur.push('\\');
                                 cur.push(c);
                             }
-                            None => return Err(BackendError::JournalMatchSyntax(format!("no closing quotation in {line:?}"))),
+                            None => {
+                                return Err(BackendError::JournalMatchSyntax(format!(
+                                    "no closing quotation in {line:?}"
+                                )))
+                            }
                         },
                         Some(c) => cur.push(c),
-                        None => return Err(BackendError::JournalMatchSyntax(format!("no closing quotation in {line:?}"))),
+                        None => {
+                            return Err(BackendError::JournalMatchSyntax(format!(
+                                "no closing quotation in {line:?}"
+                            )))
+                        }
                     }
                 }
             }
@@ -90,7 +104,11 @@ fn shell_words(line: &str) -> Result<Vec<String>, BackendError> {
                 in_word = true;
                 match chars.next() {
                     Some(c) => cur.push(c),
-                    None => return Err(BackendError::JournalMatchSyntax(format!("no escaped character in {line:?}"))),
+                    None => {
+                        return Err(BackendError::JournalMatchSyntax(format!(
+                            "no escaped character in {line:?}"
+                        )))
+                    }
                 }
             }
             c => {
@@ -111,8 +129,15 @@ mod tests {
 
     #[test]
     fn lines_and_alternatives() {
-        let m = parse_journalmatch("_SYSTEMD_UNIT=sshd.service + _COMM=sshd\n_TRANSPORT=kernel").unwrap();
-        assert_eq!(m, vec![vec!["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=sshd"], vec!["_TRANSPORT=kernel"]]);
+        let m = parse_journalmatch("_SYSTEMD_UNIT=sshd.service + _COMM=sshd\n_TRANSPORT=kernel")
+            .unwrap();
+        assert_eq!(
+            m,
+            vec![
+                vec!["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=sshd"],
+                vec!["_TRANSPORT=kernel"]
+            ]
+        );
         let m = parse_journalmatch("MESSAGE='a b'").unwrap();
         assert_eq!(m, vec![vec!["MESSAGE=a b"]]);
         assert!(parse_journalmatch("sshd").is_err());

@@ -73,7 +73,10 @@ impl JournalReader {
     pub fn next_line(&mut self) -> Result<Option<(String, f64)>, crate::BackendError> {
         match self._never {}
     }
-    pub fn wait(&mut self, _timeout: std::time::Duration) -> Result<JournalWait, crate::BackendError> {
+    pub fn wait(
+        &mut self,
+        _timeout: std::time::Duration,
+    ) -> Result<JournalWait, crate::BackendError> {
         match self._never {}
     }
     pub fn position(&self) -> Option<JournalPosition> {
@@ -88,7 +91,12 @@ impl JournalReader {
 mod tests {
     #[test]
     fn journal_without_libsystemd_is_a_clear_error() {
-        let e = super::JournalReader::open(&Default::default(), &[], super::JournalStart::Head, crate::LogEncoding::Utf8);
+        let e = super::JournalReader::open(
+            &Default::default(),
+            &[],
+            super::JournalStart::Head,
+            crate::LogEncoding::Utf8,
+        );
         assert!(matches!(e, Err(crate::BackendError::SystemdUnsupported)));
     }
 }

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use systemd::journal::{Journal, JournalWaitResult, OpenDirectoryOptions, OpenFilesOptions, OpenOptions};
+use systemd::journal::{
+    Journal, JournalWaitResult, OpenDirectoryOptions, OpenFilesOptions, OpenOptions,
+};
 
 use super::format::{format_journal_entry, JournalEntry, FORMAT_FIELDS};
 use super::{JournalPosition, JournalStart, JournalWait};
@@ -16,7 +18,10 @@ use crate::BackendError;
 const DEFAULT_FLAGS: i32 = 4;
 
 fn jerr<E: std::fmt::Display>(context: &'static str) -> impl FnOnce(E) -> BackendError {
-    move |e| BackendError::Journal { context, message: e.to_string() }
+    move |e| BackendError::Journal {
+        context,
+        message: e.to_string(),
+    }
 }
 
 /// A cursor over the journal entries selected by the matches.
@@ -38,7 +43,11 @@ impl JournalReader {
     ) -> Result<JournalReader, BackendError> {
         let mut journal = open_journal(opts)?;
         add_matches(&mut journal, matches)?;
-        let mut reader = JournalReader { journal, encoding, last_time: None };
+        let mut reader = JournalReader {
+            journal,
+            encoding,
+            last_time: None,
+        };
         reader.seek(start)?;
         Ok(reader)
     }
@@ -53,7 +62,11 @@ impl JournalReader {
                 let _ = j.previous();
             }
             JournalStart::Time(t) => {
-                let usec = if t.is_finite() && t > 0.0 { (t * 1e6) as u64 } else { 0 };
+                let usec = if t.is_finite() && t > 0.0 {
+                    (t * 1e6) as u64
+                } else {
+                    0
+                };
                 j.seek_realtime_usec(usec).map_err(jerr("seek time"))?;
                 // One step back: a time past the end must not leave us beyond the last entry
                 // (where new entries would not be seen).
@@ -150,27 +163,41 @@ fn open_journal(opts: &JournalOptions) -> Result<Journal, BackendError> {
     // when it is given files or a directory.
     let flags = match opts.flags {
         Some(f) => f,
-        None if files.is_none() && opts.path.is_none() => std::env::var("F2B_SYSTEMD_DEFAULT_FLAGS")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(DEFAULT_FLAGS),
+        None if files.is_none() && opts.path.is_none() => {
+            std::env::var("F2B_SYSTEMD_DEFAULT_FLAGS")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(DEFAULT_FLAGS)
+        }
         None => 0,
     };
     if let Some(path) = &opts.path {
         let p = path.to_string_lossy().into_owned();
-        return OpenDirectoryOptions::default().extra_raw_flags(flags).open_directory(p).map_err(jerr("open directory"));
+        return OpenDirectoryOptions::default()
+            .extra_raw_flags(flags)
+            .open_directory(p)
+            .map_err(jerr("open directory"));
     }
     if let Some(files) = files {
-        let names: Vec<String> = files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = files
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         return OpenFilesOptions::default()
             .extra_raw_flags(flags)
             .open_files(names.iter().map(String::as_str))
             .map_err(jerr("open files"));
     }
     if let Some(ns) = &opts.namespace {
-        return OpenOptions::default().extra_raw_flags(flags).open_namespace(ns.as_str()).map_err(jerr("open namespace"));
+        return OpenOptions::default()
+            .extra_raw_flags(flags)
+            .open_namespace(ns.as_str())
+            .map_err(jerr("open namespace"));
     }
-    OpenOptions::default().extra_raw_flags(flags).open().map_err(jerr("open"))
+    OpenOptions::default()
+        .extra_raw_flags(flags)
+        .open()
+        .map_err(jerr("open"))
 }
 
 /// Installs the matches as fail2ban does: every alternative of every line OR-ed.
@@ -183,8 +210,12 @@ fn add_matches(journal: &mut Journal, matches: &[Vec<String>]) -> Result<(), Bac
         }
         for group in words.split(|w| w == "+") {
             for w in group {
-                let (field, value) = w.split_once('=').ok_or_else(|| BackendError::BadJournalMatch(w.clone()))?;
-                journal.match_add(field, value.as_bytes().to_vec()).map_err(|_| BackendError::BadJournalMatch(w.clone()))?;
+                let (field, value) = w
+                    .split_once('=')
+                    .ok_or_else(|| BackendError::BadJournalMatch(w.clone()))?;
+                journal
+                    .match_add(field, value.as_bytes().to_vec())
+                    .map_err(|_| BackendError::BadJournalMatch(w.clone()))?;
             }
             journal.match_or().map_err(jerr("add disjunction"))?;
         }

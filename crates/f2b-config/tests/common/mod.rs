@@ -7,7 +7,9 @@ use std::process::Command;
 /// The reference client, if installed.
 pub fn fail2ban_client() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("fail2ban-client")).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join("fail2ban-client"))
+        .find(|p| p.is_file())
 }
 
 /// Skip (with a printed reason) when the reference is missing.
@@ -48,8 +50,17 @@ pub fn copy_tree(from: &Path, to: &Path) {
 /// The `[...]` lines `fail2ban-client -c DIR -d` prints.
 pub fn reference_lines(dir: &Path) -> Vec<String> {
     let client = fail2ban_client().expect("fail2ban-client");
-    let out = Command::new(client).arg("-c").arg(dir).arg("-d").output().expect("run fail2ban-client");
-    String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with('[')).map(str::to_string).collect()
+    let out = Command::new(client)
+        .arg("-c")
+        .arg(dir)
+        .arg("-d")
+        .output()
+        .expect("run fail2ban-client");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Our lines for the same dir (none when the whole configuration fails, as fail2ban prints none).
@@ -69,7 +80,12 @@ pub fn diff_count(label: &str, want: &[String], got: &[String]) -> usize {
         if w != g {
             bad += 1;
             if bad <= 6 {
-                eprintln!("{label}: line {}:\n  fail2ban: {:.300}\n  f2b:      {:.300}", i + 1, w.map_or("<none>", |s| s), g.map_or("<none>", |s| s));
+                eprintln!(
+                    "{label}: line {}:\n  fail2ban: {:.300}\n  f2b:      {:.300}",
+                    i + 1,
+                    w.map_or("<none>", |s| s),
+                    g.map_or("<none>", |s| s)
+                );
             }
         }
     }

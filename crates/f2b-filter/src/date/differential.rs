@@ -116,7 +116,9 @@ fn json_unstr(s: &str) -> Option<String> {
                 if (0xD800..0xDC00).contains(&v) {
                     pending_high = Some(v);
                 } else if let Some(h) = pending_high.take() {
-                    out.push(char::from_u32(0x10000 + ((h - 0xD800) << 10) + (v - 0xDC00))?);
+                    out.push(char::from_u32(
+                        0x10000 + ((h - 0xD800) << 10) + (v - 0xDC00),
+                    )?);
                 } else {
                     out.push(char::from_u32(v)?);
                 }
@@ -159,15 +161,26 @@ fn run_python(py: &str, jobs: &[Job]) -> Vec<String> {
         .unwrap_or_else(|e| panic!("spawn {py}: {e}"));
     let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("python: {e}"));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("python: {e}"));
     let _ = writer.join();
     assert!(out.status.success(), "python driver failed");
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn filter_patterns(py: &str, dev: &Path) -> Vec<(String, String)> {
     let out = Command::new(py)
-        .args(["-c", DRIVER, &NOW.to_string(), "patterns", &dev.to_string_lossy()])
+        .args([
+            "-c",
+            DRIVER,
+            &NOW.to_string(),
+            "patterns",
+            &dev.to_string_lossy(),
+        ])
         .env("TZ", TEST_TZ)
         .output()
         .unwrap_or_else(|e| panic!("python: {e}"));
@@ -268,17 +281,57 @@ fn tricky_jobs() -> Vec<Job> {
     .map(|s| s.to_string())
     .collect();
     let mut jobs = vec![
-        Job { label: "tricky/default".into(), pattern: None, tz: None, lines: lines.clone() },
-        Job { label: "tricky/UTC".into(), pattern: None, tz: Some("UTC".into()), lines: lines.clone() },
-        Job { label: "tricky/+0530".into(), pattern: None, tz: Some("UTC+0530".into()), lines: lines.clone() },
-        Job { label: "tricky/ln-beg".into(), pattern: Some("{^LN-BEG}".into()), tz: None, lines: lines.clone() },
-        Job { label: "tricky/date".into(), pattern: Some("{DATE}".into()), tz: None, lines: lines.clone() },
-        Job { label: "tricky/lepoch".into(), pattern: Some("LEPOCH".into()), tz: None, lines: vec![
-            "1124013541123 x".into(), "1124013541123456 x".into(), "1124013541123.456 x".into(), "1124013541 x".into(),
-        ] },
-        Job { label: "tricky/epoch-pattern".into(), pattern: Some(r"^\[{EPOCH}\]".into()), tz: None, lines: vec![
-            "[1124013541] x".into(), "[1124013541.5] x".into(), "1124013541 x".into(),
-        ] },
+        Job {
+            label: "tricky/default".into(),
+            pattern: None,
+            tz: None,
+            lines: lines.clone(),
+        },
+        Job {
+            label: "tricky/UTC".into(),
+            pattern: None,
+            tz: Some("UTC".into()),
+            lines: lines.clone(),
+        },
+        Job {
+            label: "tricky/+0530".into(),
+            pattern: None,
+            tz: Some("UTC+0530".into()),
+            lines: lines.clone(),
+        },
+        Job {
+            label: "tricky/ln-beg".into(),
+            pattern: Some("{^LN-BEG}".into()),
+            tz: None,
+            lines: lines.clone(),
+        },
+        Job {
+            label: "tricky/date".into(),
+            pattern: Some("{DATE}".into()),
+            tz: None,
+            lines: lines.clone(),
+        },
+        Job {
+            label: "tricky/lepoch".into(),
+            pattern: Some("LEPOCH".into()),
+            tz: None,
+            lines: vec![
+                "1124013541123 x".into(),
+                "1124013541123456 x".into(),
+                "1124013541123.456 x".into(),
+                "1124013541 x".into(),
+            ],
+        },
+        Job {
+            label: "tricky/epoch-pattern".into(),
+            pattern: Some(r"^\[{EPOCH}\]".into()),
+            tz: None,
+            lines: vec![
+                "[1124013541] x".into(),
+                "[1124013541.5] x".into(),
+                "1124013541 x".into(),
+            ],
+        },
     ];
     let codes = [
         ("%Y-%m-%d %H:%M:%S", "2005-08-14 11:59:59 x"),
@@ -316,7 +369,12 @@ fn tricky_jobs() -> Vec<Job> {
         ("%Y-%m-%d %H:%M:%S.%f", "2005-08-14 11:59:59.123 x"),
     ];
     for (p, l) in codes {
-        jobs.push(Job { label: format!("code {p}"), pattern: Some(p.into()), tz: None, lines: vec![l.into()] });
+        jobs.push(Job {
+            label: format!("code {p}"),
+            pattern: Some(p.into()),
+            tz: None,
+            lines: vec![l.into()],
+        });
     }
     jobs
 }
@@ -330,7 +388,9 @@ fn random_lines(n: usize) -> Vec<String> {
         state ^= state << 17;
         state % m
     };
-    const MON: [&str; 13] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Foo"];
+    const MON: [&str; 13] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Foo",
+    ];
     const DAY: [&str; 8] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "sun"];
     const PRE: [&str; 8] = ["", "", "", "[", "srv ", "- ", "x", "<13>1 "];
     const POST: [&str; 6] = [" x", "", "x", ".123 y", " 2005 z", "Z q"];
@@ -339,24 +399,65 @@ fn random_lines(n: usize) -> Vec<String> {
             let y = 1999 + next(35) as i64;
             let (mo, d, h, mi, se) = (1 + next(13), next(33), next(26), next(61), next(62));
             let date = match next(16) {
-                0 => format!("{} {:2} {:02}:{:02}:{:02}", MON[next(13) as usize], d, h, mi, se),
-                1 => format!("{} {} {:02} {:02}:{:02}:{:02} {y}", DAY[next(8) as usize], MON[next(13) as usize], d, h, mi, se),
+                0 => format!(
+                    "{} {:2} {:02}:{:02}:{:02}",
+                    MON[next(13) as usize],
+                    d,
+                    h,
+                    mi,
+                    se
+                ),
+                1 => format!(
+                    "{} {} {:02} {:02}:{:02}:{:02} {y}",
+                    DAY[next(8) as usize],
+                    MON[next(13) as usize],
+                    d,
+                    h,
+                    mi,
+                    se
+                ),
                 2 => format!("{y}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02}"),
-                3 => format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}.{}{}", next(1_000_000), ["", "Z", "+02:00", " -0130", "+05"][next(5) as usize]),
+                3 => format!(
+                    "{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}.{}{}",
+                    next(1_000_000),
+                    ["", "Z", "+02:00", " -0130", "+05"][next(5) as usize]
+                ),
                 4 => format!("{d:02}/{mo:02}/{y} {h:02}:{mi:02}:{se:02}"),
-                5 => format!("{d:02}/{}/{y}:{h:02}:{mi:02}:{se:02} +0{}00", MON[next(13) as usize], next(3)),
+                5 => format!(
+                    "{d:02}/{}/{y}:{h:02}:{mi:02}:{se:02} +0{}00",
+                    MON[next(13) as usize],
+                    next(3)
+                ),
                 6 => format!("{mo:02}/{d:02}/{y}:{h:02}:{mi:02}:{se:02}"),
                 7 => format!("{}", 1_000_000_000 + next(200_000_000)),
                 8 => format!("{h:02}:{mi:02}:{se:02}"),
                 9 => format!("{:02}{mo:02}{d:02} {h:2}:{mi:02}:{se:02}", y % 100),
-                10 => format!("{} {d:02}, {y} {}:{mi:02}:{se:02} {}", MON[next(13) as usize], 1 + next(12), ["AM", "PM", "am"][next(3) as usize]),
+                10 => format!(
+                    "{} {d:02}, {y} {}:{mi:02}:{se:02} {}",
+                    MON[next(13) as usize],
+                    1 + next(12),
+                    ["AM", "PM", "am"][next(3) as usize]
+                ),
                 11 => format!("{y}{mo:02}{d:02}T{h:02}{mi:02}{se:02}"),
-                12 => format!("{} {} {d:2} {h:02}:{mi:02}:{se:02}", ["PDT", "CEST", "UTC", "XYZ", "abc"][next(5) as usize], MON[next(13) as usize]),
+                12 => format!(
+                    "{} {} {d:2} {h:02}:{mi:02}:{se:02}",
+                    ["PDT", "CEST", "UTC", "XYZ", "abc"][next(5) as usize],
+                    MON[next(13) as usize]
+                ),
                 13 => format!("@4000000042ff{:012x}", next(1 << 40)),
-                14 => format!("{}-{d:02}-{:02} {h:02}:{mi:02}:{se:02}", MON[next(13) as usize], y % 100),
+                14 => format!(
+                    "{}-{d:02}-{:02} {h:02}:{mi:02}:{se:02}",
+                    MON[next(13) as usize],
+                    y % 100
+                ),
                 _ => format!("{mo:02}-{d:02}-{y} {h:2}:{mi:02}:{se:02}.{}", next(1000)),
             };
-            format!("{}{}{}", PRE[next(8) as usize], date, POST[next(6) as usize])
+            format!(
+                "{}{}{}",
+                PRE[next(8) as usize],
+                date,
+                POST[next(6) as usize]
+            )
         })
         .collect()
 }
@@ -379,7 +480,9 @@ fn agrees_with_fail2ban() {
         // reordering of templates and the "last template" shortcut.
         let mut mixed: Vec<Vec<String>> = Vec::new();
         for f in files.clone() {
-            let Ok(text) = std::fs::read_to_string(&f) else { continue };
+            let Ok(text) = std::fs::read_to_string(&f) else {
+                continue;
+            };
             let lines: Vec<String> = text
                 .lines()
                 .map(|l| l.trim_end_matches('\r'))
@@ -387,32 +490,66 @@ fn agrees_with_fail2ban() {
                 .map(str::to_string)
                 .collect();
             mixed.push(lines.clone());
-            let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            jobs.push(Job { label: format!("{name}/default"), pattern: None, tz: None, lines: lines.clone() });
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            jobs.push(Job {
+                label: format!("{name}/default"),
+                pattern: None,
+                tz: None,
+                lines: lines.clone(),
+            });
             if let Some((_, p)) = patterns.iter().find(|(n, _)| *n == name) {
-                jobs.push(Job { label: format!("{name}/{p:?}"), pattern: Some(p.clone()), tz: None, lines });
+                jobs.push(Job {
+                    label: format!("{name}/{p:?}"),
+                    pattern: Some(p.clone()),
+                    tz: None,
+                    lines,
+                });
             }
         }
         let longest = mixed.iter().map(Vec::len).max().unwrap_or(0);
-        let interleaved: Vec<String> = (0..longest).flat_map(|i| mixed.iter().filter_map(move |ls| ls.get(i).cloned())).collect();
+        let interleaved: Vec<String> = (0..longest)
+            .flat_map(|i| mixed.iter().filter_map(move |ls| ls.get(i).cloned()))
+            .collect();
         for p in [None, Some("{^LN-BEG}"), Some("{DATE}")] {
-            jobs.push(Job { label: format!("interleaved/{p:?}"), pattern: p.map(str::to_string), tz: None, lines: interleaved.clone() });
+            jobs.push(Job {
+                label: format!("interleaved/{p:?}"),
+                pattern: p.map(str::to_string),
+                tz: None,
+                lines: interleaved.clone(),
+            });
         }
     } else {
-        println!("note: {} absent, only the built-in lines are compared", logs.display());
+        println!(
+            "note: {} absent, only the built-in lines are compared",
+            logs.display()
+        );
     }
     let random = random_lines(3000);
     for p in [None, Some("{^LN-BEG}"), Some("{DATE}")] {
-        jobs.push(Job { label: format!("random/{p:?}"), pattern: p.map(str::to_string), tz: None, lines: random.clone() });
+        jobs.push(Job {
+            label: format!("random/{p:?}"),
+            pattern: p.map(str::to_string),
+            tz: None,
+            lines: random.clone(),
+        });
     }
-    jobs.push(Job { label: "random/UTC-0330".into(), pattern: None, tz: Some("UTC-0330".into()), lines: random.clone() });
+    jobs.push(Job {
+        label: "random/UTC-0330".into(),
+        pattern: None,
+        tz: Some("UTC-0330".into()),
+        lines: random.clone(),
+    });
     let theirs = run_python(py, &jobs);
     let mut it = theirs.iter();
     let (mut total, mut same, mut stats_same) = (0usize, 0usize, 0usize);
     let mut diffs = Vec::new();
     for job in &jobs {
-        let mut dd = DateDetector::with_local_zone(job.pattern.as_deref(), job.tz.as_deref(), tz.clone())
-            .unwrap_or_else(|e| panic!("{}: {e}", job.label));
+        let mut dd =
+            DateDetector::with_local_zone(job.pattern.as_deref(), job.tz.as_deref(), tz.clone())
+                .unwrap_or_else(|e| panic!("{}: {e}", job.label));
         for line in &job.lines {
             let want = it.next().cloned().unwrap_or_default();
             let got = ours(&mut dd, line);
@@ -422,7 +559,10 @@ fn agrees_with_fail2ban() {
             if equal {
                 same += 1;
             } else {
-                diffs.push(format!("{}: {line:?}\n   fail2ban: {want}\n   f2b:      {got}", job.label));
+                diffs.push(format!(
+                    "{}: {line:?}\n   fail2ban: {want}\n   f2b:      {got}",
+                    job.label
+                ));
             }
         }
         let mut want_stats = Vec::new();
@@ -434,7 +574,11 @@ fn agrees_with_fail2ban() {
                 want_stats.push(rest.to_string());
             }
         }
-        let got_stats: Vec<String> = dd.template_stats().iter().map(|(n, h)| format!("{h}\t{n}")).collect();
+        let got_stats: Vec<String> = dd
+            .template_stats()
+            .iter()
+            .map(|(n, h)| format!("{h}\t{n}"))
+            .collect();
         if got_stats == want_stats {
             stats_same += 1;
         } else {

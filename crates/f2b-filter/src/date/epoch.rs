@@ -31,10 +31,20 @@ pub(crate) fn find(text: &str, pos: usize, long: bool, line_begin: bool) -> Opti
                 _ => break,
             }
         }
-        return offsets.iter().rev().find_map(|&p| stamp_end(text, p, long).map(|e| EpochHit { start: 0, value: (p, e) }));
+        return offsets.iter().rev().find_map(|&p| {
+            stamp_end(text, p, long).map(|e| EpochHit {
+                start: 0,
+                value: (p, e),
+            })
+        });
     }
     let b = text.as_bytes();
-    let try_at = |p: usize| stamp_end(text, p, long).map(|e| EpochHit { start: p, value: (p, e) });
+    let try_at = |p: usize| {
+        stamp_end(text, p, long).map(|e| EpochHit {
+            start: p,
+            value: (p, e),
+        })
+    };
     if pos == 0 {
         if let Some(h) = try_at(0) {
             return Some(h);
@@ -50,7 +60,12 @@ pub(crate) fn find(text: &str, pos: usize, long: bool, line_begin: bool) -> Opti
         let s = from + off;
         from = s + 1;
         let p = s + 6;
-        if p < pos || !text[..s].chars().next_back().map_or(true, |c| !is_word_char(c)) {
+        if p < pos
+            || !text[..s]
+                .chars()
+                .next_back()
+                .map_or(true, |c| !is_word_char(c))
+        {
             continue;
         }
         if let Some(h) = try_at(p) {
@@ -61,7 +76,8 @@ pub(crate) fn find(text: &str, pos: usize, long: bool, line_begin: bool) -> Opti
 }
 
 fn digits_from(b: &[u8], p: usize) -> usize {
-    b.get(p..).map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())
+    b.get(p..)
+        .map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())
 }
 
 /// The end of a stamp starting at `p`, trying the alternatives in the order a backtracking
@@ -141,15 +157,24 @@ mod tests {
     fn short_epoch_positions() {
         assert_eq!(hit("1124013541 x", false, false), Some("1124013541"));
         assert_eq!(hit("[1124013541] x", false, false), Some("1124013541"));
-        assert_eq!(hit("[1124013541.123456] x", false, false), Some("1124013541.123456"));
-        assert_eq!(hit("type=X msg=audit(1124013541.123:45): x", false, false), Some("1124013541.123"));
+        assert_eq!(
+            hit("[1124013541.123456] x", false, false),
+            Some("1124013541.123456")
+        );
+        assert_eq!(
+            hit("type=X msg=audit(1124013541.123:45): x", false, false),
+            Some("1124013541.123")
+        );
         assert_eq!(hit("x 1124013541", false, false), None);
         assert_eq!(hit("xaudit(1124013541.123:45)", false, false), None);
         assert_eq!(hit("11240135411 x", false, false), Some("11240135411"));
         assert_eq!(hit("112401354111 x", false, false), None);
         // The fraction needs 3 to 6 digits and a non-word character after it.
         assert_eq!(hit("1124013541.12 x", false, false), Some("1124013541"));
-        assert_eq!(hit("1124013541.1234567 x", false, false), Some("1124013541"));
+        assert_eq!(
+            hit("1124013541.1234567 x", false, false),
+            Some("1124013541")
+        );
         assert_eq!(hit("1124013541.123abc", false, false), Some("1124013541"));
         assert_eq!(hit("1124013541abc", false, false), None);
     }
@@ -159,14 +184,23 @@ mod tests {
         assert_eq!(hit("[[1124013541 x", false, true), Some("1124013541"));
         assert_eq!(hit("[ 1124013541 x", false, true), Some("1124013541"));
         assert_eq!(hit("[[[1124013541 x", false, true), None);
-        assert_eq!(find("(1124013541)", 0, false, true).map(|h| h.start), Some(0));
+        assert_eq!(
+            find("(1124013541)", 0, false, true).map(|h| h.start),
+            Some(0)
+        );
     }
 
     #[test]
     fn long_epoch_forms() {
         assert_eq!(hit("1124013541123 x", true, false), Some("1124013541123"));
-        assert_eq!(hit("1124013541123456 x", true, false), Some("1124013541123456"));
-        assert_eq!(hit("1124013541123.456 x", true, false), Some("1124013541123.456"));
+        assert_eq!(
+            hit("1124013541123456 x", true, false),
+            Some("1124013541123456")
+        );
+        assert_eq!(
+            hit("1124013541123.456 x", true, false),
+            Some("1124013541123.456")
+        );
         assert_eq!(hit("1124013541 x", true, false), Some("1124013541"));
         assert_eq!(value("1124013541123", true), Some(1124013541.123));
         assert_eq!(value("1124013541123456", true), Some(1124013541.123456));

@@ -86,7 +86,14 @@ struct Entry {
 impl Entry {
     fn new(template: Arc<Template>) -> Entry {
         let scratch = template.scratch();
-        Entry { template, hits: 0, matched: 0, last_used: 0.0, distance: 0x7fff_ffff, scratch }
+        Entry {
+            template,
+            hits: 0,
+            matched: 0,
+            last_used: 0.0,
+            distance: 0x7fff_ffff,
+            scratch,
+        }
     }
 
     fn weight(&self) -> f64 {
@@ -121,7 +128,10 @@ pub struct DateDetector {
 
 impl std::fmt::Debug for DateDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DateDetector").field("datepattern", &self.datepattern).field("templates", &self.entries.len()).finish()
+        f.debug_struct("DateDetector")
+            .field("datepattern", &self.datepattern)
+            .field("templates", &self.entries.len())
+            .finish()
     }
 }
 
@@ -130,18 +140,35 @@ const UNUSED_TIME: f64 = 300.0;
 impl DateDetector {
     /// datepattern: the filter/jail `datepattern` value (None = default templates); logtimezone as
     /// in the jail. Local time follows the process time zone (`TZ`, else /etc/localtime).
-    pub fn new(datepattern: Option<&str>, logtimezone: Option<&str>) -> Result<DateDetector, DateError> {
+    pub fn new(
+        datepattern: Option<&str>,
+        logtimezone: Option<&str>,
+    ) -> Result<DateDetector, DateError> {
         Self::with_local_zone(datepattern, logtimezone, TimeZone::system())
     }
 
     /// Like [`DateDetector::new`] with an explicit local time zone (tests, or a server that pins it).
-    pub fn with_local_zone(datepattern: Option<&str>, logtimezone: Option<&str>, local: TimeZone) -> Result<DateDetector, DateError> {
+    pub fn with_local_zone(
+        datepattern: Option<&str>,
+        logtimezone: Option<&str>,
+        local: TimeZone,
+    ) -> Result<DateDetector, DateError> {
         let default_offset = match logtimezone {
             None => None,
-            Some(tz) => Some(zone::zone_offset_minutes(tz).map_err(|_| DateError::TimeZone(tz.to_string()))?),
+            Some(tz) => Some(
+                zone::zone_offset_minutes(tz).map_err(|_| DateError::TimeZone(tz.to_string()))?,
+            ),
         };
-        let start = Edge { pos: 1, before: None, at: None };
-        let end = Edge { pos: 0x7fff_ffff, before: None, at: None };
+        let start = Edge {
+            pos: 1,
+            before: None,
+            at: None,
+        };
+        let end = Edge {
+            pos: 0x7fff_ffff,
+            before: None,
+            at: None,
+        };
         let mut dd = DateDetector {
             entries: Vec::new(),
             lazy_defaults: false,
@@ -156,17 +183,32 @@ impl DateDetector {
             now_memo: std::cell::Cell::new(None),
             invalid: None,
         };
-        let lines: Vec<&str> = datepattern.map(|p| p.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect()).unwrap_or_default();
+        let lines: Vec<&str> = datepattern
+            .map(|p| {
+                p.split('\n')
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         for line in &lines {
             dd.append_pattern(line)?;
         }
-        dd.none = !dd.entries.is_empty() && dd.entries.iter().all(|e| Arc::ptr_eq(&e.template, none_template()));
+        dd.none = !dd.entries.is_empty()
+            && dd
+                .entries
+                .iter()
+                .all(|e| Arc::ptr_eq(&e.template, none_template()));
         dd.lazy_defaults = dd.entries.is_empty();
         Ok(dd)
     }
 
     fn push(&mut self, template: Arc<Template>, ignore_dup: bool) -> Result<(), DateError> {
-        if self.entries.iter().any(|e| e.template.name == template.name) {
+        if self
+            .entries
+            .iter()
+            .any(|e| e.template.name == template.name)
+        {
             if ignore_dup {
                 return Ok(());
             }
@@ -177,7 +219,11 @@ impl DateDetector {
     }
 
     fn append_pattern(&mut self, pattern: &str) -> Result<(), DateError> {
-        let key = if pattern.contains('%') { pattern.to_string() } else { pattern.to_uppercase() };
+        let key = if pattern.contains('%') {
+            pattern.to_string()
+        } else {
+            pattern.to_uppercase()
+        };
         match key.as_str() {
             "{^LN-BEG}" | "{DEFAULT}" => {
                 let only_line_begin = key == "{^LN-BEG}";
@@ -212,10 +258,18 @@ impl DateDetector {
         self.invalid = None;
         let (_, span, computed) = self.find_inner(line, now)?;
         if span.is_empty() {
-            return Some(DateMatch { time: now, span, is_int: false });
+            return Some(DateMatch {
+                time: now,
+                span,
+                is_int: false,
+            });
         }
         match computed {
-            Some(c) => Some(DateMatch { time: c.time, span, is_int: c.is_int }),
+            Some(c) => Some(DateMatch {
+                time: c.time,
+                span,
+                is_int: c.is_int,
+            }),
             None => {
                 self.invalid = Some(span);
                 None
@@ -232,7 +286,11 @@ impl DateDetector {
     }
 
     /// The winning template's index, the date span and its time (`None`: not a valid date).
-    fn find_inner(&mut self, line: &str, now: f64) -> Option<(usize, Range<usize>, Option<strptime::Computed>)> {
+    fn find_inner(
+        &mut self,
+        line: &str,
+        now: f64,
+    ) -> Option<(usize, Range<usize>, Option<strptime::Computed>)> {
         if self.lazy_defaults {
             self.lazy_defaults = false;
             if let Ok(list) = defaults() {
@@ -246,7 +304,12 @@ impl DateDetector {
         if span.is_empty() {
             return Some((idx, span, None));
         }
-        let clock = Clock { now, local: &self.local, default_offset: self.default_offset, now_memo: &self.now_memo };
+        let clock = Clock {
+            now,
+            local: &self.local,
+            default_offset: self.default_offset,
+            now_memo: &self.now_memo,
+        };
         let e = &mut self.entries[idx];
         let c = e.template.time(line, &hit, &mut e.scratch, &clock);
         Some((idx, span, c))
@@ -274,10 +337,16 @@ impl DateDetector {
                 let at_e = eb.and_then(|b| char_at(line, b));
                 let before_e = eb.and_then(|b| char_before(line, b));
                 // Python slices: an offset out of the line reads as an empty string (`None`).
-                let left = before_d == self.last_pos.before || (at_d == self.last_pos.at && !self.last_pos.at.is_some_and(is_py_alnum));
-                let right = at_e == self.last_end.at || (before_e == self.last_end.before && !self.last_end.before.is_some_and(is_py_alnum));
+                let left = before_d == self.last_pos.before
+                    || (at_d == self.last_pos.at && !self.last_pos.at.is_some_and(is_py_alnum));
+                let right = at_e == self.last_end.at
+                    || (before_e == self.last_end.before
+                        && !self.last_end.before.is_some_and(is_py_alnum));
                 match (left && right, db) {
-                    (true, Some(db)) => e.template.search(line, db, eb.unwrap_or(line.len()), &mut e.scratch),
+                    (true, Some(db)) => {
+                        e.template
+                            .search(line, db, eb.unwrap_or(line.len()), &mut e.scratch)
+                    }
                     (true, None) => None,
                     (false, _) => {
                         ignore = i;
@@ -288,7 +357,10 @@ impl DateDetector {
             if let Some(h) = hit {
                 e.matched += 1;
                 let (d, en) = (char_offset(line, h.start), char_offset(line, h.end));
-                if n == 1 || e.template.is_anchored() || (d == self.last_pos.pos && en == self.last_end.pos) {
+                if n == 1
+                    || e.template.is_anchored()
+                    || (d == self.last_pos.pos && en == self.last_end.pos)
+                {
                     winner = Some((h, d, en, i));
                 } else {
                     found = Some((h, d, en, i));
@@ -341,8 +413,16 @@ impl DateDetector {
         if self.first_unused == i {
             self.first_unused += 1;
         }
-        self.last_pos = Edge { pos: d, before: char_before(line, hit.start), at: char_at(line, hit.start) };
-        self.last_end = Edge { pos: en, before: char_before(line, hit.end), at: char_at(line, hit.end) };
+        self.last_pos = Edge {
+            pos: d,
+            before: char_before(line, hit.start),
+            at: char_at(line, hit.start),
+        };
+        self.last_end = Edge {
+            pos: en,
+            before: char_before(line, hit.end),
+            at: char_at(line, hit.end),
+        };
         if i != 0 && i != self.last_idx {
             i = self.reorder(i);
         }
@@ -357,8 +437,14 @@ impl DateDetector {
             let e = &self.entries[num];
             (e.weight(), e.last_used - UNUSED_TIME)
         };
-        let movable = |entries: &[Entry], pos: usize| weight > entries[pos].weight() || untime > entries[pos].last_used;
-        let mut pos = if self.first_unused < num { self.first_unused } else { num / 2 };
+        let movable = |entries: &[Entry], pos: usize| {
+            weight > entries[pos].weight() || untime > entries[pos].last_used
+        };
+        let mut pos = if self.first_unused < num {
+            self.first_unused
+        } else {
+            num / 2
+        };
         if !movable(&self.entries, pos) {
             if pos == num - 1 {
                 return num;
@@ -384,7 +470,10 @@ impl DateDetector {
     /// (template name, hits) in report order (the current order of the list). Empty while the
     /// default list has not been used yet, as in fail2ban.
     pub fn template_stats(&self) -> Vec<(String, u64)> {
-        self.entries.iter().map(|e| (e.template.name.clone(), e.hits)).collect()
+        self.entries
+            .iter()
+            .map(|e| (e.template.name.clone(), e.hits))
+            .collect()
     }
 
     /// Every template with the details fail2ban-regex's `--VD` prints, in report order.
@@ -405,7 +494,11 @@ impl DateDetector {
     /// The datepattern as fail2ban-regex's header shows it: `PATTERN : NAME`, NAME being
     /// "Default Detectors" for the default list (or any list of more than two templates).
     pub fn describe(&self) -> String {
-        let name = if self.entries.is_empty() || self.entries.len() > 2 { "Default Detectors" } else { &self.entries[0].template.name };
+        let name = if self.entries.is_empty() || self.entries.len() > 2 {
+            "Default Detectors"
+        } else {
+            &self.entries[0].template.name
+        };
         match &self.datepattern {
             Some(p) => format!("{p} : {name}"),
             None => name.to_string(),
@@ -414,7 +507,9 @@ impl DateDetector {
 }
 
 fn real_time() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Python's `\w`: letters, digits and underscore (Unicode).
@@ -488,7 +583,11 @@ fn cache() -> &'static TemplateCache {
 
 /// The template for one datepattern line (fail2ban's rules for EPOCH/LEPOCH/TAI64N spellings).
 fn cached_template(pattern: &str) -> Result<Arc<Template>, DateError> {
-    let key = if pattern.contains('%') { pattern.to_string() } else { pattern.to_uppercase() };
+    let key = if pattern.contains('%') {
+        pattern.to_string()
+    } else {
+        pattern.to_uppercase()
+    };
     if let Ok(c) = cache().lock() {
         if let Some((_, t)) = c.iter().find(|(k, _)| *k == key) {
             return Ok(t.clone());
@@ -507,8 +606,12 @@ fn build_template(pattern: &str, key: &str) -> Result<Template, DateError> {
             return template::epoch_pattern_template(pattern, key.contains("LEPOCH"));
         }
         match key {
-            "EPOCH" | "{^LN-BEG}EPOCH" | "^EPOCH" => return Ok(template::epoch_template(key != "EPOCH", false)),
-            "LEPOCH" | "{^LN-BEG}LEPOCH" | "^LEPOCH" => return Ok(template::epoch_template(key != "LEPOCH", true)),
+            "EPOCH" | "{^LN-BEG}EPOCH" | "^EPOCH" => {
+                return Ok(template::epoch_template(key != "EPOCH", false))
+            }
+            "LEPOCH" | "{^LN-BEG}LEPOCH" | "^LEPOCH" => {
+                return Ok(template::epoch_template(key != "LEPOCH", true))
+            }
             _ => {}
         }
     }
@@ -520,7 +623,9 @@ fn build_template(pattern: &str, key: &str) -> Result<Template, DateError> {
 
 fn none_template() -> &'static Arc<Template> {
     static T: OnceLock<Arc<Template>> = OnceLock::new();
-    T.get_or_init(|| Arc::new(template::pattern_template("{UNB}^").expect("the {NONE} template builds")))
+    T.get_or_init(|| {
+        Arc::new(template::pattern_template("{UNB}^").expect("the {NONE} template builds"))
+    })
 }
 
 /// fail2ban's default datepatterns, in its order.
@@ -546,9 +651,17 @@ const DEFAULT_PATTERNS: [&str; 17] = [
 
 fn base_defaults() -> Result<&'static Vec<Arc<Template>>, DateError> {
     static T: OnceLock<Result<Vec<Arc<Template>>, String>> = OnceLock::new();
-    T.get_or_init(|| DEFAULT_PATTERNS.iter().map(|p| cached_template(p).map_err(|e| e.to_string())).collect())
-        .as_ref()
-        .map_err(|e| DateError::Regex { template: "defaults".to_string(), message: e.clone() })
+    T.get_or_init(|| {
+        DEFAULT_PATTERNS
+            .iter()
+            .map(|p| cached_template(p).map_err(|e| e.to_string()))
+            .collect()
+    })
+    .as_ref()
+    .map_err(|e| DateError::Regex {
+        template: "defaults".to_string(),
+        message: e.clone(),
+    })
 }
 
 /// The full default list: a line-anchored copy of each default that is not anchored already,
@@ -563,7 +676,8 @@ fn defaults() -> Result<&'static Vec<Arc<Template>>, DateError> {
                     continue;
                 }
                 let source = t.pattern.as_deref().unwrap_or(&t.name);
-                let a = cached_template(&format!("{{^LN-BEG}}{source}")).map_err(|e| e.to_string())?;
+                let a =
+                    cached_template(&format!("{{^LN-BEG}}{source}")).map_err(|e| e.to_string())?;
                 if a.name != t.name {
                     list.push(a);
                 }
@@ -574,7 +688,10 @@ fn defaults() -> Result<&'static Vec<Arc<Template>>, DateError> {
         })
         .as_ref()
         .map(|(list, _)| list)
-        .map_err(|e| DateError::Regex { template: "defaults".to_string(), message: e.clone() })
+        .map_err(|e| DateError::Regex {
+            template: "defaults".to_string(),
+            message: e.clone(),
+        })
 }
 
 type DefaultList = Result<(Vec<Arc<Template>>, usize), String>;

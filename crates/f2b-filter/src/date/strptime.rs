@@ -29,61 +29,193 @@ enum CodeRegex {
 }
 
 const AM_PM: [&str; 2] = ["am", "pm"];
-const MONTHS_ABBR: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS_ABBR: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 const MONTHS_FULL: [&str; 12] = [
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
     "december",
 ];
 const DAYS_ABBR: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const DAYS_FULL: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const DAYS_FULL: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 /// The codes fail2ban knows, multi-letter `Ex` codes first (they win over a single letter).
 /// Regexes are Python syntax; names are what fail2ban shows for the template. (fail2ban names
 /// `%Exk`/`%Exl` either `Ex%k` or `%Exk` depending on Python's per-process hash order; we always
 /// use the first form.)
 pub(crate) const CODES: &[Code] = &[
-    Code { key: "%", name: "%", regex: CodeRegex::Fixed("%") },
-    Code { key: "ExZ", name: "ExZone name", regex: CodeRegex::Fixed(r"(?P<Z>[A-Z](?:[A-Z]{2,4})?)") },
+    Code {
+        key: "%",
+        name: "%",
+        regex: CodeRegex::Fixed("%"),
+    },
+    Code {
+        key: "ExZ",
+        name: "ExZone name",
+        regex: CodeRegex::Fixed(r"(?P<Z>[A-Z](?:[A-Z]{2,4})?)"),
+    },
     Code {
         key: "Exz",
         name: "ExZone offset",
-        regex: CodeRegex::Fixed(r"(?P<z>(?:[A-Z](?:[A-Z]{2,4})?)?[+-][01]\d(?::?\d{2})?|[A-Z](?:[A-Z]{2,4})?)"),
+        regex: CodeRegex::Fixed(
+            r"(?P<z>(?:[A-Z](?:[A-Z]{2,4})?)?[+-][01]\d(?::?\d{2})?|[A-Z](?:[A-Z]{2,4})?)",
+        ),
     },
-    Code { key: "Exd", name: "ExDay", regex: CodeRegex::Fixed(r"(?P<d>[1-2]\d|0[1-9]|3[0-1])") },
-    Code { key: "Exm", name: "ExMonth", regex: CodeRegex::Fixed(r"(?P<m>0[1-9]|1[0-2])") },
-    Code { key: "ExH", name: "Ex24hour", regex: CodeRegex::Fixed(r"(?P<H>[0-1]\d|2[0-3])") },
-    Code { key: "Exk", name: "Ex%k", regex: CodeRegex::Fixed(r" ?(?P<H>[0-1]?\d|2[0-3])") },
-    Code { key: "Exl", name: "Ex%l", regex: CodeRegex::Fixed(r" ?(?P<I>1[0-2]|\d)") },
-    Code { key: "ExM", name: "ExMinute", regex: CodeRegex::Fixed(r"(?P<M>[0-5]\d)") },
-    Code { key: "ExS", name: "ExSecond", regex: CodeRegex::Fixed(r"(?P<S>[0-5]\d|6[0-1])") },
-    Code { key: "ExY", name: "ExYear", regex: CodeRegex::ExYear },
-    Code { key: "Exy", name: "ExYear2", regex: CodeRegex::Fixed(r"(?P<y>\d{2})") },
-    Code { key: "d", name: "Day", regex: CodeRegex::Fixed(r"(?P<d>[1-2]\d|[0 ]?[1-9]|3[0-1])") },
-    Code { key: "f", name: "Microseconds", regex: CodeRegex::Fixed(r"(?P<f>[0-9]{1,6})") },
-    Code { key: "H", name: "24hour", regex: CodeRegex::Fixed(r"(?P<H>[0-1]?\d|2[0-3])") },
-    Code { key: "I", name: "12hour", regex: CodeRegex::Fixed(r"(?P<I>1[0-2]|0[1-9]|[1-9])") },
-    Code { key: "G", name: "%G", regex: CodeRegex::Fixed(r"(?P<G>\d\d\d\d)") },
+    Code {
+        key: "Exd",
+        name: "ExDay",
+        regex: CodeRegex::Fixed(r"(?P<d>[1-2]\d|0[1-9]|3[0-1])"),
+    },
+    Code {
+        key: "Exm",
+        name: "ExMonth",
+        regex: CodeRegex::Fixed(r"(?P<m>0[1-9]|1[0-2])"),
+    },
+    Code {
+        key: "ExH",
+        name: "Ex24hour",
+        regex: CodeRegex::Fixed(r"(?P<H>[0-1]\d|2[0-3])"),
+    },
+    Code {
+        key: "Exk",
+        name: "Ex%k",
+        regex: CodeRegex::Fixed(r" ?(?P<H>[0-1]?\d|2[0-3])"),
+    },
+    Code {
+        key: "Exl",
+        name: "Ex%l",
+        regex: CodeRegex::Fixed(r" ?(?P<I>1[0-2]|\d)"),
+    },
+    Code {
+        key: "ExM",
+        name: "ExMinute",
+        regex: CodeRegex::Fixed(r"(?P<M>[0-5]\d)"),
+    },
+    Code {
+        key: "ExS",
+        name: "ExSecond",
+        regex: CodeRegex::Fixed(r"(?P<S>[0-5]\d|6[0-1])"),
+    },
+    Code {
+        key: "ExY",
+        name: "ExYear",
+        regex: CodeRegex::ExYear,
+    },
+    Code {
+        key: "Exy",
+        name: "ExYear2",
+        regex: CodeRegex::Fixed(r"(?P<y>\d{2})"),
+    },
+    Code {
+        key: "d",
+        name: "Day",
+        regex: CodeRegex::Fixed(r"(?P<d>[1-2]\d|[0 ]?[1-9]|3[0-1])"),
+    },
+    Code {
+        key: "f",
+        name: "Microseconds",
+        regex: CodeRegex::Fixed(r"(?P<f>[0-9]{1,6})"),
+    },
+    Code {
+        key: "H",
+        name: "24hour",
+        regex: CodeRegex::Fixed(r"(?P<H>[0-1]?\d|2[0-3])"),
+    },
+    Code {
+        key: "I",
+        name: "12hour",
+        regex: CodeRegex::Fixed(r"(?P<I>1[0-2]|0[1-9]|[1-9])"),
+    },
+    Code {
+        key: "G",
+        name: "%G",
+        regex: CodeRegex::Fixed(r"(?P<G>\d\d\d\d)"),
+    },
     Code {
         key: "j",
         name: "Yearday",
-        regex: CodeRegex::Fixed(r"(?P<j>36[0-6]|3[0-5]\d|[1-2]\d\d|0[1-9]\d|00[1-9]|[1-9]\d|0[1-9]|[1-9])"),
+        regex: CodeRegex::Fixed(
+            r"(?P<j>36[0-6]|3[0-5]\d|[1-2]\d\d|0[1-9]\d|00[1-9]|[1-9]\d|0[1-9]|[1-9])",
+        ),
     },
-    Code { key: "m", name: "Month", regex: CodeRegex::Fixed(r"(?P<m>0?[1-9]|1[0-2])") },
-    Code { key: "M", name: "Minute", regex: CodeRegex::Fixed(r"(?P<M>[0-5]?\d)") },
-    Code { key: "S", name: "Second", regex: CodeRegex::Fixed(r"(?P<S>[0-5]?\d|6[0-1])") },
-    Code { key: "U", name: "Yearweek", regex: CodeRegex::Fixed(r"(?P<U>5[0-3]|[0-4]\d|\d)") },
-    Code { key: "w", name: "Weekday", regex: CodeRegex::Fixed(r"(?P<w>[0-6])") },
-    Code { key: "u", name: "%u", regex: CodeRegex::Fixed(r"(?P<u>[1-7])") },
-    Code { key: "V", name: "%V", regex: CodeRegex::Fixed(r"(?P<V>5[0-3]|0[1-9]|[1-4]\d|\d)") },
-    Code { key: "y", name: "Year2", regex: CodeRegex::Fixed(r"(?P<y>\d\d)") },
-    Code { key: "Y", name: "Year", regex: CodeRegex::Fixed(r"(?P<Y>\d{4})") },
-    Code { key: "z", name: "Zone offset", regex: CodeRegex::Fixed(r"(?P<z>Z|UTC|GMT|[+-][01]\d(?::?\d{2})?)") },
+    Code {
+        key: "m",
+        name: "Month",
+        regex: CodeRegex::Fixed(r"(?P<m>0?[1-9]|1[0-2])"),
+    },
+    Code {
+        key: "M",
+        name: "Minute",
+        regex: CodeRegex::Fixed(r"(?P<M>[0-5]?\d)"),
+    },
+    Code {
+        key: "S",
+        name: "Second",
+        regex: CodeRegex::Fixed(r"(?P<S>[0-5]?\d|6[0-1])"),
+    },
+    Code {
+        key: "U",
+        name: "Yearweek",
+        regex: CodeRegex::Fixed(r"(?P<U>5[0-3]|[0-4]\d|\d)"),
+    },
+    Code {
+        key: "w",
+        name: "Weekday",
+        regex: CodeRegex::Fixed(r"(?P<w>[0-6])"),
+    },
+    Code {
+        key: "u",
+        name: "%u",
+        regex: CodeRegex::Fixed(r"(?P<u>[1-7])"),
+    },
+    Code {
+        key: "V",
+        name: "%V",
+        regex: CodeRegex::Fixed(r"(?P<V>5[0-3]|0[1-9]|[1-4]\d|\d)"),
+    },
+    Code {
+        key: "y",
+        name: "Year2",
+        regex: CodeRegex::Fixed(r"(?P<y>\d\d)"),
+    },
+    Code {
+        key: "Y",
+        name: "Year",
+        regex: CodeRegex::Fixed(r"(?P<Y>\d{4})"),
+    },
+    Code {
+        key: "z",
+        name: "Zone offset",
+        regex: CodeRegex::Fixed(r"(?P<z>Z|UTC|GMT|[+-][01]\d(?::?\d{2})?)"),
+    },
     Code {
         key: "A",
         name: "DAYNAME",
         regex: CodeRegex::Fixed(r"(?P<A>wednesday|thursday|saturday|tuesday|monday|friday|sunday)"),
     },
-    Code { key: "a", name: "DAY", regex: CodeRegex::Fixed(r"(?P<a>mon|tue|wed|thu|fri|sat|sun)") },
+    Code {
+        key: "a",
+        name: "DAY",
+        regex: CodeRegex::Fixed(r"(?P<a>mon|tue|wed|thu|fri|sat|sun)"),
+    },
     Code {
         key: "B",
         name: "MONTH",
@@ -91,10 +223,26 @@ pub(crate) const CODES: &[Code] = &[
             r"(?P<B>september|february|november|december|january|october|august|march|april|june|july|may)",
         ),
     },
-    Code { key: "b", name: "MON", regex: CodeRegex::Fixed(r"(?P<b>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)") },
-    Code { key: "p", name: "AMPM", regex: CodeRegex::Fixed(r"(?P<p>am|pm)") },
-    Code { key: "Z", name: "Zone name", regex: CodeRegex::Fixed(r"(?P<Z>Z|[A-Z]{3,5})") },
-    Code { key: "W", name: "Yearweek", regex: CodeRegex::Fixed(r"(?P<W>5[0-3]|[0-4]\d|\d)") },
+    Code {
+        key: "b",
+        name: "MON",
+        regex: CodeRegex::Fixed(r"(?P<b>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"),
+    },
+    Code {
+        key: "p",
+        name: "AMPM",
+        regex: CodeRegex::Fixed(r"(?P<p>am|pm)"),
+    },
+    Code {
+        key: "Z",
+        name: "Zone name",
+        regex: CodeRegex::Fixed(r"(?P<Z>Z|[A-Z]{3,5})"),
+    },
+    Code {
+        key: "W",
+        name: "Yearweek",
+        regex: CodeRegex::Fixed(r"(?P<W>5[0-3]|[0-4]\d|\d)"),
+    },
     Code {
         key: "c",
         name: "%c",
@@ -107,15 +255,27 @@ pub(crate) const CODES: &[Code] = &[
     Code {
         key: "x",
         name: "%x",
-        regex: CodeRegex::Fixed(r"(?P<m>1[0-2]|0[1-9]|[1-9])/(?P<d>3[0-1]|[1-2]\d|0[1-9]|[1-9]| [1-9])/(?P<y>\d\d)"),
+        regex: CodeRegex::Fixed(
+            r"(?P<m>1[0-2]|0[1-9]|[1-9])/(?P<d>3[0-1]|[1-2]\d|0[1-9]|[1-9]| [1-9])/(?P<y>\d\d)",
+        ),
     },
     Code {
         key: "X",
         name: "%X",
-        regex: CodeRegex::Fixed(r"(?P<H>2[0-3]|[0-1]\d|\d):(?P<M>[0-5]\d|\d):(?P<S>6[0-1]|[0-5]\d|\d)"),
+        regex: CodeRegex::Fixed(
+            r"(?P<H>2[0-3]|[0-1]\d|\d):(?P<M>[0-5]\d|\d):(?P<S>6[0-1]|[0-5]\d|\d)",
+        ),
     },
-    Code { key: "k", name: "%k", regex: CodeRegex::Fixed(r" ?(?P<H>[0-2]?\d)") },
-    Code { key: "l", name: "%l", regex: CodeRegex::Fixed(r" ?(?P<I>1?\d)") },
+    Code {
+        key: "k",
+        name: "%k",
+        regex: CodeRegex::Fixed(r" ?(?P<H>[0-2]?\d)"),
+    },
+    Code {
+        key: "l",
+        name: "%l",
+        regex: CodeRegex::Fixed(r" ?(?P<I>1?\d)"),
+    },
 ];
 
 impl Code {
@@ -129,10 +289,15 @@ impl Code {
 
 /// The code spelled at the start of `s` (the text right after a `%`), longest spelling first.
 pub(crate) fn code_at(s: &str) -> Option<&'static Code> {
-    CODES.iter().find(|c| c.key.len() > 1 && s.starts_with(c.key)).or_else(|| {
-        let first = s.chars().next()?;
-        CODES.iter().find(|c| c.key.len() == 1 && c.key.starts_with(first))
-    })
+    CODES
+        .iter()
+        .find(|c| c.key.len() > 1 && s.starts_with(c.key))
+        .or_else(|| {
+            let first = s.chars().next()?;
+            CODES
+                .iter()
+                .find(|c| c.key.len() == 1 && c.key.starts_with(first))
+        })
 }
 
 fn real_current_year() -> i16 {
@@ -142,15 +307,24 @@ fn real_current_year() -> i16 {
 /// `%ExY` accepts the years of every decade from 2000 up to three years past the current one
 /// (fail2ban builds this from the real clock when it starts), plus the year before.
 pub(crate) fn year_prefixes_regex(current: i16) -> String {
-    let mut decades: Vec<i16> = (2000..=current + 3).chain([current - 1]).map(|y| y / 10).collect();
+    let mut decades: Vec<i16> = (2000..=current + 3)
+        .chain([current - 1])
+        .map(|y| y / 10)
+        .collect();
     decades.sort_unstable();
     decades.dedup();
     let by_century = |d: i16| d / 10;
     if decades.len() == 1 {
         return decades[0].to_string();
     }
-    if decades.iter().all(|d| by_century(*d) == by_century(decades[0])) {
-        let digits: String = decades.iter().map(|d| char::from(b'0' + (d % 10) as u8)).collect();
+    if decades
+        .iter()
+        .all(|d| by_century(*d) == by_century(decades[0]))
+    {
+        let digits: String = decades
+            .iter()
+            .map(|d| char::from(b'0' + (d % 10) as u8))
+            .collect();
         return format!("{}[{}]", by_century(decades[0]), digits);
     }
     let alts: Vec<String> = decades.iter().map(|d| d.to_string()).collect();
@@ -244,7 +418,10 @@ fn lower_eq(val: &str, name: &str) -> bool {
 }
 
 fn index_of(names: &[&str], val: &str) -> Option<i64> {
-    names.iter().position(|n| lower_eq(val, n)).map(|p| p as i64)
+    names
+        .iter()
+        .position(|n| lower_eq(val, n))
+        .map(|p| p as i64)
 }
 
 /// Builds the time from `(field, text)` pairs given in the order of the groups in the regex.
@@ -256,7 +433,11 @@ pub(crate) fn compute(fields: &[(Field, &str)], clock: &Clock<'_>) -> (Option<Co
     (c, used.get())
 }
 
-fn compute_with(fields: &[(Field, &str)], clock: &Clock<'_>, used_now: &std::cell::Cell<bool>) -> Option<Computed> {
+fn compute_with(
+    fields: &[(Field, &str)],
+    clock: &Clock<'_>,
+    used_now: &std::cell::Cell<bool>,
+) -> Option<Computed> {
     let mut year: Option<i64> = None;
     let mut month: Option<i64> = None;
     let mut day: Option<i64> = None;
@@ -265,7 +446,10 @@ fn compute_with(fields: &[(Field, &str)], clock: &Clock<'_>, used_now: &std::cel
     let mut julian: Option<i64> = None;
     let mut week: Option<(i64, bool)> = None; // (week number, weeks start on Monday)
     let mut tzoffset: Option<i64> = None;
-    let ampm = fields.iter().find(|(f, _)| *f == Field::AmPm).map_or("", |(_, v)| *v);
+    let ampm = fields
+        .iter()
+        .find(|(f, _)| *f == Field::AmPm)
+        .map_or("", |(_, v)| *v);
     let is_ampm = |i: usize| lower_eq(ampm, AM_PM[i]);
     for &(field, val) in fields {
         match field {
@@ -359,13 +543,26 @@ fn compute_with(fields: &[(Field, &str)], clock: &Clock<'_>, used_now: &std::cel
     }
     if assume_year && dt > now()?.checked_add(1.day()).ok()? {
         // The year before, with the month and day as written (the hour keeps any zone shift).
-        dt = civil(year - 1, month, day, i64::from(dt.hour()), i64::from(dt.minute()), i64::from(dt.second()))?;
+        dt = civil(
+            year - 1,
+            month,
+            day,
+            i64::from(dt.hour()),
+            i64::from(dt.minute()),
+            i64::from(dt.second()),
+        )?;
     }
     if tzoffset.is_some() {
         let ts = dt.to_zoned(TimeZone::UTC).ok()?.timestamp();
-        Some(Computed { time: ts.as_second() as f64, is_int: true })
+        Some(Computed {
+            time: ts.as_second() as f64,
+            is_int: true,
+        })
     } else {
-        Some(Computed { time: mktime(clock.local, dt)?, is_int: false })
+        Some(Computed {
+            time: mktime(clock.local, dt)?,
+            is_int: false,
+        })
     }
 }
 
@@ -376,7 +573,16 @@ fn civil(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -
     if !(0..=59).contains(&second) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
-    DateTime::new(year as i16, month as i8, day as i8, hour as i8, minute as i8, second as i8, 0).ok()
+    DateTime::new(
+        year as i16,
+        month as i8,
+        day as i8,
+        hour as i8,
+        minute as i8,
+        second as i8,
+        0,
+    )
+    .ok()
 }
 
 /// Day of the year from a week number and a weekday (0 = Monday), as C/Python strptime do it.
@@ -415,7 +621,11 @@ fn timestamp_from_f64(t: f64) -> Option<Timestamp> {
     }
     let secs = t.floor();
     let micros = ((t - secs) * 1e6).round() as i64;
-    let (secs, micros) = if micros >= 1_000_000 { (secs as i64 + 1, 0) } else { (secs as i64, micros) };
+    let (secs, micros) = if micros >= 1_000_000 {
+        (secs as i64 + 1, 0)
+    } else {
+        (secs as i64, micros)
+    };
     Timestamp::new(secs, (micros * 1000) as i32).ok()
 }
 
@@ -436,7 +646,10 @@ mod tests {
         assert_eq!(year_prefixes_regex(2026), "20[012]");
         assert_eq!(year_prefixes_regex(2005), "200");
         assert_eq!(year_prefixes_regex(2008), "20[01]");
-        assert_eq!(year_prefixes_regex(2097), "(?:200|201|202|203|204|205|206|207|208|209|210)");
+        assert_eq!(
+            year_prefixes_regex(2097),
+            "(?:200|201|202|203|204|205|206|207|208|209|210)"
+        );
     }
 
     #[test]

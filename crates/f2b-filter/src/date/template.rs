@@ -111,7 +111,11 @@ pub(crate) struct Scratch {
 impl Template {
     pub fn scratch(&self) -> Scratch {
         Scratch {
-            fast: self.engine.as_ref().and_then(|e| e.fast.as_ref()).map(|f| f.re.capture_locations()),
+            fast: self
+                .engine
+                .as_ref()
+                .and_then(|e| e.fast.as_ref())
+                .map(|f| f.re.capture_locations()),
             slow: Vec::new(),
             memo_text: String::new(),
             memo_groups: Vec::new(),
@@ -130,7 +134,13 @@ impl Template {
     }
 
     /// Searches `line[..endpos]` from byte `pos`, like Python's `pattern.search(line, pos, endpos)`.
-    pub fn search(&self, line: &str, pos: usize, endpos: usize, scratch: &mut Scratch) -> Option<Hit> {
+    pub fn search(
+        &self,
+        line: &str,
+        pos: usize,
+        endpos: usize,
+        scratch: &mut Scratch,
+    ) -> Option<Hit> {
         let endpos = endpos.min(line.len());
         if pos > endpos || !line.is_char_boundary(pos) || !line.is_char_boundary(endpos) {
             return None;
@@ -138,7 +148,12 @@ impl Template {
         let text = &line[..endpos];
         if let Kind::Epoch { long, line_begin } = self.kind {
             let h = epoch::find(text, pos, long, line_begin)?;
-            return Some(Hit { start: h.start, end: h.value.1, g1: Some(h.value), via: Via::Epoch });
+            return Some(Hit {
+                start: h.start,
+                end: h.value.1,
+                g1: Some(h.value),
+                via: Via::Epoch,
+            });
         }
         let engine = self.engine.as_ref()?;
         if let (Some(fast), Some(locs)) = (&engine.fast, scratch.fast.as_mut()) {
@@ -146,35 +161,63 @@ impl Template {
             let (start, end) = (m.start(), m.end());
             let rel = |g: Option<(usize, usize)>| g.map(|(a, b)| (a + start, b + start));
             if scratch.memo_valid && scratch.memo_text == m.as_str() {
-                return Some(Hit { start, end, g1: rel(scratch.memo_groups.get(1).copied().flatten()), via: Via::Memo });
+                return Some(Hit {
+                    start,
+                    end,
+                    g1: rel(scratch.memo_groups.get(1).copied().flatten()),
+                    via: Via::Memo,
+                });
             }
             // Same search, now with groups: it yields the same match.
             let m = fast.re.captures_read_at(locs, text, pos)?;
             debug_assert_eq!((m.start(), m.end()), (start, end));
-            let verified = fast.brefs.iter().all(|&(g, copy)| match (locs.get(g), locs.get(copy)) {
-                (Some((a, b)), Some((c, d))) => text[a..b] == text[c..d],
-                _ => false,
-            });
+            let verified =
+                fast.brefs
+                    .iter()
+                    .all(|&(g, copy)| match (locs.get(g), locs.get(copy)) {
+                        (Some((a, b)), Some((c, d))) => text[a..b] == text[c..d],
+                        _ => false,
+                    });
             if verified {
                 scratch.memo_text.clear();
                 scratch.memo_text.push_str(m.as_str());
                 scratch.memo_groups.clear();
-                scratch.memo_groups.extend((0..locs.len()).map(|i| locs.get(i).map(|(a, b)| (a - start, b - start))));
+                scratch.memo_groups.extend(
+                    (0..locs.len()).map(|i| locs.get(i).map(|(a, b)| (a - start, b - start))),
+                );
                 scratch.memo_valid = true;
                 scratch.memo_time = None;
-                return Some(Hit { start, end, g1: locs.get(1), via: Via::Memo });
+                return Some(Hit {
+                    start,
+                    end,
+                    g1: locs.get(1),
+                    via: Via::Memo,
+                });
             }
         }
         let slow = engine.slow()?;
         let caps = slow.re.captures_from_pos(text, pos).ok()??;
         scratch.slow.clear();
-        scratch.slow.extend((0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))));
+        scratch
+            .slow
+            .extend((0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))));
         let (start, end) = scratch.slow.first().copied().flatten()?;
-        Some(Hit { start, end, g1: scratch.slow.get(1).copied().flatten(), via: Via::Slow })
+        Some(Hit {
+            start,
+            end,
+            g1: scratch.slow.get(1).copied().flatten(),
+            via: Via::Slow,
+        })
     }
 
     /// The time of a hit; `None` when fail2ban could not build a date from it.
-    pub fn time(&self, line: &str, hit: &Hit, scratch: &mut Scratch, clock: &Clock<'_>) -> Option<Computed> {
+    pub fn time(
+        &self,
+        line: &str,
+        hit: &Hit,
+        scratch: &mut Scratch,
+        clock: &Clock<'_>,
+    ) -> Option<Computed> {
         if hit.via == Via::Memo {
             if let Some((c, dep)) = scratch.memo_time {
                 if dep.map_or(true, |n| n == clock.now) {
@@ -189,31 +232,60 @@ impl Template {
         c
     }
 
-    fn compute(&self, line: &str, hit: &Hit, scratch: &Scratch, clock: &Clock<'_>) -> (Option<Computed>, bool) {
+    fn compute(
+        &self,
+        line: &str,
+        hit: &Hit,
+        scratch: &Scratch,
+        clock: &Clock<'_>,
+    ) -> (Option<Computed>, bool) {
         let group = |i: usize| -> Option<(usize, usize)> {
             match hit.via {
-                Via::Memo => scratch.memo_groups.get(i).copied().flatten().map(|(a, b)| (a + hit.start, b + hit.start)),
+                Via::Memo => scratch
+                    .memo_groups
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map(|(a, b)| (a + hit.start, b + hit.start)),
                 Via::Slow => scratch.slow.get(i).copied().flatten(),
                 Via::Epoch => (i == 1).then_some(hit.g1).flatten(),
             }
         };
         let epoch_at = |g: Option<(usize, usize)>, long: bool| {
-            g.and_then(|(a, b)| Some(Computed { time: epoch::value(&line[a..b], long)?, is_int: false }))
+            g.and_then(|(a, b)| {
+                Some(Computed {
+                    time: epoch::value(&line[a..b], long)?,
+                    is_int: false,
+                })
+            })
         };
         match self.kind {
             Kind::Epoch { long, .. } => (epoch_at(hit.g1, long), false),
             Kind::EpochPattern { long } => (epoch_at(group(2), long), false),
             Kind::Tai64n => {
-                let t = hit.g1.and_then(|(a, b)| line[a..b].get(2..17)).and_then(|hex| u64::from_str_radix(hex, 16).ok());
-                (t.map(|t| Computed { time: t as f64, is_int: true }), false)
+                let t = hit
+                    .g1
+                    .and_then(|(a, b)| line[a..b].get(2..17))
+                    .and_then(|hex| u64::from_str_radix(hex, 16).ok());
+                (
+                    t.map(|t| Computed {
+                        time: t as f64,
+                        is_int: true,
+                    }),
+                    false,
+                )
             }
             Kind::Pattern => {
-                let Some(engine) = self.engine.as_ref() else { return (None, false) };
+                let Some(engine) = self.engine.as_ref() else {
+                    return (None, false);
+                };
                 let fields = match hit.via {
                     Via::Memo => engine.fast.as_ref().map(|f| &f.fields),
                     _ => engine.slow().map(|s| &s.fields),
                 };
-                let Some(fields) = fields else { return (None, false) };
+                let Some(fields) = fields else {
+                    return (None, false);
+                };
                 let mut vals: [(Field, &str); 24] = [(Field::AmPm, ""); 24];
                 let mut n = 0;
                 for &(f, i) in fields.iter() {
@@ -243,7 +315,9 @@ impl Engine {
 }
 
 fn fields_of<'a>(names: impl Iterator<Item = (usize, Option<&'a str>)>) -> Vec<(Field, usize)> {
-    names.filter_map(|(i, n)| Some((Field::from_group_name(n?)?, i))).collect()
+    names
+        .filter_map(|(i, n)| Some((Field::from_group_name(n?)?, i)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,7 +419,9 @@ fn starts_at_line_begin(s: &str) -> bool {
     if rest.starts_with('^') {
         return true;
     }
-    let after = rest.strip_prefix("(?:^").or_else(|| rest.strip_prefix("(^"));
+    let after = rest
+        .strip_prefix("(?:^")
+        .or_else(|| rest.strip_prefix("(^"));
     matches!(after, Some(a) if !a.starts_with('|'))
 }
 
@@ -387,7 +463,13 @@ fn bound(regex: &str, word_begin: Begin, word_end: bool, name: &mut String) -> B
     if bound_end {
         flags |= WORD_END;
     }
-    let mut b = Bounded { gf, begin, core: regex, end: bound_end, flags };
+    let mut b = Bounded {
+        gf,
+        begin,
+        core: regex,
+        end: bound_end,
+        flags,
+    };
     let full = {
         let mut t = b.clone_python_without_gf();
         if flags & LINE_BEGIN == 0 && starts_at_line_begin(&t) {
@@ -492,28 +574,46 @@ fn group_body<'a>(rs: &'a str, name: &str) -> Option<&'a str> {
 }
 
 fn compile_engine(bounded: &Bounded, name: &str, allow_fast: bool) -> Result<Engine, DateError> {
-    let err = |e: String| DateError::Regex { template: name.to_string(), message: e };
-    let gf = if bounded.gf.is_empty() { String::new() } else { pyre::translate(&bounded.gf).map_err(|e| err(e.to_string()))? };
+    let err = |e: String| DateError::Regex {
+        template: name.to_string(),
+        message: e,
+    };
+    let gf = if bounded.gf.is_empty() {
+        String::new()
+    } else {
+        pyre::translate(&bounded.gf).map_err(|e| err(e.to_string()))?
+    };
     let core = pyre::translate(&bounded.core).map_err(|e| err(e.to_string()))?;
     let (py_prefix, rs_prefix) = match bounded.begin {
         Begin::No => ("", ""),
         Begin::Word => (PY_WORD_BEGIN, RS_WORD_EDGE),
         Begin::Line => (PY_LINE_BEGIN, PY_LINE_BEGIN),
     };
-    let (py_suffix, rs_suffix) = if bounded.end { (PY_WORD_END, RS_WORD_EDGE) } else { ("", "") };
+    let (py_suffix, rs_suffix) = if bounded.end {
+        (PY_WORD_END, RS_WORD_EDGE)
+    } else {
+        ("", "")
+    };
     let slow_src = format!("{gf}{py_prefix}{core}{py_suffix}");
     let fast = if allow_fast {
         expand_backrefs(&core).and_then(|(fast_core, pairs)| {
             let re = regex::Regex::new(&format!("{gf}{rs_prefix}{fast_core}{rs_suffix}")).ok()?;
             let index = |n: &str| re.capture_names().position(|x| x == Some(n));
-            let brefs = pairs.iter().map(|(g, c)| Some((index(g)?, index(c)?))).collect::<Option<Vec<_>>>()?;
+            let brefs = pairs
+                .iter()
+                .map(|(g, c)| Some((index(g)?, index(c)?)))
+                .collect::<Option<Vec<_>>>()?;
             let fields = fields_of(re.capture_names().enumerate());
             Some(Fast { re, brefs, fields })
         })
     } else {
         None
     };
-    let engine = Engine { fast, slow_src, slow: OnceLock::new() };
+    let engine = Engine {
+        fast,
+        slow_src,
+        slow: OnceLock::new(),
+    };
     if engine.fast.is_none() {
         // No fast engine: the exact one must compile now, so a bad pattern is reported up front.
         if let Err(e) = fancy_regex::Regex::new(&engine.slow_src) {
@@ -526,8 +626,11 @@ fn compile_engine(bounded: &Bounded, name: &str, allow_fast: bool) -> Result<Eng
 /// Does the pattern ask for case-insensitive matching (`%a %A %b %B %p %c` not after a `%`)?
 fn wants_ignore_case(pattern: &str) -> bool {
     let b = pattern.as_bytes();
-    (0..b.len().saturating_sub(1))
-        .any(|i| b[i] == b'%' && matches!(b[i + 1], b'a' | b'A' | b'b' | b'B' | b'p' | b'c') && (i == 0 || b[i - 1] != b'%'))
+    (0..b.len().saturating_sub(1)).any(|i| {
+        b[i] == b'%'
+            && matches!(b[i + 1], b'a' | b'A' | b'b' | b'B' | b'p' | b'c')
+            && (i == 0 || b[i - 1] != b'%')
+    })
 }
 
 /// A `%`-code template (fail2ban's DatePatternRegex).
@@ -568,7 +671,14 @@ pub(crate) fn pattern_template(pattern: &str) -> Result<Template, DateError> {
     }
     let bounded = bound(&regex, begin, end, &mut name);
     let engine = compile_engine(&bounded, &name, true)?;
-    Ok(Template { regex: bounded.python(), flags: bounded.flags, pattern: Some(pattern.to_string()), name, kind: Kind::Pattern, engine: Some(engine) })
+    Ok(Template {
+        regex: bounded.python(),
+        flags: bounded.flags,
+        pattern: Some(pattern.to_string()),
+        name,
+        kind: Kind::Pattern,
+        engine: Some(engine),
+    })
 }
 
 const EPOCH_RE: &str = r"\d{10,11}\b(?:\.\d{3,6})?";
@@ -579,13 +689,25 @@ pub(crate) fn epoch_template(line_begin: bool, long: bool) -> Template {
     let mut name = if long { "LongEpoch" } else { "Epoch" }.to_string();
     let ere = if long { LEPOCH_RE } else { EPOCH_RE };
     let bounded = if line_begin {
-        bound(&format!(r"((?P<square>(?<=^\[))?{ere})(?(square)(?=\]))"), Begin::Line, true, &mut name)
+        bound(
+            &format!(r"((?P<square>(?<=^\[))?{ere})(?(square)(?=\]))"),
+            Begin::Line,
+            true,
+            &mut name,
+        )
     } else {
         let r = r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
             .replace("%s", ere);
         bound(&r, Begin::No, true, &mut name)
     };
-    Template { regex: bounded.python(), flags: bounded.flags, pattern: None, name, kind: Kind::Epoch { long, line_begin }, engine: None }
+    Template {
+        regex: bounded.python(),
+        flags: bounded.flags,
+        pattern: None,
+        name,
+        kind: Kind::Epoch { long, line_begin },
+        engine: None,
+    }
 }
 
 /// A pattern holding `{EPOCH}` or `{LEPOCH}`; the template is named after the pattern.
@@ -604,7 +726,14 @@ pub(crate) fn epoch_pattern_template(pattern: &str, long: bool) -> Result<Templa
     let mut name = pattern.to_string();
     let bounded = bound(&format!("({inner})"), Begin::Word, true, &mut name);
     let engine = compile_engine(&bounded, &name, true)?;
-    Ok(Template { regex: bounded.python(), flags: bounded.flags, pattern: None, name, kind: Kind::EpochPattern { long }, engine: Some(engine) })
+    Ok(Template {
+        regex: bounded.python(),
+        flags: bounded.flags,
+        pattern: None,
+        name,
+        kind: Kind::EpochPattern { long },
+        engine: Some(engine),
+    })
 }
 
 /// `{EPOCH}` or `{LEPOCH}` (any case) not preceded by a backslash: (offset, length).
@@ -629,16 +758,31 @@ pub(crate) fn find_epoch_marker(s: &str) -> Option<(usize, usize)> {
 /// `TAI64N`, anywhere at a word edge or at the line start.
 pub(crate) fn tai64n_template(line_begin: bool) -> Template {
     let mut name = "TAI64N".to_string();
-    let bounded = bound("@[0-9a-f]{24}", if line_begin { Begin::Line } else { Begin::No }, true, &mut name);
+    let bounded = bound(
+        "@[0-9a-f]{24}",
+        if line_begin { Begin::Line } else { Begin::No },
+        true,
+        &mut name,
+    );
     let engine = compile_engine(&bounded, &name, true).ok();
-    Template { regex: bounded.python(), flags: bounded.flags, pattern: None, name, kind: Kind::Tai64n, engine }
+    Template {
+        regex: bounded.python(),
+        flags: bounded.flags,
+        pattern: None,
+        name,
+        kind: Kind::Tai64n,
+        engine,
+    }
 }
 
 /// Removes fail2ban's boundary markers from a template name or pattern (for `{DATE}`).
 pub(crate) fn unbound_pattern(s: &str) -> String {
     let s = s.strip_prefix("{UNB}").unwrap_or(s);
     let s = s.strip_prefix("{^LN-BEG}").unwrap_or(s);
-    let s = s.strip_prefix(r"(?:^|\b|\W)").or_else(|| s.strip_prefix(r"(^|\b|\W)")).unwrap_or(s);
+    let s = s
+        .strip_prefix(r"(?:^|\b|\W)")
+        .or_else(|| s.strip_prefix(r"(^|\b|\W)"))
+        .unwrap_or(s);
     let s = s.strip_suffix(PY_WORD_END).unwrap_or(s);
     s.to_string()
 }
@@ -670,7 +814,10 @@ mod tests {
     fn stars_switch_boundaries_off() {
         let t = pattern_template("**%Y-%m-%d**").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.flags, 0);
-        assert_eq!(t.regex, r"((?P<Y>\d{4})-(?P<m>0?[1-9]|1[0-2])-(?P<d>[1-2]\d|[0 ]?[1-9]|3[0-1]))");
+        assert_eq!(
+            t.regex,
+            r"((?P<Y>\d{4})-(?P<m>0?[1-9]|1[0-2])-(?P<d>[1-2]\d|[0 ]?[1-9]|3[0-1]))"
+        );
         assert_eq!(t.name, "**Year-Month-Day**");
     }
 

@@ -77,24 +77,86 @@ fn abbreviation_offset(abbr: &str) -> Option<i32> {
         (-8 * 60, &["U", "AKDT", "CIST", "HAY", "HNP", "PST", "PT"]),
         (-7 * 60, &["T", "HAP", "HNR", "MST", "PDT"]),
         (-6 * 60, &["S", "CST", "EAST", "GALT", "HAR", "HNC", "MDT"]),
-        (-5 * 60, &["R", "CDT", "COT", "EASST", "ECT", "EST", "ET", "HAC", "HNE", "PET"]),
-        (-4 * 60, &["Q", "AST", "BOT", "CLT", "COST", "EDT", "FKT", "GYT", "HAE", "HNA", "PYT"]),
-        (-3 * 60, &["P", "ADT", "ART", "BRT", "CLST", "FKST", "GFT", "HAA", "PMST", "PYST", "SRT", "UYT", "WGT"]),
+        (
+            -5 * 60,
+            &[
+                "R", "CDT", "COT", "EASST", "ECT", "EST", "ET", "HAC", "HNE", "PET",
+            ],
+        ),
+        (
+            -4 * 60,
+            &[
+                "Q", "AST", "BOT", "CLT", "COST", "EDT", "FKT", "GYT", "HAE", "HNA", "PYT",
+            ],
+        ),
+        (
+            -3 * 60,
+            &[
+                "P", "ADT", "ART", "BRT", "CLST", "FKST", "GFT", "HAA", "PMST", "PYST", "SRT",
+                "UYT", "WGT",
+            ],
+        ),
         (-2 * 60, &["O", "BRST", "FNT", "PMDT", "UYST", "WGST"]),
         (-60, &["N", "AZOT", "CVT", "EGT"]),
         (0, &["Z", "EGST", "GMT", "UTC", "WET", "WT"]),
         (60, &["A", "CET", "DFT", "WAT", "WEDT", "WEST"]),
         (2 * 60, &["B", "CAT", "CEDT", "CEST", "EET", "SAST", "WAST"]),
         (3 * 60, &["C", "EAT", "EEDT", "EEST", "IDT", "MSK"]),
-        (4 * 60, &["D", "AMT", "AZT", "GET", "GST", "KUYT", "MSD", "MUT", "RET", "SAMT", "SCT"]),
-        (5 * 60, &["E", "AMST", "AQTT", "AZST", "HMT", "MAWT", "MVT", "PKT", "TFT", "TJT", "TMT", "UZT", "YEKT"]),
-        (6 * 60, &["F", "ALMT", "BIOT", "BTT", "IOT", "KGT", "NOVT", "OMST", "YEKST"]),
-        (7 * 60, &["G", "CXT", "DAVT", "HOVT", "ICT", "KRAT", "NOVST", "OMSST", "THA", "WIB"]),
-        (8 * 60, &["H", "ACT", "AWST", "BDT", "BNT", "CAST", "HKT", "IRKT", "KRAST", "MYT", "PHT", "SGT", "ULAT", "WITA", "WST"]),
-        (9 * 60, &["I", "AWDT", "IRKST", "JST", "KST", "PWT", "TLT", "WDT", "WIT", "YAKT"]),
-        (10 * 60, &["K", "AEST", "ChST", "PGT", "VLAT", "YAKST", "YAPT"]),
-        (11 * 60, &["L", "AEDT", "LHDT", "MAGT", "NCT", "PONT", "SBT", "VLAST", "VUT"]),
-        (12 * 60, &["M", "ANAST", "ANAT", "FJT", "GILT", "MAGST", "MHT", "NZST", "PETST", "PETT", "TVT", "WFT"]),
+        (
+            4 * 60,
+            &[
+                "D", "AMT", "AZT", "GET", "GST", "KUYT", "MSD", "MUT", "RET", "SAMT", "SCT",
+            ],
+        ),
+        (
+            5 * 60,
+            &[
+                "E", "AMST", "AQTT", "AZST", "HMT", "MAWT", "MVT", "PKT", "TFT", "TJT", "TMT",
+                "UZT", "YEKT",
+            ],
+        ),
+        (
+            6 * 60,
+            &[
+                "F", "ALMT", "BIOT", "BTT", "IOT", "KGT", "NOVT", "OMST", "YEKST",
+            ],
+        ),
+        (
+            7 * 60,
+            &[
+                "G", "CXT", "DAVT", "HOVT", "ICT", "KRAT", "NOVST", "OMSST", "THA", "WIB",
+            ],
+        ),
+        (
+            8 * 60,
+            &[
+                "H", "ACT", "AWST", "BDT", "BNT", "CAST", "HKT", "IRKT", "KRAST", "MYT", "PHT",
+                "SGT", "ULAT", "WITA", "WST",
+            ],
+        ),
+        (
+            9 * 60,
+            &[
+                "I", "AWDT", "IRKST", "JST", "KST", "PWT", "TLT", "WDT", "WIT", "YAKT",
+            ],
+        ),
+        (
+            10 * 60,
+            &["K", "AEST", "ChST", "PGT", "VLAT", "YAKST", "YAPT"],
+        ),
+        (
+            11 * 60,
+            &[
+                "L", "AEDT", "LHDT", "MAGT", "NCT", "PONT", "SBT", "VLAST", "VUT",
+            ],
+        ),
+        (
+            12 * 60,
+            &[
+                "M", "ANAST", "ANAT", "FJT", "GILT", "MAGST", "MHT", "NZST", "PETST", "PETT",
+                "TVT", "WFT",
+            ],
+        ),
         (13 * 60, &["FJST", "NZDT"]),
         (690, &["NFT"]),
         (630, &["ACDT", "LHST"]),
@@ -109,7 +171,10 @@ fn abbreviation_offset(abbr: &str) -> Option<i32> {
         (-270, &["HLV", "VET"]),
         (-570, &["MART", "MIT"]),
     ];
-    TABLE.iter().find(|(_, names)| names.contains(&abbr)).map(|(off, _)| *off)
+    TABLE
+        .iter()
+        .find(|(_, names)| names.contains(&abbr))
+        .map(|(off, _)| *off)
 }
 
 #[cfg(test)]
@@ -140,7 +205,10 @@ mod tests {
         assert_eq!(zone_offset_minutes("+0200 "), Err(ZoneError::Syntax));
         assert_eq!(zone_offset_minutes("+2500"), Err(ZoneError::Syntax));
         assert_eq!(zone_offset_minutes("AB"), Err(ZoneError::Syntax));
-        assert_eq!(zone_offset_minutes("ABCD"), Err(ZoneError::UnknownAbbreviation("ABCD".into())));
+        assert_eq!(
+            zone_offset_minutes("ABCD"),
+            Err(ZoneError::UnknownAbbreviation("ABCD".into()))
+        );
         // 'ChST' is in the table but its lower-case letter keeps it from ever being recognised.
         assert_eq!(zone_offset_minutes("ChST"), Err(ZoneError::Syntax));
     }

@@ -63,7 +63,12 @@ fn kill_group(child: &Child, sig: nix::sys::signal::Signal) {
 pub fn run_shell(script: &str, args: &[String], timeout: Duration) -> std::io::Result<CmdOutput> {
     let _guard = CMD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c").arg(script).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
         cmd.pre_exec(|| {
@@ -128,7 +133,12 @@ mod tests {
 
     #[test]
     fn exit_status_and_output() {
-        let o = run_shell("echo out; echo err >&2; exit 3", &[], Duration::from_secs(5)).unwrap();
+        let o = run_shell(
+            "echo out; echo err >&2; exit 3",
+            &[],
+            Duration::from_secs(5),
+        )
+        .unwrap();
         assert_eq!(o.code, Some(3));
         assert!(!o.success());
         assert_eq!(o.stdout, "out\n");
@@ -139,8 +149,12 @@ mod tests {
 
     #[test]
     fn positional_arguments() {
-        let o = run_shell("printf '%s|%s' \"$0\" \"$1\"", &["a b".into(), "$(c)".into()], Duration::from_secs(5))
-            .unwrap();
+        let o = run_shell(
+            "printf '%s|%s' \"$0\" \"$1\"",
+            &["a b".into(), "$(c)".into()],
+            Duration::from_secs(5),
+        )
+        .unwrap();
         assert_eq!(o.stdout, "a b|$(c)");
     }
 
@@ -155,6 +169,9 @@ mod tests {
         assert!(!o.success());
         assert!(t0.elapsed() < Duration::from_secs(5));
         std::thread::sleep(Duration::from_millis(2500));
-        assert!(!marker.exists(), "a child of the timed-out command survived");
+        assert!(
+            !marker.exists(),
+            "a child of the timed-out command survived"
+        );
     }
 }

@@ -34,7 +34,11 @@ pub enum ActionError {
     #[error("properties contain self referencing definitions and cannot be resolved, fail tag: {tag}, found: {found}")]
     SelfReference { tag: String, found: String },
     #[error("Error {operation} action {jail}/{action}")]
-    Operation { operation: &'static str, jail: String, action: String },
+    Operation {
+        operation: &'static str,
+        jail: String,
+        action: String,
+    },
     #[error("Error {verb} {ip}")]
     Ticket { verb: &'static str, ip: String },
     #[error("{0}")]
@@ -57,7 +61,11 @@ pub struct ActionDef {
 impl ActionDef {
     /// Takes the timeout from a `timeout` property (fail2ban's time syntax: `30`, `1m`, ...)
     /// when there is one.
-    pub fn new(name: impl Into<String>, commands: BTreeMap<String, String>, properties: BTreeMap<String, String>) -> ActionDef {
+    pub fn new(
+        name: impl Into<String>,
+        commands: BTreeMap<String, String>,
+        properties: BTreeMap<String, String>,
+    ) -> ActionDef {
         let timeout = properties
             .get("timeout")
             .or_else(|| commands.get("timeout"))
@@ -65,7 +73,12 @@ impl ActionDef {
             .filter(|t| t.is_finite() && *t >= 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or(Duration::from_secs(60));
-        ActionDef { name: name.into(), commands, properties, timeout }
+        ActionDef {
+            name: name.into(),
+            commands,
+            properties,
+            timeout,
+        }
     }
 }
 
@@ -149,7 +162,9 @@ impl<'a> ActionInfo<'a> {
     pub fn family(&self) -> String {
         match &self.family {
             Some(f) => f.clone(),
-            None => ipaddr::family(self.ticket.ip()).map(|f| f.as_str().to_string()).unwrap_or_default(),
+            None => ipaddr::family(self.ticket.ip())
+                .map(|f| f.as_str().to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -157,9 +172,15 @@ impl<'a> ActionInfo<'a> {
         let idx = usize::from(!all_jails);
         let mut cache = self.merged.borrow_mut();
         if cache[idx].is_none() {
-            cache[idx] = Some(self.history.and_then(|h| h.merged(self.ticket.ip(), !all_jails)));
+            cache[idx] = Some(
+                self.history
+                    .and_then(|h| h.merged(self.ticket.ip(), !all_jails)),
+            );
         }
-        cache[idx].clone().flatten().unwrap_or_else(|| self.ticket.data().clone())
+        cache[idx]
+            .clone()
+            .flatten()
+            .unwrap_or_else(|| self.ticket.data().clone())
     }
 
     /// The value of a dynamic tag, `None` when the tag is not one.
@@ -220,13 +241,22 @@ impl<'a> ActionInfo<'a> {
 }
 
 fn as_bool(v: Option<&String>) -> Option<bool> {
-    v.map(|s| matches!(s.trim().to_ascii_lowercase().as_str(), "1" | "on" | "true" | "yes"))
+    v.map(|s| {
+        matches!(
+            s.trim().to_ascii_lowercase().as_str(),
+            "1" | "on" | "true" | "yes"
+        )
+    })
 }
 
 fn is_conditional_key(k: &str) -> bool {
     // `name?family=value`, name made of word characters
     match k.split_once('?') {
-        Some((n, rest)) => !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || c == '_') && rest.starts_with("family="),
+        Some((n, rest)) => {
+            !n.is_empty()
+                && n.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && rest.starts_with("family=")
+        }
         None => false,
     }
 }
@@ -235,7 +265,11 @@ static CMD_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 
 /// Python's `repr()` of a text, as fail2ban logs command output.
 fn py_repr(s: &str) -> String {
-    let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut o = String::new();
     o.push(q);
     for c in s.chars() {
@@ -248,7 +282,9 @@ fn py_repr(s: &str) -> String {
                 o.push('\\');
                 o.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => o.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => o.push(c),
         }
     }
@@ -275,17 +311,40 @@ pub fn execute(cmd: &ShellCommand, timeout: Duration) -> bool {
     crate::log!("fail2ban.utils", Level(9), "{:x} -- exec: {}", id, shown());
     match exec::run_shell(&script, &args, timeout) {
         Err(e) => {
-            crate::log!("fail2ban.utils", Level::ERROR, "{:x} -- exec: {}", id, shown());
-            crate::log!("fail2ban.utils", Level::ERROR, "{} -- failed with {}", shown(), e);
+            crate::log!(
+                "fail2ban.utils",
+                Level::ERROR,
+                "{:x} -- exec: {}",
+                id,
+                shown()
+            );
+            crate::log!(
+                "fail2ban.utils",
+                Level::ERROR,
+                "{} -- failed with {}",
+                shown(),
+                e
+            );
             false
         }
         Ok(o) => {
             if o.success() {
-                crate::log!("fail2ban.utils", Level::DEBUG, "{:x} -- returned successfully 0", id);
+                crate::log!(
+                    "fail2ban.utils",
+                    Level::DEBUG,
+                    "{:x} -- returned successfully 0",
+                    id
+                );
                 return true;
             }
             if o.timed_out {
-                crate::log!("fail2ban.utils", Level::ERROR, "{:x} -- exec: {}", id, shown());
+                crate::log!(
+                    "fail2ban.utils",
+                    Level::ERROR,
+                    "{:x} -- exec: {}",
+                    id,
+                    shown()
+                );
                 crate::log!(
                     "fail2ban.utils",
                     Level::ERROR,
@@ -294,13 +353,31 @@ pub fn execute(cmd: &ShellCommand, timeout: Duration) -> bool {
                     py_float(timeout.as_secs_f64())
                 );
             } else {
-                crate::log!("fail2ban.utils", Level::ERROR, "{:x} -- exec: {}", id, shown());
+                crate::log!(
+                    "fail2ban.utils",
+                    Level::ERROR,
+                    "{:x} -- exec: {}",
+                    id,
+                    shown()
+                );
             }
             for l in o.stdout.lines() {
-                crate::log!("fail2ban.utils", Level::ERROR, "{:x} -- stdout: {}", id, py_repr(l));
+                crate::log!(
+                    "fail2ban.utils",
+                    Level::ERROR,
+                    "{:x} -- stdout: {}",
+                    id,
+                    py_repr(l)
+                );
             }
             for l in o.stderr.lines() {
-                crate::log!("fail2ban.utils", Level::ERROR, "{:x} -- stderr: {}", id, py_repr(l));
+                crate::log!(
+                    "fail2ban.utils",
+                    Level::ERROR,
+                    "{:x} -- stderr: {}",
+                    id,
+                    py_repr(l)
+                );
             }
             match (o.code, o.signal) {
                 (Some(c), _) if c > 128 => crate::log!(
@@ -311,7 +388,9 @@ pub fn execute(cmd: &ShellCommand, timeout: Duration) -> bool {
                     signal_name(c - 128),
                     c
                 ),
-                (Some(c), _) => crate::log!("fail2ban.utils", Level::ERROR, "{:x} -- returned {}", id, c),
+                (Some(c), _) => {
+                    crate::log!("fail2ban.utils", Level::ERROR, "{:x} -- returned {}", id, c)
+                }
                 (None, Some(s)) => crate::log!(
                     "fail2ban.utils",
                     Level::ERROR,
@@ -320,7 +399,12 @@ pub fn execute(cmd: &ShellCommand, timeout: Duration) -> bool {
                     signal_name(s),
                     s
                 ),
-                (None, None) => crate::log!("fail2ban.utils", Level::ERROR, "{:x} -- unable to kill PID", id),
+                (None, None) => crate::log!(
+                    "fail2ban.utils",
+                    Level::ERROR,
+                    "{:x} -- unable to kill PID",
+                    id
+                ),
             }
             false
         }
@@ -328,7 +412,9 @@ pub fn execute(cmd: &ShellCommand, timeout: Duration) -> bool {
 }
 
 fn signal_name(n: i32) -> String {
-    nix::sys::signal::Signal::try_from(n).map(|s| s.as_str().to_string()).unwrap_or_else(|_| format!("signal {n}"))
+    nix::sys::signal::Signal::try_from(n)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {n}"))
 }
 
 const STARTED: u8 = 1;
@@ -357,8 +443,16 @@ impl CommandAction {
         // every operation exists, empty when the action does not define it (an undefined one
         // must not run as its own `<tag>` text)
         let mut merged: BTreeMap<String, String> = [
-            "actionstart", "actionstop", "actioncheck", "actionrepair", "actionban", "actionreban",
-            "actionunban", "actionflush", "actionreload", "actionprolong",
+            "actionstart",
+            "actionstop",
+            "actioncheck",
+            "actionrepair",
+            "actionban",
+            "actionreban",
+            "actionunban",
+            "actionflush",
+            "actionreload",
+            "actionprolong",
         ]
         .iter()
         .map(|k| (k.to_string(), String::new()))
@@ -399,7 +493,11 @@ impl CommandAction {
     }
     /// Families started, with their state (for tests and status).
     pub fn started_families(&self) -> Vec<String> {
-        self.started.iter().filter(|(_, v)| **v != 0).map(|(k, _)| k.clone()).collect()
+        self.started
+            .iter()
+            .filter(|(_, v)| **v != 0)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     fn prop(&self, k: &str) -> Option<&String> {
@@ -420,7 +518,11 @@ impl CommandAction {
     }
     fn families(&self) -> Vec<String> {
         if let Some(f) = self.prop("families").filter(|f| !f.trim().is_empty()) {
-            return f.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string).collect();
+            return f
+                .split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
         }
         if self.has_cond_section() {
             if self.allow_ipv6 {
@@ -444,7 +546,8 @@ impl CommandAction {
     fn resolved(&mut self, conditional: &str) -> Result<&BTreeMap<String, String>, ActionError> {
         if !self.subst.contains_key(conditional) {
             let v = tags::substitute_recursive(&self.props, conditional, &tags::ESCAPED_TAGS)?;
-            self.subst.insert(conditional.to_string(), v.into_iter().collect());
+            self.subst
+                .insert(conditional.to_string(), v.into_iter().collect());
         }
         self.subst
             .get(conditional)
@@ -479,7 +582,11 @@ impl CommandAction {
         mut after: impl FnMut(&mut Self, &str, bool),
     ) -> Result<(), ActionError> {
         let families = if families.is_empty() {
-            self.started.iter().filter(|(_, v)| **v != 0).map(|(k, _)| k.clone()).collect()
+            self.started
+                .iter()
+                .filter(|(_, v)| **v != 0)
+                .map(|(k, _)| k.clone())
+                .collect()
         } else {
             families
         };
@@ -518,7 +625,11 @@ impl CommandAction {
             if let Some(e @ ActionError::SelfReference { .. }) = err {
                 return Err(e);
             }
-            return Err(ActionError::Operation { operation, jail: self.jail.clone(), action: self.def.name.clone() });
+            return Err(ActionError::Operation {
+                operation,
+                jail: self.jail.clone(),
+                action: self.def.name.clone(),
+            });
         }
         Ok(())
     }
@@ -559,17 +670,29 @@ impl CommandAction {
 
     /// `actionreban` when the action has one, else `actionban`.
     pub fn reban(&mut self, info: &ActionInfo<'_>, now: f64) -> Result<(), ActionError> {
-        let tag = if self.has_command("actionreban") { "<actionreban>" } else { "<actionban>" };
+        let tag = if self.has_command("actionreban") {
+            "<actionreban>"
+        } else {
+            "<actionban>"
+        };
         self.ban_with(info, tag, now)
     }
 
-    fn ban_with(&mut self, info: &ActionInfo<'_>, tag: &'static str, now: f64) -> Result<(), ActionError> {
+    fn ban_with(
+        &mut self,
+        info: &ActionInfo<'_>,
+        tag: &'static str,
+        now: f64,
+    ) -> Result<(), ActionError> {
         let family = info.family();
         if self.start_on_demand() && self.started.get(&family).copied().unwrap_or(0) == 0 {
             self.start_families(Some(&family), now)?;
         }
         if !self.process(tag, info, now)? {
-            return Err(ActionError::Ticket { verb: "banning", ip: info.ticket.ip().to_string() });
+            return Err(ActionError::Ticket {
+                verb: "banning",
+                ip: info.ticket.ip().to_string(),
+            });
         }
         *self.started.entry(family).or_insert(0) |= STARTED | HAS_BANS;
         Ok(())
@@ -583,7 +706,10 @@ impl CommandAction {
     /// `actionprolong` (ban time grew).
     pub fn prolong(&mut self, info: &ActionInfo<'_>, now: f64) -> Result<(), ActionError> {
         if !self.process("<actionprolong>", info, now)? {
-            return Err(ActionError::Ticket { verb: "prolonging", ip: info.ticket.ip().to_string() });
+            return Err(ActionError::Ticket {
+                verb: "prolonging",
+                ip: info.ticket.ip().to_string(),
+            });
         }
         Ok(())
     }
@@ -591,8 +717,13 @@ impl CommandAction {
     /// `actionunban`, only for a family that holds bans.
     pub fn unban(&mut self, info: &ActionInfo<'_>, now: f64) -> Result<(), ActionError> {
         let family = info.family();
-        if self.started.get(&family).copied().unwrap_or(0) & HAS_BANS != 0 && !self.process("<actionunban>", info, now)? {
-            return Err(ActionError::Ticket { verb: "unbanning", ip: info.ticket.ip().to_string() });
+        if self.started.get(&family).copied().unwrap_or(0) & HAS_BANS != 0
+            && !self.process("<actionunban>", info, now)?
+        {
+            return Err(ActionError::Ticket {
+                verb: "unbanning",
+                ip: info.ticket.ip().to_string(),
+            });
         }
         Ok(())
     }
@@ -604,8 +735,12 @@ impl CommandAction {
 
     /// `actionflush` for the families holding bans.
     pub fn flush(&mut self, now: f64) -> Result<(), ActionError> {
-        let fams: Vec<String> =
-            self.started.iter().filter(|(_, v)| **v & (STARTED | HAS_BANS) == STARTED | HAS_BANS).map(|(k, _)| k.clone()).collect();
+        let fams: Vec<String> = self
+            .started
+            .iter()
+            .filter(|(_, v)| **v & (STARTED | HAS_BANS) == STARTED | HAS_BANS)
+            .map(|(k, _)| k.clone())
+            .collect();
         if fams.is_empty() {
             return Ok(());
         }
@@ -626,7 +761,12 @@ impl CommandAction {
     fn stop_families(&mut self, family: Option<&str>, now: f64) -> Result<(), ActionError> {
         let fams: Vec<String> = match family {
             None => {
-                let f: Vec<String> = self.started.iter().filter(|(_, v)| **v != 0).map(|(k, _)| k.clone()).collect();
+                let f: Vec<String> = self
+                    .started
+                    .iter()
+                    .filter(|(_, v)| **v != 0)
+                    .map(|(k, _)| k.clone())
+                    .collect();
                 if f.is_empty() {
                     return Ok(());
                 }
@@ -656,10 +796,15 @@ impl CommandAction {
     /// Runs `actioncheck` for every started family, repairing a broken one; false when some
     /// family could not be restored (it is then marked not started). `before_repair` may
     /// veto the repair (fail2ban does so for a flush at stop).
-    pub fn consistency_check(&mut self, now: f64, before_repair: Option<&dyn Fn() -> bool>) -> bool {
+    pub fn consistency_check(
+        &mut self,
+        now: f64,
+        before_repair: Option<&dyn Fn() -> bool>,
+    ) -> bool {
         let mut ok = true;
         if self.has_command("actioncheck") {
-            let fams: Vec<(String, u8)> = self.started.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let fams: Vec<(String, u8)> =
+                self.started.iter().map(|(k, v)| (k.clone(), *v)).collect();
             for (fam, st) in fams {
                 if st != 0 && self.invariant_check(&fam, before_repair, true, now) != 1 {
                     self.started.insert(fam.clone(), 0);
@@ -672,7 +817,13 @@ impl CommandAction {
     }
 
     /// 1: sane (or repaired); 0: broken; -1: repair vetoed.
-    fn invariant_check(&mut self, family: &str, before_repair: Option<&dyn Fn() -> bool>, force_start: bool, now: f64) -> i8 {
+    fn invariant_check(
+        &mut self,
+        family: &str,
+        before_repair: Option<&dyn Fn() -> bool>,
+        force_start: bool,
+        now: f64,
+    ) -> i8 {
         if !force_start && !self.started.contains_key(family) {
             return 1;
         }
@@ -680,7 +831,10 @@ impl CommandAction {
             Ok(c) => c,
             Err(_) => return 0,
         };
-        let check_cmd = ShellCommand { script: check.clone(), vars: Vec::new() };
+        let check_cmd = ShellCommand {
+            script: check.clone(),
+            vars: Vec::new(),
+        };
         if check.is_empty() || self.run(&check_cmd) {
             return 1;
         }
@@ -697,9 +851,16 @@ impl CommandAction {
         self.ban_epoch += 1;
         let repair = self.operation("<actionrepair>", family).unwrap_or_default();
         if !repair.is_empty() {
-            if !self.run(&ShellCommand { script: repair, vars: Vec::new() }) {
+            if !self.run(&ShellCommand {
+                script: repair,
+                vars: Vec::new(),
+            }) {
                 self.started.insert(family.to_string(), 0);
-                crate::log!("fail2ban.CommandAction", Level::CRITICAL, "Unable to restore environment");
+                crate::log!(
+                    "fail2ban.CommandAction",
+                    Level::CRITICAL,
+                    "Unable to restore environment"
+                );
                 return 0;
             }
             self.started.insert(family.to_string(), STARTED);
@@ -712,7 +873,11 @@ impl CommandAction {
             }
         }
         if self.started.get(family).copied().unwrap_or(0) != 0 && !self.run(&check_cmd) {
-            crate::log!("fail2ban.CommandAction", Level::CRITICAL, "Unable to restore environment");
+            crate::log!(
+                "fail2ban.CommandAction",
+                Level::CRITICAL,
+                "Unable to restore environment"
+            );
             return 0;
         }
         1
@@ -720,7 +885,12 @@ impl CommandAction {
 
     /// Runs a ticket operation: once, and on failure once more (after check and repair when
     /// the action has an `actioncheck`).
-    fn process(&mut self, tag: &'static str, info: &ActionInfo<'_>, now: f64) -> Result<bool, ActionError> {
+    fn process(
+        &mut self,
+        tag: &'static str,
+        info: &ActionInfo<'_>,
+        now: f64,
+    ) -> Result<bool, ActionError> {
         let family = info.family();
         let cond = Self::conditional(&family);
         let mut attempts = 0;
@@ -730,7 +900,11 @@ impl CommandAction {
                 let repair_on_unban = as_bool(self.prop("actionrepair_on_unban")).unwrap_or(false);
                 let veto = move || {
                     if is_unban && !repair_on_unban {
-                        crate::log!("fail2ban.CommandAction", Level::ERROR, "Invariant check failed. Unban is impossible.");
+                        crate::log!(
+                            "fail2ban.CommandAction",
+                            Level::ERROR,
+                            "Invariant check failed. Unban is impossible."
+                        );
                         return false;
                     }
                     true
@@ -759,8 +933,13 @@ mod tests {
     fn def(cmds: &[(&str, &str)], props: &[(&str, &str)]) -> ActionDef {
         ActionDef::new(
             "test",
-            cmds.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
-            props.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            cmds.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            props
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
         )
     }
 
@@ -785,7 +964,12 @@ mod tests {
         let mut w = FailTicket::new("192.0.2.1", 1_700_000_000.0, vec![]);
         w.set_whole_time(true);
         let w = BanTicket::from(w);
-        assert_eq!(ActionInfo::new(&w, BanTime::Permanent).lookup("time").as_deref(), Some("1700000000"));
+        assert_eq!(
+            ActionInfo::new(&w, BanTime::Permanent)
+                .lookup("time")
+                .as_deref(),
+            Some("1700000000")
+        );
         let p = BanTicket::new("443", 1.5);
         let i = ActionInfo::new(&p, BanTime::Permanent);
         assert_eq!(i.lookup("family").as_deref(), Some("None"));
@@ -796,10 +980,18 @@ mod tests {
 
     #[test]
     fn conditional_detection() {
-        let a = CommandAction::new(def(&[("actionban", "x")], &[("blocktype?family=inet6", "y")]), "j", true);
+        let a = CommandAction::new(
+            def(&[("actionban", "x")], &[("blocktype?family=inet6", "y")]),
+            "j",
+            true,
+        );
         assert!(a.start_on_demand());
         assert_eq!(a.families(), ["inet4", "inet6"]);
-        let a = CommandAction::new(def(&[("actionban", "x")], &[("actionstart_on_demand", "true")]), "j", true);
+        let a = CommandAction::new(
+            def(&[("actionban", "x")], &[("actionstart_on_demand", "true")]),
+            "j",
+            true,
+        );
         assert!(a.start_on_demand());
         assert_eq!(a.families(), [""]);
         let a = CommandAction::new(def(&[("actionban", "x")], &[]), "j", false);
@@ -811,7 +1003,13 @@ mod tests {
         let d = def(&[], &[("timeout", "2.5")]);
         assert_eq!(d.timeout, Duration::from_millis(2500));
         assert_eq!(def(&[], &[]).timeout, Duration::from_secs(60));
-        assert_eq!(def(&[], &[("timeout", "1m 30s")]).timeout, Duration::from_secs(90));
-        assert_eq!(def(&[], &[("timeout", "junk")]).timeout, Duration::from_secs(60));
+        assert_eq!(
+            def(&[], &[("timeout", "1m 30s")]).timeout,
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            def(&[], &[("timeout", "junk")]).timeout,
+            Duration::from_secs(60)
+        );
     }
 }

@@ -34,7 +34,11 @@ pub fn next_tag(s: &str, from: usize) -> Option<(usize, usize, &str)> {
             if j < b.len() && b[j] == b'>' && j > i + 1 {
                 return Some((i, j + 1, &s[i + 1..j]));
             }
-            i = if j < b.len() && b[j] == b'<' { j } else { i + 1 };
+            i = if j < b.len() && b[j] == b'<' {
+                j
+            } else {
+                i + 1
+            };
         } else {
             i += 1;
         }
@@ -69,7 +73,11 @@ pub fn substitute_recursive(
     ignore: &[&str],
 ) -> Result<Vec<(String, String)>, ActionError> {
     let mut tags: Vec<(String, String)> = props.to_vec();
-    let index: BTreeMap<String, usize> = tags.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
+    let index: BTreeMap<String, usize> = tags
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (k.clone(), i))
+        .collect();
     let mut done = vec![false; tags.len()];
     let mut counts: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); tags.len()];
     loop {
@@ -88,7 +96,8 @@ pub fn substitute_recursive(
                     pos = b;
                     continue;
                 }
-                if rtag == tag || counts[i].get(&rtag).copied().unwrap_or(1) > MAX_TAG_REPLACE_COUNT {
+                if rtag == tag || counts[i].get(&rtag).copied().unwrap_or(1) > MAX_TAG_REPLACE_COUNT
+                {
                     return Err(ActionError::SelfReference { tag, found: rtag });
                 }
                 let repl = (!conditional.is_empty())
@@ -102,7 +111,10 @@ pub fn substitute_recursive(
                 };
                 value = value.replace(&format!("<{rtag}>"), &repl);
                 if value.len() > MAX_INTERPOLATED_LEN {
-                    return Err(ActionError::SelfReference { tag, found: "(interpolation grows without bound)".into() });
+                    return Err(ActionError::SelfReference {
+                        tag,
+                        found: "(interpolation grows without bound)".into(),
+                    });
                 }
                 *counts[i].entry(rtag).or_insert(0) += 1;
                 pos = a;
@@ -131,8 +143,8 @@ pub fn escape_tag(v: &str) -> String {
         match c {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            '\\' | '#' | '&' | ';' | '`' | '|' | '*' | '?' | '~' | '<' | '>' | '^' | '(' | ')' | '[' | ']' | '{'
-            | '}' | '$' | '\'' | '"' => {
+            '\\' | '#' | '&' | ';' | '`' | '|' | '*' | '?' | '~' | '<' | '>' | '^' | '(' | ')'
+            | '[' | ']' | '{' | '}' | '$' | '\'' | '"' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -157,7 +169,9 @@ fn hostname(fqdn: bool) -> String {
     static NAMES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     let (short, full) = NAMES.get_or_init(|| {
         let h = local_hostname();
-        let full = canonical_name(&h).filter(|c| c.contains('.')).unwrap_or_else(|| h.clone());
+        let full = canonical_name(&h)
+            .filter(|c| c.contains('.'))
+            .unwrap_or_else(|| h.clone());
         (h.split('.').next().unwrap_or("").to_string(), full)
     });
     if fqdn {
@@ -195,7 +209,10 @@ fn canonical_name(host: &str) -> Option<String> {
         let name = if (*res).ai_canonname.is_null() {
             None
         } else {
-            std::ffi::CStr::from_ptr((*res).ai_canonname).to_str().ok().map(str::to_string)
+            std::ffi::CStr::from_ptr((*res).ai_canonname)
+                .to_str()
+                .ok()
+                .map(str::to_string)
         };
         libc::freeaddrinfo(res);
         name
@@ -210,7 +227,11 @@ const MAX_INTERPOLATED_LEN: usize = 1 << 20;
 /// Static substitution of `query` (fail2ban's `replaceTag`): tags from the already resolved
 /// properties `subst`, preferring `tag?conditional`, then the builtin tags; repeated until
 /// nothing changes.
-pub fn replace_static(query: &str, subst: &BTreeMap<String, String>, conditional: &str) -> Result<String, ActionError> {
+pub fn replace_static(
+    query: &str,
+    subst: &BTreeMap<String, String>,
+    conditional: &str,
+) -> Result<String, ActionError> {
     if !query.contains('<') {
         return Ok(query.to_string());
     }
@@ -235,7 +256,10 @@ pub fn replace_static(query: &str, subst: &BTreeMap<String, String>, conditional
         }
         q = v;
     }
-    Err(ActionError::SelfReference { tag: query.to_string(), found: "(too long interpolation)".into() })
+    Err(ActionError::SelfReference {
+        tag: query.to_string(),
+        found: "(too long interpolation)".into(),
+    })
 }
 
 /// A shell script with the dynamic values it needs passed outside its text.
@@ -271,8 +295,26 @@ pub fn is_inert(v: &str) -> bool {
     !v.chars().any(|c| {
         matches!(
             c,
-            '\\' | '#' | '&' | ';' | '`' | '|' | '*' | '?' | '~' | '<' | '>' | '^' | '(' | ')' | '[' | ']' | '{' | '}'
-                | '$' | '\'' | '"'
+            '\\' | '#'
+                | '&'
+                | ';'
+                | '`'
+                | '|'
+                | '*'
+                | '?'
+                | '~'
+                | '<'
+                | '>'
+                | '^'
+                | '('
+                | ')'
+                | '['
+                | ']'
+                | '{'
+                | '}'
+                | '$'
+                | '\''
+                | '"'
         ) || (c.is_control() && c != '\t')
     })
 }
@@ -280,7 +322,11 @@ pub fn is_inert(v: &str) -> bool {
 fn var_name(tag: &str) -> String {
     let mut n = String::from("f2bV_");
     for c in tag.chars() {
-        n.push(if c.is_alphanumeric() || c == '_' { c } else { '_' });
+        n.push(if c.is_alphanumeric() || c == '_' {
+            c
+        } else {
+            '_'
+        });
     }
     n
 }
@@ -295,7 +341,11 @@ pub fn replace_dynamic(
 ) -> ShellCommand {
     let mut vars: Vec<(String, String)> = Vec::new();
     let place = |tag: &str, value: String, vars: &mut Vec<(String, String)>| -> String {
-        let value = if value.contains('\0') { value.replace('\0', "") } else { value };
+        let value = if value.contains('\0') {
+            value.replace('\0', "")
+        } else {
+            value
+        };
         if is_inert(&value) {
             return value;
         }
@@ -330,7 +380,9 @@ fn replace_fcustom(s: &str, mut f: impl FnMut(&str) -> String) -> String {
         let after = &rest[i + 3..];
         let n = after
             .bytes()
-            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+            .take_while(|c| {
+                c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-'
+            })
             .count();
         if n > 0 && after.as_bytes().get(n) == Some(&b'>') {
             out.push_str(&rest[..i]);
@@ -350,26 +402,39 @@ mod tests {
     use super::*;
 
     fn props(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn recursive_and_conditional() {
         let p = props(&[
-            ("actionban", "<iptables> -I f2b-<name> 1 -s <ip> -j <blocktype>"),
+            (
+                "actionban",
+                "<iptables> -I f2b-<name> 1 -s <ip> -j <blocktype>",
+            ),
             ("iptables", "iptables <lockingopt>"),
             ("lockingopt", "-w"),
             ("name", "sshd"),
             ("blocktype", "REJECT --reject-with icmp-port-unreachable"),
-            ("blocktype?family=inet6", "REJECT --reject-with icmp6-port-unreachable"),
+            (
+                "blocktype?family=inet6",
+                "REJECT --reject-with icmp6-port-unreachable",
+            ),
         ]);
-        let s: BTreeMap<String, String> = substitute_recursive(&p, "", &ESCAPED_TAGS).unwrap().into_iter().collect();
+        let s: BTreeMap<String, String> = substitute_recursive(&p, "", &ESCAPED_TAGS)
+            .unwrap()
+            .into_iter()
+            .collect();
         assert_eq!(
             replace_static("<actionban>", &s, "").unwrap(),
             "iptables -w -I f2b-sshd 1 -s <ip> -j REJECT --reject-with icmp-port-unreachable"
         );
-        let s6: BTreeMap<String, String> =
-            substitute_recursive(&p, "family=inet6", &ESCAPED_TAGS).unwrap().into_iter().collect();
+        let s6: BTreeMap<String, String> = substitute_recursive(&p, "family=inet6", &ESCAPED_TAGS)
+            .unwrap()
+            .into_iter()
+            .collect();
         assert_eq!(
             replace_static("<actionban>", &s6, "family=inet6").unwrap(),
             "iptables -w -I f2b-sshd 1 -s <ip> -j REJECT --reject-with icmp6-port-unreachable"
@@ -379,7 +444,10 @@ mod tests {
     #[test]
     fn self_reference_is_an_error() {
         let p = props(&[("a", "x <b>"), ("b", "y <a>")]);
-        assert!(matches!(substitute_recursive(&p, "", &[]), Err(ActionError::SelfReference { .. })));
+        assert!(matches!(
+            substitute_recursive(&p, "", &[]),
+            Err(ActionError::SelfReference { .. })
+        ));
         let p = props(&[("a", "<a>")]);
         assert!(substitute_recursive(&p, "", &[]).is_err());
     }
@@ -395,7 +463,10 @@ mod tests {
     #[test]
     fn builtin_tags_and_unknown_kept() {
         let s = BTreeMap::new();
-        assert_eq!(replace_static("a<br>b<sp>c <STDIN> <x y>", &s, "").unwrap(), "a\nb c <STDIN> <x y>");
+        assert_eq!(
+            replace_static("a<br>b<sp>c <STDIN> <x y>", &s, "").unwrap(),
+            "a\nb c <STDIN> <x y>"
+        );
     }
 
     #[test]
@@ -409,10 +480,16 @@ mod tests {
             },
             |k| (k == "user").then(|| "r'o\"ot".to_string()),
         );
-        assert_eq!(c.script, "ban 192.0.2.1 by <name> '192.0.2.1' $f2bV_matches $f2bV_F_user .");
+        assert_eq!(
+            c.script,
+            "ban 192.0.2.1 by <name> '192.0.2.1' $f2bV_matches $f2bV_F_user ."
+        );
         assert_eq!(
             c.vars,
-            [("f2bV_matches".to_string(), "a $(id) `x`; b".to_string()), ("f2bV_F_user".into(), "r'o\"ot".into())]
+            [
+                ("f2bV_matches".to_string(), "a $(id) `x`; b".to_string()),
+                ("f2bV_F_user".into(), "r'o\"ot".into())
+            ]
         );
         let (script, args) = c.to_sh_args();
         assert!(script.starts_with("f2bV_matches=$0 f2bV_F_user=$1 \nban "));
@@ -422,7 +499,9 @@ mod tests {
     #[test]
     fn inert_values() {
         assert!(is_inert("2001:db8::1"));
-        assert!(is_inert("Failed password for root from 1.2.3.4 port 22 ssh2"));
+        assert!(is_inert(
+            "Failed password for root from 1.2.3.4 port 22 ssh2"
+        ));
         assert!(!is_inert("a\nb"));
         assert!(!is_inert("a\u{1}b"));
         assert!(!is_inert("$HOME"));

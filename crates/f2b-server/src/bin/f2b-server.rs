@@ -15,7 +15,10 @@ fn main() {
             if short {
                 println!("{}", f2b_server::transmitter::VERSION);
             } else {
-                println!("f2b-server v{} (fail2ban 1.0 compatible)", f2b_server::transmitter::VERSION);
+                println!(
+                    "f2b-server v{} (fail2ban 1.0 compatible)",
+                    f2b_server::transmitter::VERSION
+                );
             }
             0
         }

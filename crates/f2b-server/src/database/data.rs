@@ -21,7 +21,10 @@ pub fn encode(data: &TicketData, max_matches: usize) -> Vec<u8> {
     };
     // fail2ban drops the key when it keeps no lines (and has none to keep)
     if max_matches > 0 || data.matches.is_empty() {
-        m.insert("matches".into(), Value::Array(lines.iter().cloned().map(Value::String).collect()));
+        m.insert(
+            "matches".into(),
+            Value::Array(lines.iter().cloned().map(Value::String).collect()),
+        );
     }
     m.insert("failures".into(), Value::from(data.failures));
     for (k, v) in &data.captures {
@@ -54,7 +57,12 @@ fn from_map(m: Map<String, Value>) -> TicketData {
     for (k, v) in m {
         match k.as_str() {
             "matches" => d.matches = lines(&v),
-            "failures" => d.failures = v.as_u64().map(|n| n.min(u32::MAX as u64) as u32).unwrap_or(0),
+            "failures" => {
+                d.failures = v
+                    .as_u64()
+                    .map(|n| n.min(u32::MAX as u64) as u32)
+                    .unwrap_or(0)
+            }
             _ => {
                 if !v.is_null() {
                     captures.insert(k, value_text(&v));
@@ -95,7 +103,10 @@ mod tests {
 
     #[test]
     fn round_trip_and_truncation() {
-        let mut d = TicketData { failures: 4, ..Default::default() };
+        let mut d = TicketData {
+            failures: 4,
+            ..Default::default()
+        };
         d.matches = (0..12).map(|i| format!("l{i} \"q\" é")).collect();
         d.captures.insert("user".into(), "root".into());
         let b = encode(&d, 10);

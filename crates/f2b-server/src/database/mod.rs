@@ -76,7 +76,9 @@ pub struct Database {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database").field("path", &self.path).finish()
+        f.debug_struct("Database")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -97,9 +99,10 @@ fn num(v: rusqlite::types::ValueRef<'_>) -> f64 {
     match v {
         rusqlite::types::ValueRef::Integer(i) => i as f64,
         rusqlite::types::ValueRef::Real(r) => r,
-        rusqlite::types::ValueRef::Text(t) => {
-            std::str::from_utf8(t).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0.0)
-        }
+        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0.0),
         _ => 0.0,
     }
 }
@@ -110,8 +113,13 @@ impl Database {
     /// and a new database is created in its place, as fail2ban does, so the daemon starts.
     pub fn open(path: &str) -> Result<Database, DbError> {
         match Database::open_once(path) {
-            Err(DbError::Sqlite(e)) if is_unreadable(&e) && path != ":memory:" && !path.is_empty() => {
-                let backup = format!("{path}.{}", jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S"));
+            Err(DbError::Sqlite(e))
+                if is_unreadable(&e) && path != ":memory:" && !path.is_empty() =>
+            {
+                let backup = format!(
+                    "{path}.{}",
+                    jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S")
+                );
                 crate::log!(
                     "fail2ban.database",
                     crate::logging::Level::ERROR,
@@ -175,16 +183,23 @@ impl Database {
 
     /// Registers a jail (or enables it again).
     pub fn add_jail(&self, name: &str) -> Result<(), DbError> {
-        let n = self.conn.execute("INSERT OR IGNORE INTO jails(name, enabled) VALUES(?1, 1)", [name])?;
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO jails(name, enabled) VALUES(?1, 1)",
+            [name],
+        )?;
         if n == 0 {
-            self.conn.execute("UPDATE jails SET enabled = 1 WHERE name = ?1 AND enabled != 1", [name])?;
+            self.conn.execute(
+                "UPDATE jails SET enabled = 1 WHERE name = ?1 AND enabled != 1",
+                [name],
+            )?;
         }
         Ok(())
     }
 
     /// Disables a jail; purge removes it once it holds no bans.
     pub fn del_jail(&self, name: &str) -> Result<(), DbError> {
-        self.conn.execute("UPDATE jails SET enabled = 0 WHERE name = ?1", [name])?;
+        self.conn
+            .execute("UPDATE jails SET enabled = 0 WHERE name = ?1", [name])?;
         Ok(())
     }
 
@@ -204,7 +219,9 @@ impl Database {
                 }
             }
             Some(e) => {
-                let mut st = self.conn.prepare("SELECT name FROM jails WHERE enabled = ?1 ORDER BY rowid")?;
+                let mut st = self
+                    .conn
+                    .prepare("SELECT name FROM jails WHERE enabled = ?1 ORDER BY rowid")?;
                 for r in st.query_map([e as i64], |r| r.get::<_, String>(0))? {
                     out.push(r?);
                 }
@@ -213,7 +230,13 @@ impl Database {
         Ok(out)
     }
 
-    fn add_log_row(&self, jail: &str, path: &str, pos: f64, md5: Option<&str>) -> Result<Option<f64>, DbError> {
+    fn add_log_row(
+        &self,
+        jail: &str,
+        path: &str,
+        pos: f64,
+        md5: Option<&str>,
+    ) -> Result<Option<f64>, DbError> {
         let row: Option<(Option<String>, f64)> = self
             .conn
             .query_row(
@@ -238,7 +261,13 @@ impl Database {
         Ok(last)
     }
 
-    fn update_log_row(&self, jail: &str, path: &str, pos: f64, md5: Option<&str>) -> Result<(), DbError> {
+    fn update_log_row(
+        &self,
+        jail: &str,
+        path: &str,
+        pos: f64,
+        md5: Option<&str>,
+    ) -> Result<(), DbError> {
         let n = self.conn.execute(
             "UPDATE logs SET firstlinemd5 = ?1, lastfilepos = ?2 WHERE jail = ?3 AND path = ?4",
             params![md5, bantime_value(pos), jail, path],
@@ -255,19 +284,35 @@ impl Database {
     /// Registers a log file of a jail (`pos`, `md5` of its first line: what the reader has)
     /// and returns the position to resume from: the stored one when the first line's hash is
     /// unchanged, else `None` (new or rotated file).
-    pub fn add_log(&self, jail: &str, path: &str, pos: u64, md5: Option<&str>) -> Result<Option<u64>, DbError> {
-        Ok(self.add_log_row(jail, path, pos as f64, md5)?.map(|p| p.max(0.0) as u64))
+    pub fn add_log(
+        &self,
+        jail: &str,
+        path: &str,
+        pos: u64,
+        md5: Option<&str>,
+    ) -> Result<Option<u64>, DbError> {
+        Ok(self
+            .add_log_row(jail, path, pos as f64, md5)?
+            .map(|p| p.max(0.0) as u64))
     }
 
     /// Saves the position reached in a log file and the hash of its first line.
-    pub fn update_log(&self, jail: &str, path: &str, pos: u64, md5: Option<&str>) -> Result<(), DbError> {
+    pub fn update_log(
+        &self,
+        jail: &str,
+        path: &str,
+        pos: u64,
+        md5: Option<&str>,
+    ) -> Result<(), DbError> {
         self.update_log_row(jail, path, pos as f64, md5)
     }
 
     /// Log paths stored, of one jail or all.
     pub fn log_paths(&self, jail: Option<&str>) -> Result<Vec<String>, DbError> {
         let mut out = Vec::new();
-        let mut st = self.conn.prepare("SELECT path FROM logs WHERE ?1 IS NULL OR jail = ?1 ORDER BY rowid")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT path FROM logs WHERE ?1 IS NULL OR jail = ?1 ORDER BY rowid")?;
         for r in st.query_map([jail], |r| r.get::<_, Option<String>>(0))? {
             if let Some(p) = r? {
                 out.push(p);
@@ -278,22 +323,44 @@ impl Database {
 
     /// A journal's last position (as a time), fail2ban keeping it in the `logs` table under the
     /// journal's name with the time's ISO text in place of the hash.
-    pub fn journal_pos(&self, jail: &str, name: &str, time: f64, iso: Option<&str>) -> Result<Option<f64>, DbError> {
+    pub fn journal_pos(
+        &self,
+        jail: &str,
+        name: &str,
+        time: f64,
+        iso: Option<&str>,
+    ) -> Result<Option<f64>, DbError> {
         self.add_log_row(jail, name, time, iso)
     }
 
-    pub fn update_journal(&self, jail: &str, name: &str, time: f64, iso: Option<&str>) -> Result<(), DbError> {
+    pub fn update_journal(
+        &self,
+        jail: &str,
+        name: &str,
+        time: f64,
+        iso: Option<&str>,
+    ) -> Result<(), DbError> {
         self.update_log_row(jail, name, time, iso)
     }
 
     /// Records a ban (in `bans`, the history, and `bips`, the latest per address and jail).
     /// `default_ban_time` is the jail's, for a ticket without its own.
-    pub fn add_ban(&self, jail: &str, ticket: &BanTicket, default_ban_time: BanTime) -> Result<(), DbError> {
+    pub fn add_ban(
+        &self,
+        jail: &str,
+        ticket: &BanTicket,
+        default_ban_time: BanTime,
+    ) -> Result<(), DbError> {
         self.add_bans(jail, std::slice::from_ref(ticket), default_ban_time)
     }
 
     /// Records several bans in one transaction (one sync for a burst).
-    pub fn add_bans(&self, jail: &str, tickets: &[BanTicket], default_ban_time: BanTime) -> Result<(), DbError> {
+    pub fn add_bans(
+        &self,
+        jail: &str,
+        tickets: &[BanTicket],
+        default_ban_time: BanTime,
+    ) -> Result<(), DbError> {
         let tx = self.conn.unchecked_transaction()?;
         {
             let mut ins_ban = tx.prepare_cached(
@@ -369,7 +436,13 @@ impl Database {
 
     /// Every recorded ban (history), newest first per address; `ban_time` keeps only those
     /// started within it before `now`.
-    pub fn bans(&self, jail: Option<&str>, ban_time: Option<f64>, ip: Option<&str>, now: f64) -> Result<Vec<FailTicket>, DbError> {
+    pub fn bans(
+        &self,
+        jail: Option<&str>,
+        ban_time: Option<f64>,
+        ip: Option<&str>,
+        now: f64,
+    ) -> Result<Vec<FailTicket>, DbError> {
         Ok(self
             .ban_rows(jail, ban_time, ip, now)?
             .into_iter()
@@ -393,7 +466,11 @@ impl Database {
             let room = self.max_matches.saturating_sub(matches.len());
             if room > 0 {
                 let m = &d.matches;
-                let take = if m.len() <= room { &m[..] } else { &m[m.len() - room..] };
+                let take = if m.len() <= room {
+                    &m[..]
+                } else {
+                    &m[m.len() - room..]
+                };
                 let mut v = take.to_vec();
                 v.append(&mut matches);
                 matches = v;
@@ -405,7 +482,11 @@ impl Database {
         Ok(Some(MergedBans {
             ip: ip.to_string(),
             time,
-            data: TicketData { failures, matches, captures },
+            data: TicketData {
+                failures,
+                matches,
+                captures,
+            },
         }))
     }
 
@@ -459,15 +540,23 @@ impl Database {
 
     /// Bans still in force at `now` (ban start + ban time ahead, or permanent), with their ban
     /// time and count set, as fail2ban's `getCurrentBans`.
-    pub fn current_bans(&self, q: &CurrentBansQuery<'_>, now: f64) -> Result<Vec<FailTicket>, DbError> {
+    pub fn current_bans(
+        &self,
+        q: &CurrentBansQuery<'_>,
+        now: f64,
+    ) -> Result<Vec<FailTicket>, DbError> {
         let mut sql = String::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         match q.jail {
             Some(j) => {
-                sql.push_str("SELECT ip, timeofban, bantime, bancount, data FROM bips WHERE jail = ?");
+                sql.push_str(
+                    "SELECT ip, timeofban, bantime, bancount, data FROM bips WHERE jail = ?",
+                );
                 args.push(j.to_string().into());
             }
-            None => sql.push_str("SELECT ip, max(timeofban), bantime, bancount, data FROM bips WHERE 1"),
+            None => {
+                sql.push_str("SELECT ip, max(timeofban), bantime, bancount, data FROM bips WHERE 1")
+            }
         }
         if let Some(ip) = q.ip {
             sql.push_str(" AND ip = ?");
@@ -499,7 +588,9 @@ impl Database {
         let mut out = Vec::new();
         for row in rows {
             let (ip, tob, mut bt, count, mut d) = row?;
-            let Some(ip) = ip.filter(|s| !s.is_empty()) else { continue };
+            let Some(ip) = ip.filter(|s| !s.is_empty()) else {
+                continue;
+            };
             if bt == -2.0 {
                 // "unknown" ban time left by a schema upgrade
                 bt = q.jail_ban_time.or(correct).unwrap_or(600.0);
@@ -570,7 +661,10 @@ impl Database {
     /// jails without bans.
     pub fn purge(&self, now: f64) -> Result<(), DbError> {
         let tx = self.conn.unchecked_transaction()?;
-        tx.execute("DELETE FROM bans WHERE timeofban < ?1", [now - self.purge_age])?;
+        tx.execute(
+            "DELETE FROM bans WHERE timeofban < ?1",
+            [now - self.purge_age],
+        )?;
         let cut = (now.trunc() as i64) as f64 - self.purge_age;
         tx.execute(
             "DELETE FROM bips WHERE timeofban < ?1 and bantime != -1 and (timeofban + (bantime * ?2)) < ?1",
@@ -608,10 +702,20 @@ mod tests {
         db.add_jail("sshd").unwrap();
         let now = 1_000_000.0;
         let d = BanTime::Seconds(600.0);
-        db.add_ban("sshd", &ban("10.0.0.1", now - 100.0, None, 1, 3), d).unwrap();
-        db.add_ban("sshd", &ban("10.0.0.2", now - 1000.0, None, 1, 3), d).unwrap();
-        db.add_ban("sshd", &ban("10.0.0.3", now - 90_000.0, Some(BanTime::Permanent), 2, 5), d).unwrap();
-        let q = CurrentBansQuery { jail: Some("sshd"), ..Default::default() };
+        db.add_ban("sshd", &ban("10.0.0.1", now - 100.0, None, 1, 3), d)
+            .unwrap();
+        db.add_ban("sshd", &ban("10.0.0.2", now - 1000.0, None, 1, 3), d)
+            .unwrap();
+        db.add_ban(
+            "sshd",
+            &ban("10.0.0.3", now - 90_000.0, Some(BanTime::Permanent), 2, 5),
+            d,
+        )
+        .unwrap();
+        let q = CurrentBansQuery {
+            jail: Some("sshd"),
+            ..Default::default()
+        };
         let cur = db.current_bans(&q, now).unwrap();
         let ids: Vec<&str> = cur.iter().map(|t| t.id()).collect();
         assert_eq!(ids, ["10.0.0.1", "10.0.0.3"]);
@@ -635,12 +739,30 @@ mod tests {
         db.add_jail("j").unwrap();
         assert_eq!(db.add_log("j", "/var/log/a", 0, Some("h1")).unwrap(), None);
         db.update_log("j", "/var/log/a", 1234, Some("h1")).unwrap();
-        assert_eq!(db.add_log("j", "/var/log/a", 0, Some("h1")).unwrap(), Some(1234));
-        assert_eq!(db.add_log("j", "/var/log/a", 0, Some("other")).unwrap(), None);
-        assert_eq!(db.log_paths(Some("j")).unwrap(), ["/var/log/a"]);
-        db.update_journal("j", "systemd-journal", 1_700_000_000.5, Some("2023-11-14 22:13:20.500000")).unwrap();
         assert_eq!(
-            db.journal_pos("j", "systemd-journal", 0.0, Some("2023-11-14 22:13:20.500000")).unwrap(),
+            db.add_log("j", "/var/log/a", 0, Some("h1")).unwrap(),
+            Some(1234)
+        );
+        assert_eq!(
+            db.add_log("j", "/var/log/a", 0, Some("other")).unwrap(),
+            None
+        );
+        assert_eq!(db.log_paths(Some("j")).unwrap(), ["/var/log/a"]);
+        db.update_journal(
+            "j",
+            "systemd-journal",
+            1_700_000_000.5,
+            Some("2023-11-14 22:13:20.500000"),
+        )
+        .unwrap();
+        assert_eq!(
+            db.journal_pos(
+                "j",
+                "systemd-journal",
+                0.0,
+                Some("2023-11-14 22:13:20.500000")
+            )
+            .unwrap(),
             Some(1_700_000_000.5)
         );
     }
@@ -651,14 +773,42 @@ mod tests {
         db.add_jail("a").unwrap();
         db.add_jail("b").unwrap();
         let d = BanTime::Seconds(600.0);
-        db.add_ban("a", &ban("1.1.1.1", 100.0, None, 1, 3), d).unwrap();
-        db.add_ban("a", &ban("1.1.1.1", 2000.0, Some(BanTime::Seconds(1200.0)), 2, 2), d).unwrap();
-        db.add_ban("b", &ban("1.1.1.1", 3000.0, None, 1, 4), d).unwrap();
-        let r = db.get_ban("1.1.1.1", Some("a"), false, None, None, 5000.0).unwrap();
-        assert_eq!(r, [BanRecord { ban_count: 2, time_of_ban: 2000.0, ban_time: 1200.0 }]);
-        let r = db.get_ban("1.1.1.1", Some("a"), true, None, None, 5000.0).unwrap();
-        assert_eq!(r, [BanRecord { ban_count: 3, time_of_ban: 3000.0, ban_time: 1800.0 }]);
-        assert!(db.get_ban("9.9.9.9", Some("a"), false, None, None, 5000.0).unwrap().is_empty());
+        db.add_ban("a", &ban("1.1.1.1", 100.0, None, 1, 3), d)
+            .unwrap();
+        db.add_ban(
+            "a",
+            &ban("1.1.1.1", 2000.0, Some(BanTime::Seconds(1200.0)), 2, 2),
+            d,
+        )
+        .unwrap();
+        db.add_ban("b", &ban("1.1.1.1", 3000.0, None, 1, 4), d)
+            .unwrap();
+        let r = db
+            .get_ban("1.1.1.1", Some("a"), false, None, None, 5000.0)
+            .unwrap();
+        assert_eq!(
+            r,
+            [BanRecord {
+                ban_count: 2,
+                time_of_ban: 2000.0,
+                ban_time: 1200.0
+            }]
+        );
+        let r = db
+            .get_ban("1.1.1.1", Some("a"), true, None, None, 5000.0)
+            .unwrap();
+        assert_eq!(
+            r,
+            [BanRecord {
+                ban_count: 3,
+                time_of_ban: 3000.0,
+                ban_time: 1800.0
+            }]
+        );
+        assert!(db
+            .get_ban("9.9.9.9", Some("a"), false, None, None, 5000.0)
+            .unwrap()
+            .is_empty());
         let m = db.bans_merged("1.1.1.1", Some("a")).unwrap().unwrap();
         assert_eq!(m.data.failures, 5);
         assert_eq!(m.data.matches.len(), 2);
@@ -677,15 +827,26 @@ mod tests {
         db.add_jail("old").unwrap();
         db.add_jail("live").unwrap();
         let d = BanTime::Seconds(10.0);
-        db.add_ban("old", &ban("1.1.1.1", 100.0, None, 1, 1), d).unwrap();
-        db.add_ban("live", &ban("2.2.2.2", 100.0, Some(BanTime::Permanent), 1, 1), d).unwrap();
+        db.add_ban("old", &ban("1.1.1.1", 100.0, None, 1, 1), d)
+            .unwrap();
+        db.add_ban(
+            "live",
+            &ban("2.2.2.2", 100.0, Some(BanTime::Permanent), 1, 1),
+            d,
+        )
+        .unwrap();
         db.del_jail("old").unwrap();
         assert_eq!(db.jail_names(Some(false)).unwrap(), ["old"]);
         db.purge(5000.0).unwrap();
         assert_eq!(db.jail_names(None).unwrap(), ["live"]);
         // the permanent record stays in bips, its history is gone
         assert!(db.bans(None, None, None, 5000.0).unwrap().is_empty());
-        assert_eq!(db.get_ban("2.2.2.2", Some("live"), false, None, None, 5000.0).unwrap().len(), 1);
+        assert_eq!(
+            db.get_ban("2.2.2.2", Some("live"), false, None, None, 5000.0)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -701,12 +862,21 @@ mod tests {
             .filter(|n| n.starts_with("f2b.sqlite3."))
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
-        assert_eq!(std::fs::read(dir.path().join(&names[0])).unwrap(), vec![0x5au8; 8192]);
+        assert_eq!(
+            std::fs::read(dir.path().join(&names[0])).unwrap(),
+            vec![0x5au8; 8192]
+        );
     }
 
     #[test]
     fn ban_needs_known_jail() {
         let db = Database::open(":memory:").unwrap();
-        assert!(db.add_ban("nojail", &ban("1.1.1.1", 1.0, None, 1, 1), BanTime::Seconds(1.0)).is_err());
+        assert!(db
+            .add_ban(
+                "nojail",
+                &ban("1.1.1.1", 1.0, None, 1, 1),
+                BanTime::Seconds(1.0)
+            )
+            .is_err());
     }
 }

@@ -98,7 +98,9 @@ pub fn ensure(conn: &Connection) -> Result<Option<i64>, DbError> {
 fn upgrade(conn: &Connection, version: i64) -> Result<(), DbError> {
     let tx = conn.unchecked_transaction()?;
     if version < 2 && table_exists(&tx, "logs")? {
-        tx.execute_batch("CREATE TEMPORARY TABLE logs_temp AS SELECT * FROM logs; DROP TABLE logs;")?;
+        tx.execute_batch(
+            "CREATE TEMPORARY TABLE logs_temp AS SELECT * FROM logs; DROP TABLE logs;",
+        )?;
         tx.execute_batch(LOGS)?;
         tx.execute_batch("INSERT INTO logs SELECT * from logs_temp; DROP TABLE logs_temp;")?;
     }

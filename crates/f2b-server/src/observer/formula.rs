@@ -19,7 +19,11 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FormulaError {
     #[error("bad formula {formula:?} at offset {pos}: {msg}")]
-    Parse { formula: String, pos: usize, msg: String },
+    Parse {
+        formula: String,
+        pos: usize,
+        msg: String,
+    },
     #[error("formula {formula:?} cannot be evaluated: {msg}")]
     Eval { formula: String, msg: String },
 }
@@ -128,7 +132,11 @@ enum Expr {
     Cmp(Box<Expr>, Vec<(CmpOp, Expr)>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
-    IfElse { cond: Box<Expr>, then: Box<Expr>, other: Box<Expr> },
+    IfElse {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        other: Box<Expr>,
+    },
     Call(Func, Vec<Expr>),
 }
 
@@ -203,11 +211,17 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, (usize, String)> {
             }
             let t: String = s[start..i].chars().filter(|c| *c != '_').collect();
             let n = if is_float {
-                Num::Float(t.parse().map_err(|_| (start, format!("bad number {t:?}")))?)
+                Num::Float(
+                    t.parse()
+                        .map_err(|_| (start, format!("bad number {t:?}")))?,
+                )
             } else {
                 match t.parse::<i64>() {
                     Ok(v) => Num::Int(v),
-                    Err(_) => Num::Float(t.parse().map_err(|_| (start, format!("bad number {t:?}")))?),
+                    Err(_) => Num::Float(
+                        t.parse()
+                            .map_err(|_| (start, format!("bad number {t:?}")))?,
+                    ),
                 }
             };
             out.push((start, Tok::Num(n)));
@@ -225,9 +239,20 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, (usize, String)> {
             Some(&")") => out.push((start, Tok::RParen)),
             Some(&",") => out.push((start, Tok::Comma)),
             Some(op) if !matches!(*op, "." | "[" | "]") => out.push((start, Tok::Op(op))),
-            _ => return Err((start, format!("unexpected character {:?}", &s[i..].chars().next().unwrap_or(' ')))),
+            _ => {
+                return Err((
+                    start,
+                    format!(
+                        "unexpected character {:?}",
+                        &s[i..].chars().next().unwrap_or(' ')
+                    ),
+                ))
+            }
         }
-        i += OPS.iter().find(|op| s[i..].starts_with(**op)).map_or(1, |op| op.len());
+        i += OPS
+            .iter()
+            .find(|op| s[i..].starts_with(**op))
+            .map_or(1, |op| op.len());
     }
     out.push((s.len(), Tok::End));
     Ok(out)
@@ -275,7 +300,11 @@ impl Parser<'_> {
             }
             self.bump();
             let other = self.test()?;
-            return Ok(Expr::IfElse { cond: Box::new(cond), then: Box::new(e), other: Box::new(other) });
+            return Ok(Expr::IfElse {
+                cond: Box::new(cond),
+                then: Box::new(e),
+                other: Box::new(other),
+            });
         }
         Ok(e)
     }
@@ -318,7 +347,11 @@ impl Parser<'_> {
             self.bump();
             rest.push((op, self.bitor()?));
         }
-        Ok(if rest.is_empty() { first } else { Expr::Cmp(Box::new(first), rest) })
+        Ok(if rest.is_empty() {
+            first
+        } else {
+            Expr::Cmp(Box::new(first), rest)
+        })
     }
     fn binary_level(
         &mut self,
@@ -354,7 +387,12 @@ impl Parser<'_> {
     }
     fn term(&mut self) -> PResult<Expr> {
         self.binary_level(
-            &[("*", BinOp::Mul), ("//", BinOp::FloorDiv), ("/", BinOp::Div), ("%", BinOp::Mod)],
+            &[
+                ("*", BinOp::Mul),
+                ("//", BinOp::FloorDiv),
+                ("/", BinOp::Div),
+                ("%", BinOp::Mod),
+            ],
             Self::factor,
         )
     }
@@ -513,14 +551,24 @@ fn round_half_even(x: f64, nd: i64) -> f64 {
 impl Formula {
     /// Parses `text`; rejects anything outside the supported subset.
     pub fn parse(text: &str) -> Result<Formula, FormulaError> {
-        let perr = |(pos, msg): (usize, String)| FormulaError::Parse { formula: text.to_string(), pos, msg };
+        let perr = |(pos, msg): (usize, String)| FormulaError::Parse {
+            formula: text.to_string(),
+            pos,
+            msg,
+        };
         let toks = lex(text).map_err(perr)?;
         let mut p = Parser { toks, pos: 0, text };
         let expr = p.test().map_err(perr)?;
         if !matches!(p.peek(), Tok::End) {
-            return Err(perr((p.at(), format!("unexpected trailing input in {:?}", p.text))));
+            return Err(perr((
+                p.at(),
+                format!("unexpected trailing input in {:?}", p.text),
+            )));
         }
-        Ok(Formula { text: text.to_string(), expr })
+        Ok(Formula {
+            text: text.to_string(),
+            expr,
+        })
     }
 
     pub fn text(&self) -> &str {
@@ -528,8 +576,10 @@ impl Formula {
     }
 
     pub fn eval(&self, vars: &Vars) -> Result<Num, FormulaError> {
-        self.ev(&self.expr, vars)
-            .map_err(|msg| FormulaError::Eval { formula: self.text.clone(), msg })
+        self.ev(&self.expr, vars).map_err(|msg| FormulaError::Eval {
+            formula: self.text.clone(),
+            msg,
+        })
     }
 
     fn ev(&self, e: &Expr, v: &Vars) -> Result<Num, String> {
@@ -541,7 +591,10 @@ impl Formula {
                 Var::Factor => v.ban_factor.ok_or("banFactor is not available here")?,
             },
             Expr::Neg(a) => match self.ev(a, v)? {
-                Num::Int(i) => i.checked_neg().map(Num::Int).unwrap_or(Num::Float(-(i as f64))),
+                Num::Int(i) => i
+                    .checked_neg()
+                    .map(Num::Int)
+                    .unwrap_or(Num::Float(-(i as f64))),
                 Num::Float(f) => Num::Float(-f),
             },
             Expr::Pos(a) => self.ev(a, v)?,
@@ -650,37 +703,55 @@ fn binop(op: BinOp, a: Num, b: Num) -> Result<Num, String> {
             }
             F(py_fmod(x.as_f64(), y.as_f64()))
         }
-        (BinOp::Pow, I(x), I(y)) if y >= 0 => match u32::try_from(y).ok().and_then(|e| x.checked_pow(e)) {
-            Some(r) => I(r),
-            None => F((x as f64).powf(y as f64)),
-        },
+        (BinOp::Pow, I(x), I(y)) if y >= 0 => {
+            match u32::try_from(y).ok().and_then(|e| x.checked_pow(e)) {
+                Some(r) => I(r),
+                None => F((x as f64).powf(y as f64)),
+            }
+        }
         (BinOp::Pow, x, y) => {
             if x.as_f64() == 0.0 && y.as_f64() < 0.0 {
                 return Err("0.0 cannot be raised to a negative power".into());
             }
             F(x.as_f64().powf(y.as_f64()))
         }
-        (BinOp::Shl | BinOp::Shr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor, I(x), I(y)) => match op {
-            BinOp::Shl => {
-                if y < 0 {
-                    return Err("negative shift count".into());
+        (BinOp::Shl | BinOp::Shr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor, I(x), I(y)) => {
+            match op {
+                BinOp::Shl => {
+                    if y < 0 {
+                        return Err("negative shift count".into());
+                    }
+                    match u32::try_from(y)
+                        .ok()
+                        .filter(|s| *s < 63)
+                        .and_then(|s| x.checked_mul(1i64 << s))
+                    {
+                        Some(r) => I(r),
+                        None => F(x as f64 * 2f64.powf(y as f64)),
+                    }
                 }
-                match u32::try_from(y).ok().filter(|s| *s < 63).and_then(|s| x.checked_mul(1i64 << s)) {
-                    Some(r) => I(r),
-                    None => F(x as f64 * 2f64.powf(y as f64)),
+                BinOp::Shr => {
+                    if y < 0 {
+                        return Err("negative shift count".into());
+                    }
+                    I(if y >= 64 {
+                        if x < 0 {
+                            -1
+                        } else {
+                            0
+                        }
+                    } else {
+                        x >> y
+                    })
                 }
+                BinOp::BitAnd => I(x & y),
+                BinOp::BitOr => I(x | y),
+                _ => I(x ^ y),
             }
-            BinOp::Shr => {
-                if y < 0 {
-                    return Err("negative shift count".into());
-                }
-                I(if y >= 64 { if x < 0 { -1 } else { 0 } } else { x >> y })
-            }
-            BinOp::BitAnd => I(x & y),
-            BinOp::BitOr => I(x | y),
-            _ => I(x ^ y),
-        },
-        (_, _, _) => return Err("unsupported operand type(s): 'float' in an integer operation".into()),
+        }
+        (_, _, _) => {
+            return Err("unsupported operand type(s): 'float' in an integer operation".into())
+        }
     })
 }
 
@@ -688,7 +759,13 @@ fn call(f: Func, xs: &[Num]) -> Result<Num, String> {
     use Num::{Float as F, Int as I};
     let x = xs[0];
     let fx = x.as_f64();
-    let dom = |ok: bool| if ok { Ok(()) } else { Err("math domain error".to_string()) };
+    let dom = |ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            Err("math domain error".to_string())
+        }
+    };
     Ok(match f {
         Func::Exp => {
             let r = fx.exp();
@@ -781,7 +858,11 @@ mod tests {
     fn ev(s: &str, t: i64, c: i64, f: Num) -> Num {
         Formula::parse(s)
             .unwrap()
-            .eval(&Vars { ban_time: Some(Num::Int(t)), ban_count: Some(Num::Int(c)), ban_factor: Some(f) })
+            .eval(&Vars {
+                ban_time: Some(Num::Int(t)),
+                ban_count: Some(Num::Int(c)),
+                ban_factor: Some(f),
+            })
             .unwrap()
     }
 
