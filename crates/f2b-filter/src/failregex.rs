@@ -1,5 +1,14 @@
-//! One compiled fail2ban regex: tags expanded, Python syntax translated, compiled with the `regex`
+//! One compiled fail2ban regex: tags expanded, Python syntax translated, run with the `regex`
 //! crate when possible (DFA speed, literal prefilters) and with `fancy-regex` otherwise.
+//!
+//! Building the automata is most of what a filter costs (time and memory), and a jail whose log
+//! stays quiet never needs them. So construction only *validates*: the pattern is parsed (the
+//! `regex` crate's parser, or fancy-regex's parser and analysis) and every error a build could
+//! give is reported there, as before; the engines are built on the first search. Patterns for
+//! which the parse cannot vouch for the build (the `regex` size limit, fancy-regex lookbehinds)
+//! are built at once, as before.
+
+use std::cell::OnceCell;
 
 use crate::pyre;
 use crate::tags::{self, UseDns};
@@ -15,9 +24,122 @@ pub enum RegexError {
     NoFailureId(String),
 }
 
+/// Which engine runs a pattern; decided when the regex is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Fast,
+    Fancy,
+}
+
 enum Engine {
-    Fast(regex::Regex, regex::CaptureLocations),
+    Fast(regex::Regex),
     Fancy(fancy_regex::Regex),
+    /// The build failed although the parse passed (a limit the parse cannot see): the regex
+    /// matches nothing and every search counts as a limit hit, so the daemon logs it.
+    Broken,
+}
+
+/// The `regex` crate's compiled-size limit (its default, which [`regex::Regex::new`] uses).
+const NFA_SIZE_LIMIT: usize = 10 << 20;
+
+/// A generous upper estimate of the compiled size of `hir` in bytes: classes are counted by
+/// their ranges (a Unicode range becomes several UTF-8 byte sequences), repetitions multiply.
+/// Only used to decide whether a build could hit [`NFA_SIZE_LIMIT`]; stock patterns stay two
+/// orders of magnitude below.
+fn size_estimate(hir: &regex_syntax::hir::Hir) -> usize {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => 16,
+        HirKind::Literal(l) => 16 * l.0.len(),
+        HirKind::Class(Class::Unicode(c)) => 96 * c.ranges().len().max(1),
+        HirKind::Class(Class::Bytes(c)) => 16 * c.ranges().len().max(1),
+        HirKind::Repetition(r) => {
+            let copies = match r.max {
+                Some(m) => m.max(r.min) as usize,
+                None => r.min as usize + 1,
+            };
+            size_estimate(&r.sub).saturating_mul(copies.max(1))
+        }
+        HirKind::Capture(c) => size_estimate(&c.sub).saturating_add(32),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().fold(16usize, |a, h| {
+            a.saturating_add(size_estimate(h)).saturating_add(16)
+        }),
+    }
+}
+
+/// Whether building this parsed pattern certainly stays under the size limit.
+fn surely_builds(hir: &regex_syntax::hir::Hir) -> bool {
+    size_estimate(hir) <= NFA_SIZE_LIMIT / 4
+}
+
+/// The `regex` crate's own parser with its default settings (those of [`regex::Regex::new`]).
+fn parse_fast(pattern: &str) -> Result<regex_syntax::hir::Hir, regex_syntax::Error> {
+    regex_syntax::ParserBuilder::new()
+        .nest_limit(250)
+        .build()
+        .parse(pattern)
+}
+
+/// Named capture groups of a parsed pattern with their index, in index order.
+fn hir_names(hir: &regex_syntax::hir::Hir, out: &mut Vec<(String, usize)>) {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Capture(c) => {
+            if let Some(n) = &c.name {
+                out.push((n.to_string(), c.index as usize));
+            }
+            hir_names(&c.sub, out);
+        }
+        HirKind::Repetition(r) => hir_names(&r.sub, out),
+        HirKind::Concat(v) | HirKind::Alternation(v) => {
+            for h in v {
+                hir_names(h, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn build_fancy(pattern: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
+    fancy_regex::RegexBuilder::new(pattern)
+        .backtrack_limit(10_000_000)
+        .build()
+}
+
+/// fancy-regex's parse and analysis, which give its errors but build nothing; `None` when the
+/// later build could still fail (lookbehinds are checked there, delegates may be too large).
+fn validate_fancy(
+    pattern: &str,
+    python: &str,
+) -> Option<Result<Vec<(String, usize)>, fancy_regex::Error>> {
+    use fancy_regex::internal::{analyze, optimize, AnalyzeContext, FLAG_UNICODE};
+    if pattern.contains("(?<=") || pattern.contains("(?<!") {
+        return None;
+    }
+    // the delegates fancy-regex builds are parts of this widened pattern: bounded by it
+    let superset = pyre::translate_superset(python).ok()?;
+    if !parse_fast(&superset).is_ok_and(|h| surely_builds(&h)) {
+        return None;
+    }
+    let mut tree = match fancy_regex::Expr::parse_tree_with_flags(pattern, FLAG_UNICODE) {
+        Ok(t) => t,
+        Err(e) => return Some(Err(e)),
+    };
+    let fixup = optimize(&mut tree);
+    let ctx = AnalyzeContext {
+        explicit_capture_group_0: fixup,
+        ..AnalyzeContext::default()
+    };
+    if let Err(e) = analyze(&tree, ctx) {
+        return Some(Err(e));
+    }
+    let mut names: Vec<(String, usize)> = tree
+        .named_groups
+        .iter()
+        .flat_map(|(n, idx)| idx.iter().map(move |&i| (n.clone(), i)))
+        .collect();
+    names.sort_by_key(|(_, i)| *i);
+    Some(Ok(names))
 }
 
 /// A compiled regex with the last search's capture positions (fail2ban's "match cache").
@@ -26,12 +148,17 @@ pub struct Regex {
     pub source: String,
     /// The regex after tag expansion (Python syntax), as fail2ban shows it in errors.
     pub expanded: String,
-    engine: Engine,
+    /// The translated pattern the engine is built from.
+    pattern: String,
+    plan: Plan,
+    /// Built on first use (see the module doc).
+    engine: OnceCell<Engine>,
+    locs: Option<regex::CaptureLocations>,
     /// Named groups in definition order with their capture index.
     names: Vec<(String, usize)>,
     slots: Vec<Option<(usize, usize)>>,
     matched: bool,
-    /// Searches abandoned at the backtracking limit (each cost one line its match).
+    /// Searches abandoned at the backtracking limit so far (each cost one line its match).
     limit_hits: u64,
     /// `alt_NAME[_N]` groups (group, target), sorted: their value fills `NAME` when it is empty.
     alt: Vec<(String, String)>,
@@ -44,7 +171,9 @@ pub struct Regex {
     /// suffix of a text (a prefregex `content` ending the line), this matches the whole text.
     /// Lets the filter rule a line out without capturing the prefregex groups. None when the
     /// pattern has constructs for which that does not hold.
-    relaxed: Option<regex::Regex>,
+    relaxed_src: Option<String>,
+    /// Its engine, built on first use (None: it did not build; the check then says "unknown").
+    relaxed: OnceCell<Option<regex::Regex>>,
 }
 
 /// Whether `^` occurs outside character classes (escapes respected).
@@ -81,7 +210,7 @@ fn has_anchor_outside_class(p: &str) -> bool {
 /// => matches the text": no other start anchors. Lookarounds, conditionals and backreferences
 /// are widened away (see [`pyre::translate_superset`]), so it is a plain `regex` even for
 /// patterns that need `fancy-regex`.
-fn relaxed_variant(py: &str) -> Option<regex::Regex> {
+fn relaxed_variant(py: &str) -> Option<String> {
     let body = py.strip_prefix('^').unwrap_or(py);
     if has_anchor_outside_class(body) {
         return None;
@@ -102,7 +231,8 @@ fn relaxed_variant(py: &str) -> Option<regex::Regex> {
         _ if !py.starts_with('^') => translated,
         _ => return None,
     };
-    regex::Regex::new(&t).ok()
+    // the engine is built on first use; a pattern that does not even parse is no candidate
+    parse_fast(&t).is_ok_and(|h| surely_builds(&h)).then_some(t)
 }
 
 /// `alt_user_1` -> ("alt", "user"); names fail2ban merges into another group.
@@ -166,30 +296,49 @@ impl Regex {
         } else {
             tr.pattern
         };
-        let (engine, names): (Engine, Vec<(String, usize)>) = match regex::Regex::new(&pattern) {
-            Ok(re) => {
-                let names = re
-                    .capture_names()
-                    .enumerate()
-                    .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
-                    .collect();
-                let locs = re.capture_locations();
-                (Engine::Fast(re, locs), names)
+        let compile_err = |reason: String| RegexError::Compile {
+            regex: expanded.clone(),
+            reason,
+        };
+        let engine = OnceCell::new();
+        let (plan, names) = match parse_fast(&pattern) {
+            Ok(hir) if surely_builds(&hir) => {
+                let mut names = Vec::new();
+                hir_names(&hir, &mut names);
+                names.sort_by_key(|(_, i)| *i);
+                (Plan::Fast, names)
             }
-            Err(_) => {
-                let re = fancy_regex::RegexBuilder::new(&pattern)
-                    .backtrack_limit(10_000_000)
-                    .build()
-                    .map_err(|e| RegexError::Compile {
-                        regex: expanded.clone(),
-                        reason: e.to_string(),
-                    })?;
-                let names = re
-                    .capture_names()
-                    .enumerate()
-                    .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
-                    .collect();
-                (Engine::Fancy(re), names)
+            parsed => {
+                let built_fast = match parsed {
+                    Ok(_) => regex::Regex::new(&pattern).ok(),
+                    Err(_) => None,
+                };
+                match built_fast {
+                    Some(re) => {
+                        let names = re
+                            .capture_names()
+                            .enumerate()
+                            .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
+                            .collect();
+                        let _ = engine.set(Engine::Fast(re));
+                        (Plan::Fast, names)
+                    }
+                    None => match validate_fancy(&pattern, &expanded) {
+                        Some(Ok(names)) => (Plan::Fancy, names),
+                        Some(Err(e)) => return Err(compile_err(e.to_string())),
+                        None => {
+                            let re =
+                                build_fancy(&pattern).map_err(|e| compile_err(e.to_string()))?;
+                            let names = re
+                                .capture_names()
+                                .enumerate()
+                                .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
+                                .collect();
+                            let _ = engine.set(Engine::Fancy(re));
+                            (Plan::Fancy, names)
+                        }
+                    },
+                }
             }
         };
         let mut alt = Vec::new();
@@ -206,17 +355,21 @@ impl Regex {
         alt.sort();
         tuple.sort();
         let prefilter = crate::literals::Prefilter::new(&expanded);
-        let relaxed = if multiline {
+        let relaxed_src = if multiline {
             None
         } else {
             relaxed_variant(&expanded)
         };
         Ok(Regex {
             prefilter,
-            relaxed,
+            relaxed_src,
+            relaxed: OnceCell::new(),
             source: source.to_string(),
             expanded,
+            pattern,
+            plan,
             engine,
+            locs: None,
             names,
             slots: Vec::new(),
             matched: false,
@@ -233,7 +386,22 @@ impl Regex {
     }
 
     pub fn is_fancy(&self) -> bool {
-        matches!(self.engine, Engine::Fancy(_))
+        self.plan == Plan::Fancy
+    }
+
+    /// Whether the engine has been built (it is on the first search).
+    pub fn is_built(&self) -> bool {
+        self.engine.get().is_some()
+    }
+
+    fn engine(&self) -> &Engine {
+        self.engine.get_or_init(|| match self.plan {
+            Plan::Fast => match regex::Regex::new(&self.pattern) {
+                Ok(re) => Engine::Fast(re),
+                Err(_) => build_fancy(&self.pattern).map_or(Engine::Broken, Engine::Fancy),
+            },
+            Plan::Fancy => build_fancy(&self.pattern).map_or(Engine::Broken, Engine::Fancy),
+        })
     }
 
     pub fn has_group(&self, name: &str) -> bool {
@@ -248,8 +416,10 @@ impl Regex {
     /// Searches `hay`; on success the capture positions are kept for [`Regex::group_span`].
     pub fn search(&mut self, hay: &str) -> bool {
         self.matched = false;
-        match &mut self.engine {
-            Engine::Fast(re, locs) => {
+        self.engine();
+        match self.engine.get() {
+            Some(Engine::Fast(re)) => {
+                let locs = self.locs.get_or_insert_with(|| re.capture_locations());
                 if re.captures_read(locs, hay).is_some() {
                     self.slots.clear();
                     for i in 0..locs.len() {
@@ -258,7 +428,7 @@ impl Regex {
                     self.matched = true;
                 }
             }
-            Engine::Fancy(re) => {
+            Some(Engine::Fancy(re)) => {
                 // A backtracking-limit error counts as no match for this line (a catastrophic
                 // pattern costs one line, never the jail); it is counted so the caller can log it.
                 match re.captures(hay) {
@@ -273,26 +443,32 @@ impl Regex {
                     Err(_) => self.limit_hits += 1,
                 }
             }
+            Some(Engine::Broken) | None => self.limit_hits += 1,
         }
         self.matched
     }
 
     /// Only tells whether `hay` matches (no capture work).
     pub fn is_match(&self, hay: &str) -> bool {
-        match &self.engine {
-            Engine::Fast(re, _) => re.is_match(hay),
+        match self.engine() {
+            Engine::Fast(re) => re.is_match(hay),
             Engine::Fancy(re) => re.is_match(hay).unwrap_or(false),
+            Engine::Broken => false,
         }
     }
 
     /// The pattern of the relaxed variant (see [`Regex::may_match_suffix`]).
     pub fn relaxed_pattern(&self) -> Option<&str> {
-        self.relaxed.as_ref().map(|r| r.as_str())
+        self.relaxed_src.as_deref()
     }
 
     /// False when this regex certainly matches no suffix of `text`; None when unknown.
     pub fn may_match_suffix(&self, text: &str) -> Option<bool> {
-        self.relaxed.as_ref().map(|r| r.is_match(text))
+        let src = self.relaxed_src.as_deref()?;
+        self.relaxed
+            .get_or_init(|| regex::Regex::new(src).ok())
+            .as_ref()
+            .map(|r| r.is_match(text))
     }
 
     pub fn matched(&self) -> bool {
@@ -492,5 +668,203 @@ mod limit_tests {
         assert_eq!(re.limit_hits(), 1);
         assert!(!re.search("ab from 192.0.2.1"));
         assert_eq!(re.limit_hits(), 1, "an ordinary miss is no limit hit");
+    }
+}
+
+/// Lazy building against building at once, over fail2ban's stock filters and the sample lines
+/// of the shared conformance corpus.
+#[cfg(test)]
+mod lazy_tests {
+    use super::*;
+    use std::path::Path;
+
+    /// What construction gave before building became lazy: the engine built at once.
+    fn eager(pattern: &str) -> Result<(bool, Vec<(String, usize)>), String> {
+        let names = |it: Vec<Option<String>>| -> Vec<(String, usize)> {
+            it.into_iter()
+                .enumerate()
+                .filter_map(|(i, n)| n.map(|n| (n, i)))
+                .collect()
+        };
+        match regex::Regex::new(pattern) {
+            Ok(re) => Ok((
+                false,
+                names(re.capture_names().map(|n| n.map(str::to_string)).collect()),
+            )),
+            Err(_) => build_fancy(pattern)
+                .map(|re| {
+                    (
+                        true,
+                        names(re.capture_names().map(|n| n.map(str::to_string)).collect()),
+                    )
+                })
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Every regex of the stock filters (with their default options), as Python text.
+    fn stock_regexes() -> Option<Vec<(String, bool)>> {
+        let dir = Path::new("/etc/fail2ban");
+        let entries = std::fs::read_dir(dir.join("filter.d")).ok()?;
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_none_or(|x| x != "conf") {
+                continue;
+            }
+            let Some(name) = p.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+                continue;
+            };
+            let Ok(def) = f2b_config::load_filter(dir, &name, &[]) else {
+                continue;
+            };
+            let ml = def.maxlines.unwrap_or(1) > 1;
+            for r in def
+                .prefregex
+                .iter()
+                .chain(&def.failregex)
+                .chain(&def.ignoreregex)
+            {
+                out.push((r.clone(), ml));
+            }
+        }
+        Some(out)
+    }
+
+    /// Log lines of the conformance corpus (comments left out).
+    fn sample_lines() -> Vec<String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/dev/logs");
+        let mut out = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return out;
+        };
+        let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            let Ok(bytes) = std::fs::read(&p) else {
+                continue;
+            };
+            for l in String::from_utf8_lossy(&bytes).lines() {
+                if !l.starts_with('#') && !l.trim().is_empty() {
+                    out.push(format!("{l}\n"));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn construction_validates_like_an_eager_build() {
+        let mut cases: Vec<(String, bool)> = [
+            r"^Failed \S+ for .* from <HOST>( port \d+)?$",
+            r"(?P<a>x)(?P=a) <HOST>",
+            r"(?<=ab)c <HOST>",
+            r"(?<=a+)c <HOST>",
+            r"(?P<a>x)(?P=b) <HOST>",
+            r"(?(a)x|y) <HOST>",
+            r"(?P<n>\w{3000}) <HOST>",
+            r"\w{400}(?P=x) <HOST>",
+            r"^(?!x)y(?P<a>z)?(?(a)q|r) <HOST>",
+            r"x{2,1} <HOST>",
+            r"[z-a] <HOST>",
+        ]
+        .iter()
+        .map(|s| (s.to_string(), false))
+        .collect();
+        match stock_regexes() {
+            Some(s) => cases.extend(s),
+            None => println!("no /etc/fail2ban: stock filters not compared"),
+        }
+        let mut lazy = 0;
+        for (src, ml) in &cases {
+            let expanded = tags::glob_to_local_flags(&tags::expand(src, UseDns::Warn));
+            let Ok(tr) = pyre::translate_full(&expanded) else {
+                continue;
+            };
+            let pattern = if *ml {
+                format!("(?m){}", tr.pattern)
+            } else {
+                tr.pattern
+            };
+            let want = eager(&pattern);
+            let got = Regex::new(src, *ml, UseDns::Warn);
+            match (&want, &got) {
+                (Ok((fancy, names)), Ok(re)) => {
+                    assert_eq!(re.is_fancy(), *fancy, "{src}");
+                    assert_eq!(&re.names, names, "{src}");
+                    if !re.is_built() {
+                        lazy += 1;
+                    }
+                }
+                (Err(w), Err(RegexError::Compile { reason, .. })) => assert_eq!(w, reason),
+                _ => panic!("{src}: eager {want:?}, lazy {got:?}"),
+            }
+        }
+        assert!(
+            lazy * 10 >= cases.len() * 9,
+            "{lazy} of {} lazy",
+            cases.len()
+        );
+    }
+
+    #[test]
+    fn lazy_engines_match_like_eager_ones_and_prefilters_keep_every_match() {
+        let Some(regexes) = stock_regexes() else {
+            println!("skipped: no /etc/fail2ban");
+            return;
+        };
+        let lines = sample_lines();
+        if lines.is_empty() {
+            println!("skipped: ../shared/compat/dev/logs not present");
+            return;
+        }
+        let mut hits = 0;
+        for (src, ml) in regexes {
+            let Ok(mut re) = Regex::new(&src, ml, UseDns::Warn) else {
+                continue;
+            };
+            assert!(!re.is_built() || re.is_fancy());
+            let mut reference = match eager(&re.pattern) {
+                Ok((false, _)) => Engine::Fast(regex::Regex::new(&re.pattern).unwrap()),
+                Ok((true, _)) => Engine::Fancy(build_fancy(&re.pattern).unwrap()),
+                Err(e) => panic!("{src}: {e}"),
+            };
+            for line in &lines {
+                let got = re.search(line);
+                let slots = re.slots.clone();
+                let want: Option<Vec<Option<(usize, usize)>>> = match &mut reference {
+                    Engine::Fast(r) => {
+                        let mut locs = r.capture_locations();
+                        r.captures_read(&mut locs, line)
+                            .map(|_| (0..locs.len()).map(|i| locs.get(i)).collect())
+                    }
+                    Engine::Fancy(r) => r.captures(line).ok().flatten().map(|c| {
+                        (0..c.len())
+                            .map(|i| c.get(i).map(|m| (m.start(), m.end())))
+                            .collect()
+                    }),
+                    Engine::Broken => None,
+                };
+                assert_eq!(got, want.is_some(), "{src} on {line:?}");
+                if let Some(w) = want {
+                    hits += 1;
+                    assert_eq!(slots, w, "{src} on {line:?}");
+                    assert!(
+                        re.prefilter.may_match(line.as_bytes()),
+                        "prefilter rules out a match: {src} on {line:?}"
+                    );
+                    assert_ne!(
+                        re.may_match_suffix(line),
+                        Some(false),
+                        "relaxed variant rules out a match: {src} on {line:?}"
+                    );
+                }
+            }
+            assert!(re.is_built());
+        }
+        assert!(
+            hits > 100,
+            "only {hits} matches: the corpus did not exercise the regexes"
+        );
     }
 }
