@@ -157,6 +157,16 @@ fn main() {
     // the shared default date templates are built once per process: not a per-filter cost
     let _ = f2b_filter::date::DateDetector::new(None, None)
         .map(|mut d| d.find("2024-01-01 00:00:00 x", 0.0));
+    // F2B_REPEAT=N builds the set N times first (for profiling construction alone)
+    let repeat: usize = std::env::var("F2B_REPEAT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    for _ in 0..repeat {
+        for (_, o) in &opts {
+            let _ = Filter::new(o.clone());
+        }
+    }
     let rss0 = rss_kb();
     let heap0 = LIVE.load(Ordering::Relaxed);
     let t0 = Instant::now();
