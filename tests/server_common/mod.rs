@@ -204,6 +204,50 @@ impl Daemon {
         Daemon::wait_ready(child, tree)
     }
 
+    /// `f2b-server` (or, with `theirs`, Debian's `fail2ban-server`) started as
+    /// [`Daemon::start_ours`] / [`Daemon::start_fail2ban`] do, but in a private mount namespace
+    /// where `hosts` is bind-mounted over /etc/hosts, so host names resolve without network.
+    /// `None` when this machine cannot do that (not root, no `unshare`).
+    pub fn start_with_hosts(tree: &Tree, hosts: &Path, theirs: bool) -> Option<Daemon> {
+        if !private_hosts_work(hosts) {
+            return None;
+        }
+        let mut server = if theirs {
+            vec![
+                "fail2ban-server".to_string(),
+                "-xf".into(),
+                "-c".into(),
+                tree.conf().display().to_string(),
+                "-s".into(),
+                tree.sock().display().to_string(),
+                "-p".into(),
+                tree.path("f2b.pid").display().to_string(),
+            ]
+        } else {
+            vec![
+                f2b::bin("f2b-server").display().to_string(),
+                "-xf".into(),
+                "-c".into(),
+                tree.conf().display().to_string(),
+            ]
+        };
+        server.push("start".into());
+        // `exec` keeps the daemon's pid that of the spawned child, so signals reach it.
+        let child = Command::new("unshare")
+            .arg("--mount")
+            .arg("sh")
+            .arg("-c")
+            .arg("mount --bind \"$0\" /etc/hosts && exec \"$@\"")
+            .arg(hosts)
+            .args(&server)
+            .env("TZ", "UTC")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn unshare");
+        Some(Daemon::wait_ready(child, tree))
+    }
+
     fn wait_ready(mut child: Child, tree: &Tree) -> Daemon {
         let sock = tree.sock();
         let ok = wait_until(30.0, || {
@@ -284,4 +328,28 @@ fn run_client(mut cmd: Command, sock: &Path, args: &[&str]) -> (i32, String) {
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)
+}
+
+/// Whether a private mount namespace with `hosts` over /etc/hosts can be set up here.
+pub fn private_hosts_work(hosts: &Path) -> bool {
+    f2b::have("unshare")
+        && Command::new("unshare")
+            .arg("--mount")
+            .arg("sh")
+            .arg("-c")
+            .arg("mount --bind \"$0\" /etc/hosts")
+            .arg(hosts)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// Lines of the tree's server log holding `needle`.
+pub fn log_lines(tree: &Tree, needle: &str) -> Vec<String> {
+    tree.read("server.log")
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
 }

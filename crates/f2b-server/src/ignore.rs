@@ -194,6 +194,34 @@ fn ticket_tag(tag: &str, id: &str, capture: &dyn Fn(&str) -> Option<String>) -> 
     })
 }
 
+/// Python's `repr()` of a text, as fail2ban shows a command's output lines.
+fn py_repr(s: &str) -> String {
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut o = String::from(q);
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if c == q => {
+                o.push('\\');
+                o.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => o.push(c),
+        }
+    }
+    o.push(q);
+    o
+}
+
 fn signal_name(n: i32) -> String {
     nix::sys::signal::Signal::try_from(n)
         .map(|s| s.as_str().to_string())
@@ -453,10 +481,10 @@ impl IgnoreList {
             );
         }
         for l in failure.stdout.lines() {
-            crate::log!(LOG_UTILS, Level::ERROR, "{run_id:x} -- stdout: {l:?}");
+            crate::log!(LOG_UTILS, Level::ERROR, "{run_id:x} -- stdout: {}", py_repr(l));
         }
         for l in failure.stderr.lines() {
-            crate::log!(LOG_UTILS, Level::ERROR, "{run_id:x} -- stderr: {l:?}");
+            crate::log!(LOG_UTILS, Level::ERROR, "{run_id:x} -- stderr: {}", py_repr(l));
         }
         match (failure.code, failure.signal) {
             (Some(c), _) if c > 128 => crate::log!(
