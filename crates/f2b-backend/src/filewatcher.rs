@@ -4,17 +4,17 @@
 //! themselves, so a lost or coalesced event costs nothing but latency: every wait also ends
 //! after its timeout and then all files are looked at (the polling fallback, and the only
 //! mechanism with `backend = polling`). The parent directories are watched rather than the
-//! files, so creations and renames (rotation) wake us too.
+//! files, so creations and renames (rotation) wake us too. All watchers of the process share
+//! one inotify instance and its thread ([`crate::dirwatch`]).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
-
+use crate::dirwatch::{self, Hub, SubscriberId};
 use crate::filetailer::FileTailer;
 use crate::BackendError;
 
@@ -59,10 +59,10 @@ pub struct WaitOutcome {
 /// The log files of one jail, with the means to sleep until one of them has new data.
 pub struct FileWatcher {
     backend: FileBackend,
-    watcher: Option<notify::RecommendedWatcher>,
-    /// Watched directories with the (device, inode) they had when the watch was set (None: the
-    /// watch could not be set): a directory removed and made again needs a new watch.
-    watched_dirs: HashMap<PathBuf, Option<(u64, u64)>>,
+    /// The shared inotify instance and our subscription to it (None: polling).
+    hub: Option<(Arc<Hub>, SubscriberId)>,
+    /// Directories we subscribed to.
+    dirs: HashSet<PathBuf>,
     tx: Sender<Wake>,
     rx: Receiver<Wake>,
     tailers: Vec<FileTailer>,
@@ -72,35 +72,22 @@ impl FileWatcher {
     /// With [`FileBackend::Inotify`] and no inotify available, falls back to polling.
     pub fn new(backend: FileBackend) -> FileWatcher {
         let (tx, rx) = mpsc::channel();
-        let watcher = match backend {
+        let hub = match backend {
             FileBackend::Polling => None,
-            FileBackend::Inotify => {
-                let etx = tx.clone();
-                notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-                    match res {
-                        // Opens and closes change nothing (and our own opens would wake us).
-                        Ok(ev) if matches!(ev.kind, notify::EventKind::Access(_)) => {}
-                        Ok(ev) => {
-                            let _ = etx.send(Wake::Paths(ev.paths));
-                        }
-                        // Lost events (queue overflow): look at everything.
-                        Err(_) => {
-                            let _ = etx.send(Wake::Paths(Vec::new()));
-                        }
-                    }
-                })
-                .ok()
-            }
+            FileBackend::Inotify => dirwatch::hub().map(|h| {
+                let id = h.new_subscriber();
+                (h, id)
+            }),
         };
-        let backend = if watcher.is_some() {
+        let backend = if hub.is_some() {
             backend
         } else {
             FileBackend::Polling
         };
         FileWatcher {
             backend,
-            watcher,
-            watched_dirs: HashMap::new(),
+            hub,
+            dirs: HashSet::new(),
             tx,
             rx,
             tailers: Vec::new(),
@@ -121,13 +108,17 @@ impl FileWatcher {
     /// timeout, and the watch is tried again then; [`FileWatcher::unwatched`] lists such files.
     pub fn add(&mut self, tailer: FileTailer) -> Result<(), BackendError> {
         let dir = parent_dir(tailer.path());
-        if let Some(w) = self.watcher.as_mut() {
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.watched_dirs.entry(dir) {
-                let id = match w.watch(slot.key(), RecursiveMode::NonRecursive) {
-                    Ok(()) => dir_identity(slot.key()),
-                    Err(_) => None,
-                };
-                slot.insert(id);
+        if let Some((hub, id)) = &self.hub {
+            if !self.dirs.contains(&dir) {
+                let tx = self.tx.clone();
+                hub.subscribe(
+                    &dir,
+                    *id,
+                    Box::new(move |paths| {
+                        let _ = tx.send(Wake::Paths(paths));
+                    }),
+                );
+                self.dirs.insert(dir);
             }
         }
         self.remove(tailer.path());
@@ -137,12 +128,12 @@ impl FileWatcher {
 
     /// Files whose directory is not watched at the moment (they are read at each timeout only).
     pub fn unwatched(&self) -> Vec<PathBuf> {
-        if self.watcher.is_none() {
+        let Some((hub, _)) = &self.hub else {
             return self.paths();
-        }
+        };
         self.tailers
             .iter()
-            .filter(|t| !matches!(self.watched_dirs.get(&parent_dir(t.path())), Some(Some(_))))
+            .filter(|t| !hub.is_watched(&parent_dir(t.path())))
             .map(|t| t.path().to_path_buf())
             .collect()
     }
@@ -152,11 +143,9 @@ impl FileWatcher {
         let i = self.tailers.iter().position(|t| t.path() == path)?;
         let t = self.tailers.remove(i);
         let dir = parent_dir(path);
-        if !self.tailers.iter().any(|t| parent_dir(t.path()) == dir)
-            && self.watched_dirs.remove(&dir).is_some()
-        {
-            if let Some(w) = self.watcher.as_mut() {
-                let _ = w.unwatch(&dir);
+        if !self.tailers.iter().any(|t| parent_dir(t.path()) == dir) && self.dirs.remove(&dir) {
+            if let Some((hub, id)) = &self.hub {
+                hub.unsubscribe(&dir, *id);
             }
         }
         Some(t)
@@ -239,18 +228,11 @@ impl FileWatcher {
     /// Renews the watch of directories that were removed and created again (their old watch
     /// died with them) or could not be watched before; until then their files were only polled.
     fn rewatch_replaced_dirs(&mut self) {
-        let Some(w) = self.watcher.as_mut() else {
+        let Some((hub, _)) = &self.hub else {
             return;
         };
-        for (dir, id) in self.watched_dirs.iter_mut() {
-            let now = dir_identity(dir);
-            if now.is_some() && now != *id {
-                let _ = w.unwatch(dir);
-                *id = match w.watch(dir, RecursiveMode::NonRecursive) {
-                    Ok(()) => now,
-                    Err(_) => None,
-                };
-            }
+        for dir in &self.dirs {
+            hub.rewatch(dir);
         }
     }
 
@@ -270,6 +252,16 @@ impl FileWatcher {
     }
 }
 
+impl Drop for FileWatcher {
+    fn drop(&mut self) {
+        if let Some((hub, id)) = &self.hub {
+            for dir in &self.dirs {
+                hub.unsubscribe(dir, *id);
+            }
+        }
+    }
+}
+
 /// `p` is a rotated name of `file` (`file.1`, `file-20240101`, ...).
 fn is_sibling(p: &Path, file: &Path) -> bool {
     match (p.file_name(), file.file_name()) {
@@ -279,10 +271,6 @@ fn is_sibling(p: &Path, file: &Path) -> bool {
         }
         _ => false,
     }
-}
-
-fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

@@ -34,6 +34,7 @@
 //! ```
 
 mod backendspec;
+mod dirwatch;
 mod encoding;
 mod error;
 mod filetailer;

@@ -149,3 +149,33 @@ fn directory_recreated() {
     assert!(!out.timed_out, "woken by the timeout, not by inotify");
     assert_eq!(got, ["two"]);
 }
+
+/// Two jails follow files of one directory through the process's single inotify instance:
+/// each is woken for its own file, and one of them going away leaves the other's watch alive.
+#[test]
+fn watchers_share_a_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("a.log");
+    let b = d.path().join("b.log");
+    append(&a, "");
+    append(&b, "");
+    let mut wa = FileWatcher::new(FileBackend::Inotify);
+    let mut wb = FileWatcher::new(FileBackend::Inotify);
+    wa.add(FileTailer::open(&a, StartPos::Head, LogEncoding::Utf8).unwrap())
+        .unwrap();
+    wb.add(FileTailer::open(&b, StartPos::Head, LogEncoding::Utf8).unwrap())
+        .unwrap();
+    assert!(wa.unwatched().is_empty() && wb.unwatched().is_empty());
+    append(&a, "for a\n");
+    append(&b, "for b\n");
+    assert_eq!(collect(&mut wa, 1), vec![(a.clone(), "for a".to_string())]);
+    assert_eq!(collect(&mut wb, 1), vec![(b.clone(), "for b".to_string())]);
+
+    drop(wa);
+    assert!(
+        wb.unwatched().is_empty(),
+        "the shared watch went with the other jail"
+    );
+    append(&b, "again\n");
+    assert_eq!(collect(&mut wb, 1), vec![(b.clone(), "again".to_string())]);
+}
