@@ -236,6 +236,9 @@ pub struct JailStatus {
 /// 100+ threads do not need.
 pub const WORKER_STACK: usize = 512 * 1024;
 
+/// Most bans recorded in one database transaction (and admitted before their actions run).
+const BAN_CHUNK: usize = 512;
+
 const LOG_FILTER: &str = "fail2ban.filter";
 const LOG_ACTIONS: &str = "fail2ban.actions";
 const LOG_JAIL: &str = "fail2ban.jail";
@@ -750,6 +753,8 @@ fn action_worker(
         store: store.as_deref(),
         observer: observer.as_deref(),
     };
+    // One by one, as fail2ban does: a restored ban is listed as banned only once the bans
+    // before it have been actioned (restored bans are not written to the store again).
     for mut t in restore {
         t.set_restored(true);
         do_ban(name, shared, actions.as_mut(), &persist, t);
@@ -777,7 +782,7 @@ fn action_worker(
             Ok(Job::Ban(t)) => {
                 // A burst of bans is recorded in one database transaction (one sync), then acted on.
                 let mut batch = vec![t];
-                while batch.len() < 512 {
+                while batch.len() < BAN_CHUNK {
                     match jobs.try_recv() {
                         Ok(Job::Ban(t)) => batch.push(t),
                         Ok(other) => {
@@ -790,6 +795,8 @@ fn action_worker(
                 ban_batch(name, shared, actions.as_mut(), &persist, batch);
             }
             Ok(Job::BanManual(ips, reply)) => {
+                // each address is banned (and recorded) before the next one is looked at, as
+                // fail2ban's `banip` does
                 let mut n = 0;
                 for ip in ips {
                     let mut t = BanTicket::new(ip.clone(), now());
@@ -870,15 +877,8 @@ fn action_worker(
     }
 }
 
-/// Ban one ticket: record it in the ban manager, log, run every action's ban. Returns whether
-/// the ticket was newly banned.
-/// Where a new ban is recorded: through the observer when `bantime.increment` is on (it
-/// decides the ban time first), else straight into the store.
-struct Persist<'a> {
-    store: Option<&'a dyn BanStore>,
-    observer: Option<&'a dyn BanObserver>,
-}
-
+/// Ban one ticket: record it in the ban manager and the store, log, run every action's ban.
+/// Returns whether the ticket was newly banned.
 fn do_ban(
     name: &str,
     shared: &Shared,
@@ -887,6 +887,13 @@ fn do_ban(
     t: BanTicket,
 ) -> bool {
     ban_batch(name, shared, actions, persist, vec![t]) == 1
+}
+
+/// Where a new ban is recorded: through the observer when `bantime.increment` is on (it
+/// decides the ban time first), else straight into the store.
+struct Persist<'a> {
+    store: Option<&'a dyn BanStore>,
+    observer: Option<&'a dyn BanObserver>,
 }
 
 /// Ban tickets: admit each into the ban manager (and through the observer), record the new
