@@ -274,8 +274,26 @@ pub struct Filter {
     ring: Vec<String>,
     ring_next: usize,
     ring_count: usize,
+    /// The prefregex with its final `(?P<content>.+)$` replaced by `.` (Python text), when it
+    /// ends so; see [`Filter::pref_is_match`].
+    pref_probe_src: Option<String>,
+    /// Its engine, built on first use (None: it did not build; the prefregex itself is used).
+    pref_probe: std::cell::OnceCell<Option<regex::Regex>>,
     /// Warnings met while compiling (mid-pattern global flags...).
     pub warnings: Vec<String>,
+}
+
+/// How a prefregex whose content runs to the end of the line ends (in Python syntax).
+const CONTENT_TO_END: &str = "(?P<content>.+)$";
+
+/// `P(?P<content>.+)$` -> `P.`: on a text whose only newline is its last character, `.+$`
+/// matches from a position exactly when one character other than that newline follows (or,
+/// with DOTALL, any character), which is what `.` asks; so both match the same texts, and the
+/// probe's search stops right after the prefix instead of running through the line.
+fn content_probe(pref: &str) -> Option<String> {
+    let p = pref.strip_suffix(CONTENT_TO_END)?;
+    let backslashes = p.len() - p.trim_end_matches('\\').len();
+    (backslashes % 2 == 0).then(|| format!("{p}."))
 }
 
 impl std::fmt::Debug for Filter {
@@ -346,7 +364,11 @@ impl Filter {
         // the prefregex's content always runs to the end of the line
         let content_ends_line = prefregex
             .as_ref()
-            .is_some_and(|p| p.expanded.ends_with("(?P<content>.+)$"));
+            .is_some_and(|p| p.expanded.ends_with(CONTENT_TO_END));
+        let pref_probe_src = match &prefregex {
+            Some(p) if opts.maxlines == 1 => content_probe(&p.expanded),
+            _ => None,
+        };
         // (a RegexSet of all of them scans once but is far slower on sshd's 22 patterns)
         let relaxed_ok =
             content_ends_line && failregex.iter().all(|r| r.relaxed_pattern().is_some());
@@ -379,6 +401,8 @@ impl Filter {
             mlfid: MlfidCache::default(),
             resolver: Box::new(NoResolver),
             scratch: String::new(),
+            pref_probe_src,
+            pref_probe: std::cell::OnceCell::new(),
             warnings,
         })
     }
@@ -592,6 +616,27 @@ impl Filter {
         )
     }
 
+    /// Whether the prefregex matches `text` (a line and its final newline), through the probe
+    /// when there is one (see [`content_probe`]).
+    fn pref_is_match(&self, text: &str) -> bool {
+        let Some(p) = self.prefregex.as_ref() else {
+            return false;
+        };
+        if let Some(src) = &self.pref_probe_src {
+            let b = text.as_bytes();
+            if b.last() == Some(&b'\n') && memchr::memchr(b'\n', &b[..b.len() - 1]).is_none() {
+                let probe = self.pref_probe.get_or_init(|| {
+                    let t = crate::pyre::translate(src).ok()?;
+                    regex::Regex::new(&t).ok()
+                });
+                if let Some(re) = probe {
+                    return re.is_match(text);
+                }
+            }
+        }
+        p.is_match(text)
+    }
+
     /// Single-line mode: decides a certain miss without allocating (prefregex and failregexes
     /// searched on a reused buffer). Returns None when the full evaluation is needed.
     fn quick_miss(&mut self, pre: &str, post: &str) -> Option<LineOutcome> {
@@ -621,8 +666,8 @@ impl Filter {
                 return Some(LineOutcome::default());
             }
         }
-        if let Some(p) = self.prefregex.as_ref() {
-            if !p.is_match(&buf) {
+        if self.prefregex.is_some() {
+            if !self.pref_is_match(&buf) {
                 self.scratch = buf;
                 return Some(LineOutcome::default());
             }
@@ -1096,5 +1141,91 @@ impl Filter {
             self.mlfid.update(id, fail.to_pending());
         }
         (fail, cached)
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn probe_shape() {
+        assert_eq!(
+            content_probe(r"^\S+ x (?P<content>.+)$").as_deref(),
+            Some(r"^\S+ x .")
+        );
+        assert_eq!(
+            content_probe(r"^x\\(?P<content>.+)$").as_deref(),
+            Some(r"^x\\.")
+        );
+        assert_eq!(content_probe(r"^x\(?P<content>.+)$"), None);
+        assert_eq!(content_probe(r"^x (?P<content>.+)"), None);
+    }
+
+    /// The probe answers as the prefregex does, for every stock prefregex on every line of the
+    /// conformance corpus (and on lines with an inner newline, where the prefregex is used).
+    #[test]
+    fn probe_matches_like_the_prefregex() {
+        let dir = Path::new("/etc/fail2ban/filter.d");
+        let logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/dev/logs");
+        let (Ok(filters), Ok(logfiles)) = (std::fs::read_dir(dir), std::fs::read_dir(&logs)) else {
+            println!("skipped: no stock filters or no ../shared/compat/dev/logs");
+            return;
+        };
+        let mut lines: Vec<String> = Vec::new();
+        for f in logfiles.flatten() {
+            let Ok(b) = std::fs::read(f.path()) else {
+                continue;
+            };
+            for l in String::from_utf8_lossy(&b)
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+            {
+                lines.push(format!("{l}\n"));
+            }
+        }
+        lines.push("a\nb\n".into());
+        lines.push("\n".into());
+        let mut tried = 0;
+        let mut built = 0;
+        let mut matched = 0;
+        for e in filters.flatten() {
+            let Some(name) = e
+                .path()
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+            else {
+                continue;
+            };
+            let Ok(def) = f2b_config::load_filter(Path::new("/etc/fail2ban"), &name, &[]) else {
+                continue;
+            };
+            let Some(pref) = def.prefregex.clone() else {
+                continue;
+            };
+            let opts = FilterOptions {
+                prefregex: Some(pref),
+                failregex: def.failregex.clone(),
+                ..FilterOptions::default()
+            };
+            let Ok(f) = Filter::new(opts) else { continue };
+            if f.pref_probe_src.is_none() {
+                continue;
+            }
+            tried += 1;
+            let p = f.prefregex.as_ref().unwrap();
+            for l in &lines {
+                let want = p.is_match(l);
+                assert_eq!(f.pref_is_match(l), want, "{name}: {l:?}");
+                matched += usize::from(want);
+            }
+            // a prefix that needs fancy-regex has no probe: the prefregex answers itself
+            built += usize::from(matches!(f.pref_probe.get(), Some(Some(_))));
+        }
+        assert!(
+            built >= 10 && matched > 100,
+            "{tried} prefregexes, {built} probes, {matched} matches"
+        );
     }
 }
