@@ -472,6 +472,28 @@ impl Regex {
             .map(|r| r.is_match(text))
     }
 
+    /// Takes the result of a search another engine made on this regex's behalf: the capture
+    /// positions by group index (as [`Regex::search`] keeps them), None for no match.
+    pub(crate) fn set_last_match(&mut self, slots: Option<&[Option<(usize, usize)>]>) {
+        self.matched = false;
+        if let Some(s) = slots {
+            self.slots.clear();
+            self.slots.extend_from_slice(s);
+            self.matched = true;
+        }
+    }
+
+    /// Capture positions of the last match by group index (None when it did not match).
+    #[cfg(test)]
+    pub(crate) fn last_slots(&self) -> Option<&[Option<(usize, usize)>]> {
+        self.matched.then_some(self.slots.as_slice())
+    }
+
+    /// The capture index of a named group.
+    pub(crate) fn group_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
+    }
+
     pub fn matched(&self) -> bool {
         self.matched
     }

@@ -279,8 +279,35 @@ pub struct Filter {
     pref_probe_src: Option<String>,
     /// Its engine, built on first use (None: it did not build; the prefregex itself is used).
     pref_probe: std::cell::OnceCell<Option<regex::Regex>>,
+    /// The probe may change what `.` matches (a DOTALL flag): its captures are not used.
+    probe_dotall: bool,
+    pref_probe_locs: Option<regex::CaptureLocations>,
+    probe_slots: Vec<Option<(usize, usize)>>,
     /// Warnings met while compiling (mid-pattern global flags...).
     pub warnings: Vec<String>,
+}
+
+/// Whether a Python pattern has a flag group that mentions `s` (DOTALL), or may have.
+fn may_set_dotall(py: &str) -> bool {
+    let b = py.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == b'(' && b[i + 1] == b'?' {
+            let mut j = i + 2;
+            while j < b.len() && (b[j].is_ascii_alphabetic() || b[j] == b'-') {
+                if b[j] == b's' {
+                    return true;
+                }
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+    false
 }
 
 /// How a prefregex whose content runs to the end of the line ends (in Python syntax).
@@ -401,8 +428,11 @@ impl Filter {
             mlfid: MlfidCache::default(),
             resolver: Box::new(NoResolver),
             scratch: String::new(),
+            probe_dotall: pref_probe_src.as_deref().is_some_and(may_set_dotall),
             pref_probe_src,
             pref_probe: std::cell::OnceCell::new(),
+            pref_probe_locs: None,
+            probe_slots: Vec::new(),
             warnings,
         })
     }
@@ -637,6 +667,51 @@ impl Filter {
         p.is_match(text)
     }
 
+    /// Searches the prefregex on `text` (a line and its final newline) through the probe,
+    /// whose captures are the prefregex's: the same path through the prefix is taken (the
+    /// first one after which `.` can match is the first one after which `.+$` can), so the
+    /// groups before `content` are the same and `content` runs from the probe's last
+    /// character to the newline. The capture search then covers the prefix only. False when
+    /// the probe cannot stand in (no probe, DOTALL, inner newlines, other group numbering).
+    fn pref_search_by_probe(&mut self, text: &str) -> bool {
+        if self.pref_probe_src.is_none() || self.probe_dotall {
+            return false;
+        }
+        let b = text.as_bytes();
+        if b.last() != Some(&b'\n') || memchr::memchr(b'\n', &b[..b.len() - 1]).is_some() {
+            return false;
+        }
+        let (Some(Some(re)), Some(p)) = (self.pref_probe.get(), self.prefregex.as_mut()) else {
+            return false;
+        };
+        let Some(ci) = p.group_index("content") else {
+            return false;
+        };
+        if re.captures_len() != ci || p.is_fancy() {
+            return false;
+        }
+        let locs = self
+            .pref_probe_locs
+            .get_or_insert_with(|| re.capture_locations());
+        let Some(m) = re.captures_read(locs, text) else {
+            p.set_last_match(None);
+            return true;
+        };
+        let end = text.len() - 1;
+        let Some(last) = text[..m.end()].chars().next_back() else {
+            return false;
+        };
+        let content_start = m.end() - last.len_utf8();
+        self.probe_slots.clear();
+        self.probe_slots.push(Some((m.start(), end)));
+        for i in 1..ci {
+            self.probe_slots.push(locs.get(i));
+        }
+        self.probe_slots.push(Some((content_start, end)));
+        p.set_last_match(Some(&self.probe_slots));
+        true
+    }
+
     /// Single-line mode: decides a certain miss without allocating (prefregex and failregexes
     /// searched on a reused buffer). Returns None when the full evaluation is needed.
     fn quick_miss(&mut self, pre: &str, post: &str) -> Option<LineOutcome> {
@@ -699,8 +774,12 @@ impl Filter {
             });
         }
         let mut searched_pref = false;
-        if let Some(p) = self.prefregex.as_mut() {
-            p.search(&buf);
+        if self.prefregex.is_some() && !self.pref_search_by_probe(&buf) {
+            if let Some(p) = self.prefregex.as_mut() {
+                p.search(&buf);
+            }
+        }
+        if let Some(p) = self.prefregex.as_ref() {
             searched_pref = true;
             if let Some((s, e)) = p.group_span("content") {
                 if s < e {
@@ -1190,6 +1269,7 @@ mod probe_tests {
         let mut tried = 0;
         let mut built = 0;
         let mut matched = 0;
+        let mut captured = 0;
         for e in filters.flatten() {
             let Some(name) = e
                 .path()
@@ -1209,23 +1289,32 @@ mod probe_tests {
                 failregex: def.failregex.clone(),
                 ..FilterOptions::default()
             };
-            let Ok(f) = Filter::new(opts) else { continue };
+            let Ok(mut f) = Filter::new(opts) else {
+                continue;
+            };
             if f.pref_probe_src.is_none() {
                 continue;
             }
             tried += 1;
-            let p = f.prefregex.as_ref().unwrap();
             for l in &lines {
-                let want = p.is_match(l);
+                let want = f.prefregex.as_ref().unwrap().is_match(l);
                 assert_eq!(f.pref_is_match(l), want, "{name}: {l:?}");
                 matched += usize::from(want);
+                if f.pref_search_by_probe(l) {
+                    let p = f.prefregex.as_mut().unwrap();
+                    let got = p.last_slots().map(<[_]>::to_vec);
+                    assert_eq!(got.is_some(), want, "{name}: {l:?}");
+                    p.search(l);
+                    assert_eq!(got.as_deref(), p.last_slots(), "{name}: {l:?}");
+                    captured += usize::from(want);
+                }
             }
             // a prefix that needs fancy-regex has no probe: the prefregex answers itself
             built += usize::from(matches!(f.pref_probe.get(), Some(Some(_))));
         }
         assert!(
-            built >= 10 && matched > 100,
-            "{tried} prefregexes, {built} probes, {matched} matches"
+            built >= 10 && matched > 100 && captured > 100,
+            "{tried} prefregexes, {built} probes, {matched} matches, {captured} by the probe"
         );
     }
 }
