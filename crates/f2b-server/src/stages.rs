@@ -197,6 +197,8 @@ struct JournalSource {
     initial_done: bool,
     last_time: Option<f64>,
     db: Option<SharedDb>,
+    /// The current line, reused from entry to entry.
+    line: String,
 }
 
 impl LineSource for JournalSource {
@@ -205,11 +207,11 @@ impl LineSource for JournalSource {
         let live = self.initial_done;
         let mut n = 0usize;
         loop {
-            match self.reader.next_line() {
-                Ok(Some((line, time))) => {
+            match self.reader.next_line_into(&mut self.line) {
+                Ok(Some(time)) => {
                     self.last_time = Some(time);
                     sink(SourceLine {
-                        text: &line,
+                        text: &self.line,
                         time: Some(time),
                         live,
                     });
@@ -255,22 +257,80 @@ struct FilterStage {
     filter: Filter,
     /// Backtracking-limit hits already logged.
     limit_hits: u64,
+    time_text: JournalTimeText,
 }
 
-/// Python's `datetime.isoformat()` of a local time, as fail2ban prefixes journal matches.
-fn iso_local(t: f64) -> String {
-    let Ok(ts) = jiff::Timestamp::from_microsecond((t * 1e6).round() as i64) else {
-        return String::new();
-    };
-    let z = ts.to_zoned(jiff::tz::TimeZone::system());
-    if z.subsec_nanosecond() / 1000 == 0 {
-        z.strftime("%Y-%m-%dT%H:%M:%S").to_string()
-    } else {
-        format!(
-            "{}.{:06}",
-            z.strftime("%Y-%m-%dT%H:%M:%S"),
-            z.subsec_nanosecond() / 1000
-        )
+/// The time text fail2ban puts before a journal line in its matches: Python's `isoformat()` of
+/// the entry's time as the journal bindings give it, an aware datetime in the UTC offset the
+/// process had when it started (one fixed offset for every entry, DST or not), e.g.
+/// `2024-04-24T06:00:00.002021+02:00 ` (no fraction when it is zero), then a space.
+struct JournalTimeText {
+    offset_seconds: i32,
+    /// `+HH:MM` (`+HH:MM:SS` for an offset with seconds).
+    offset_text: String,
+    /// The whole second `date` holds the local `YYYY-MM-DDTHH:MM:SS` of.
+    second: Option<i64>,
+    date: String,
+    text: String,
+}
+
+impl JournalTimeText {
+    fn new(offset_seconds: i32) -> JournalTimeText {
+        let sign = if offset_seconds < 0 { '-' } else { '+' };
+        let a = offset_seconds.unsigned_abs();
+        let mut offset_text = format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60);
+        if a % 60 != 0 {
+            offset_text.push_str(&format!(":{:02}", a % 60));
+        }
+        JournalTimeText {
+            offset_seconds,
+            offset_text,
+            second: None,
+            date: String::new(),
+            text: String::new(),
+        }
+    }
+
+    /// The offset of the system time zone when the process first asked, as the journal
+    /// bindings take it once when they are loaded (a jail started after a DST change still
+    /// gets the offset of the daemon's start).
+    fn system() -> JournalTimeText {
+        static OFFSET: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+        let offset = OFFSET.get_or_init(|| {
+            jiff::tz::TimeZone::system()
+                .to_offset(jiff::Timestamp::now())
+                .seconds()
+        });
+        JournalTimeText::new(*offset)
+    }
+
+    /// The text for an entry at `t` (seconds since the epoch), with its trailing space.
+    fn text(&mut self, t: f64) -> &str {
+        use std::fmt::Write;
+        let usec = (t * 1e6).round();
+        if !usec.is_finite() || usec.abs() > 1e17 {
+            return "";
+        }
+        let usec = usec as i64;
+        let (second, micro) = (usec.div_euclid(1_000_000), usec.rem_euclid(1_000_000));
+        if self.second != Some(second) {
+            let Ok(ts) = jiff::Timestamp::from_second(second + i64::from(self.offset_seconds))
+            else {
+                return "";
+            };
+            // The timestamp moved by the offset, read as UTC, gives the local wall time.
+            self.date.clear();
+            let _ = write!(self.date, "{}", ts.strftime("%Y-%m-%dT%H:%M:%S"));
+            self.second = Some(second);
+        }
+        self.text.clear();
+        self.text.push_str(&self.date);
+        if micro != 0 {
+            let _ = write!(self.text, ".{micro:06}");
+        }
+        self.text.push_str(&self.offset_text);
+        self.text.push(' ');
+        &self.text
     }
 }
 
@@ -278,8 +338,8 @@ impl LineFilter for FilterStage {
     fn process(&mut self, line: &SourceLine<'_>, now: f64, out: &mut Vec<Found>) {
         let outcome = match line.time {
             Some(t) => {
-                self.filter
-                    .process_journal_line(line.text, t, &format!("{} ", iso_local(t)))
+                let time_text = self.time_text.text(t);
+                self.filter.process_journal_line(line.text, t, time_text)
             }
             None => self.filter.process_line(line.text, now),
         };
@@ -294,15 +354,22 @@ impl LineFilter for FilterStage {
                 line.text.chars().take(200).collect::<String>()
             );
         }
-        for f in outcome.actionable() {
-            let mut captures = f.groups.clone();
-            captures
-                .entry("ip".to_string())
-                .or_insert_with(|| f.fid.clone());
+        if outcome.failures.is_empty() {
+            return;
+        }
+        // The outcome is ours: its strings move into the failures, none is copied.
+        for f in outcome.failures {
+            if f.nofail || f.ip.is_none() {
+                continue;
+            }
+            let mut captures = f.groups;
+            if !captures.contains_key("ip") {
+                captures.insert("ip".to_string(), f.fid.clone());
+            }
             out.push(Found {
-                id: f.fid.clone(),
+                id: f.fid,
                 time: f.time,
-                matches: f.matches.clone(),
+                matches: f.matches,
                 captures,
             });
         }
@@ -631,6 +698,7 @@ impl JailBuilder for Builder {
                             initial_done: false,
                             last_time: None,
                             db,
+                            line: String::new(),
                         }) as Box<dyn LineSource>)
                     }),
                     ("Journal matches", vec![text]),
@@ -717,6 +785,7 @@ impl JailBuilder for Builder {
                 jail: name.clone(),
                 filter,
                 limit_hits: 0,
+                time_text: JournalTimeText::system(),
             }),
             actions,
             ignore,
@@ -961,5 +1030,81 @@ impl crate::jail::ActionSet for ShellActions {
             a.consistency_check(t, None);
         }
         self.epochs.sync(&self.actions);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JournalTimeText;
+
+    #[test]
+    fn journal_time_text_is_isoformat_with_the_offset() {
+        let mut utc = JournalTimeText::new(0);
+        assert_eq!(
+            utc.text(1_713_931_200.002021),
+            "2024-04-24T04:00:00.002021+00:00 "
+        );
+        // no fraction when it is zero, as Python prints it
+        assert_eq!(utc.text(1_713_931_200.0), "2024-04-24T04:00:00+00:00 ");
+        // the cached second is not reused for the next one
+        assert_eq!(
+            utc.text(1_713_931_201.5),
+            "2024-04-24T04:00:01.500000+00:00 "
+        );
+        let mut east = JournalTimeText::new(5 * 3600 + 45 * 60);
+        assert_eq!(
+            east.text(1_713_931_200.25),
+            "2024-04-24T09:45:00.250000+05:45 "
+        );
+        let mut west = JournalTimeText::new(-(3 * 3600 + 30 * 60));
+        assert_eq!(west.text(1_713_931_200.0), "2024-04-24T00:30:00-03:30 ");
+        // before the epoch the fraction still counts up from the whole second below
+        assert_eq!(utc.text(-0.25), "1969-12-31T23:59:59.750000+00:00 ");
+        assert_eq!(utc.text(f64::NAN), "");
+    }
+
+    /// The same text as python-systemd's conversion that fail2ban 1.0.2 formats with
+    /// `isoformat()`, for zones east and west of UTC, with and without fractions.
+    #[test]
+    fn journal_time_text_matches_python_systemd() {
+        let py = "/usr/bin/python3";
+        let probe = std::process::Command::new(py)
+            .args(["-c", "import systemd.journal"])
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            eprintln!("skipped: {py} with python3-systemd is not installed");
+            return;
+        }
+        let stamps: [i64; 4] = [
+            1_713_931_200_002_021,
+            1_713_931_200_000_000,
+            1_700_000_000_999_999,
+            1_719_792_000_000_001,
+        ];
+        for zone in ["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kathmandu"] {
+            let script = format!(
+                "from systemd import journal\nfor t in {stamps:?}:\n    print(journal._convert_realtime(t).isoformat())\n"
+            );
+            let out = std::process::Command::new(py)
+                .env("TZ", zone)
+                .args(["-c", &script])
+                .output()
+                .expect("python runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let want = String::from_utf8_lossy(&out.stdout);
+            let offset = jiff::tz::TimeZone::get(zone)
+                .expect("zone known")
+                .to_offset(jiff::Timestamp::now())
+                .seconds();
+            let mut tt = JournalTimeText::new(offset);
+            for (t, w) in stamps.iter().zip(want.lines()) {
+                let secs = t.div_euclid(1_000_000) as f64 + t.rem_euclid(1_000_000) as f64 / 1e6;
+                assert_eq!(tt.text(secs), format!("{w} "), "zone {zone}, stamp {t}");
+            }
+        }
     }
 }

@@ -13,7 +13,6 @@
 //! absent, `0x..`/`0o..`/`0b..` are read in their base, anything else is shown as Python shows
 //! bytes (`[b'..']`).
 
-use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::encoding::LogEncoding;
@@ -70,78 +69,196 @@ impl JournalEntry {
     }
 }
 
+/// The fields the line is made of, as the formatter reads them: [`JournalEntry`] for owned
+/// entries, the reader's reused scratch space for the hot path.
+pub(crate) trait EntryFields {
+    /// First value of the field.
+    fn first(&self, f: Field) -> Option<&[u8]>;
+    /// Every `MESSAGE` value, in the entry's order.
+    fn messages(&self) -> impl Iterator<Item = &[u8]>;
+    /// `__REALTIME_TIMESTAMP`.
+    fn realtime_usec(&self) -> u64;
+    /// `__MONOTONIC_TIMESTAMP`, only asked for a kernel line without its own stamp.
+    fn monotonic_usec(&self) -> Option<u64>;
+}
+
+/// The fields in [`FORMAT_FIELDS`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Hostname = 0,
+    SyslogIdentifier,
+    Comm,
+    SyslogPid,
+    Pid,
+    SourceMonotonic,
+    SourceRealtime,
+    Message,
+}
+
+impl Field {
+    /// The field a journal name stands for, if the line uses it.
+    #[cfg_attr(not(feature = "systemd"), allow(dead_code))]
+    pub(crate) fn of(name: &[u8]) -> Option<Field> {
+        Some(match name {
+            b"_HOSTNAME" => Field::Hostname,
+            b"SYSLOG_IDENTIFIER" => Field::SyslogIdentifier,
+            b"_COMM" => Field::Comm,
+            b"SYSLOG_PID" => Field::SyslogPid,
+            b"_PID" => Field::Pid,
+            b"_SOURCE_MONOTONIC_TIMESTAMP" => Field::SourceMonotonic,
+            b"_SOURCE_REALTIME_TIMESTAMP" => Field::SourceRealtime,
+            b"MESSAGE" => Field::Message,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        FORMAT_FIELDS[self as usize]
+    }
+}
+
+impl EntryFields for JournalEntry {
+    fn first(&self, f: Field) -> Option<&[u8]> {
+        self.get(f.name())
+    }
+    fn messages(&self) -> impl Iterator<Item = &[u8]> {
+        self.all("MESSAGE")
+    }
+    fn realtime_usec(&self) -> u64 {
+        self.realtime_usec
+    }
+    fn monotonic_usec(&self) -> Option<u64> {
+        self.monotonic_usec
+    }
+}
+
 /// The line fail2ban would hand to its filter for this entry, and the entry's time in seconds
 /// since the epoch.
 pub fn format_journal_entry(entry: &JournalEntry, enc: LogEncoding) -> (String, f64) {
-    let mut parts: Vec<Cow<'_, str>> = Vec::with_capacity(4);
-    if let Some(host) = entry.get("_HOSTNAME").filter(|v| !v.is_empty()) {
-        parts.push(text(host, enc));
+    let mut line = String::new();
+    let time = format_into(entry, enc, &mut line);
+    (line, time)
+}
+
+/// [`format_journal_entry`] into a reused buffer (cleared first); returns the entry's time.
+pub(crate) fn format_into<E: EntryFields>(entry: &E, enc: LogEncoding, out: &mut String) -> f64 {
+    out.clear();
+    // Parts are joined by single spaces, empty ones included.
+    let mut parts = 0usize;
+    let mut sep = |out: &mut String| {
+        if parts > 0 {
+            out.push(' ');
+        }
+        parts += 1;
+    };
+    if let Some(host) = entry.first(Field::Hostname).filter(|v| !v.is_empty()) {
+        sep(out);
+        push_text(out, host, enc);
     }
     let ident = entry
-        .get("SYSLOG_IDENTIFIER")
+        .first(Field::SyslogIdentifier)
         .filter(|v| !v.is_empty())
-        .or_else(|| entry.get("_COMM").filter(|v| !v.is_empty()));
+        .or_else(|| entry.first(Field::Comm).filter(|v| !v.is_empty()));
     if let Some(ident) = ident {
-        let mut tag = text(ident, enc).into_owned();
-        let pid = pid_field(entry.get("SYSLOG_PID")).or_else(|| pid_field(entry.get("_PID")));
-        if let Some(pid) = pid {
-            tag.push('[');
-            tag.push_str(&pid);
-            tag.push(']');
+        sep(out);
+        let tag_start = out.len();
+        push_text(out, ident, enc);
+        if !push_pid(out, entry.first(Field::SyslogPid)) {
+            push_pid(out, entry.first(Field::Pid));
         }
-        tag.push(':');
-        let is_kernel = tag == "kernel:";
-        parts.push(Cow::Owned(tag));
-        if is_kernel {
+        out.push(':');
+        if &out[tag_start..] == "kernel:" {
             let mono = entry
-                .get("_SOURCE_MONOTONIC_TIMESTAMP")
+                .first(Field::SourceMonotonic)
                 .and_then(py_int)
-                .or_else(|| entry.monotonic_usec.map(i128::from))
+                .or_else(|| entry.monotonic_usec().map(i128::from))
                 .unwrap_or(0);
-            parts.push(Cow::Owned(format!("[{:>12}]", seconds_6(mono))));
+            sep(out);
+            push_seconds_6_padded(out, mono);
         }
     }
-    let mut message = String::new();
-    for (i, v) in entry.all("MESSAGE").enumerate() {
+    sep(out);
+    for (i, v) in entry.messages().enumerate() {
         if i > 0 {
-            message.push(' ');
+            out.push(' ');
         }
-        message.push_str(&text(v, enc));
+        push_text(out, v, enc);
     }
-    parts.push(Cow::Owned(message));
-    let line = parts.join(" ");
-    let line = if line.contains('\n') {
-        line.replace('\n', "\\n")
-    } else {
-        line
-    };
-    (line, entry_time(entry))
+    if memchr::memchr(b'\n', out.as_bytes()).is_some() {
+        *out = out.replace('\n', "\\n");
+    }
+    time_of(entry)
 }
 
 /// The entry's time in seconds since the epoch (`_SOURCE_REALTIME_TIMESTAMP`, else the entry's
 /// realtime stamp).
 pub fn entry_time(entry: &JournalEntry) -> f64 {
+    time_of(entry)
+}
+
+fn time_of<E: EntryFields>(entry: &E) -> f64 {
     let usec = entry
-        .get("_SOURCE_REALTIME_TIMESTAMP")
+        .first(Field::SourceRealtime)
         .and_then(py_int)
         .and_then(|v| i64::try_from(v).ok())
-        .unwrap_or(entry.realtime_usec as i64);
+        .unwrap_or(entry.realtime_usec() as i64);
     usec.div_euclid(1_000_000) as f64 + usec.rem_euclid(1_000_000) as f64 / 1e6
 }
 
 /// A text field: UTF-8 when valid, else the log encoding with replacement.
-fn text(v: &[u8], enc: LogEncoding) -> Cow<'_, str> {
+fn push_text(out: &mut String, v: &[u8], enc: LogEncoding) {
     match std::str::from_utf8(v) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => enc.decode(v),
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&enc.decode(v)),
     }
 }
 
-/// `usec` as seconds with six decimals, exactly (no float rounding on the way).
-fn seconds_6(usec: i128) -> String {
-    let sign = if usec < 0 { "-" } else { "" };
+/// `[%12.6f]` of `usec` microseconds: seconds with six decimals, exactly (no float rounding on
+/// the way), right-aligned in 12 columns.
+fn push_seconds_6_padded(out: &mut String, usec: i128) {
     let a = usec.unsigned_abs();
-    format!("{sign}{}.{:06}", a / 1_000_000, a % 1_000_000)
+    let whole = a / 1_000_000;
+    let mut digits = 1;
+    let mut w = whole;
+    while w >= 10 {
+        w /= 10;
+        digits += 1;
+    }
+    let len = usize::from(usec < 0) + digits + 7;
+    out.push('[');
+    for _ in len..12 {
+        out.push(' ');
+    }
+    if usec < 0 {
+        out.push('-');
+    }
+    let _ = write!(out, "{whole}.{:06}]", a % 1_000_000);
+}
+
+/// Appends `[PID]` for a pid field and says whether it did (a missing, empty or zero pid counts
+/// as absent).
+fn push_pid(out: &mut String, v: Option<&[u8]>) -> bool {
+    let Some(v) = v.filter(|v| !v.is_empty()) else {
+        return false;
+    };
+    // The usual case, plain digits, without going through text.
+    if v.len() <= 18 && v.iter().all(u8::is_ascii_digit) {
+        let n = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        if n == 0 {
+            return false;
+        }
+        let _ = write!(out, "[{n}]");
+        return true;
+    }
+    match pid_field(Some(v)) {
+        Some(p) => {
+            out.push('[');
+            out.push_str(&p);
+            out.push(']');
+            true
+        }
+        None => false,
+    }
 }
 
 /// The text between the brackets for a pid field, or None when the field counts as absent

@@ -73,6 +73,12 @@ impl JournalReader {
     pub fn next_line(&mut self) -> Result<Option<(String, f64)>, crate::BackendError> {
         match self._never {}
     }
+    pub fn next_line_into(
+        &mut self,
+        _line: &mut String,
+    ) -> Result<Option<f64>, crate::BackendError> {
+        match self._never {}
+    }
     pub fn wait(
         &mut self,
         _timeout: std::time::Duration,

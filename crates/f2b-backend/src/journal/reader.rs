@@ -7,7 +7,7 @@ use systemd::journal::{
     Journal, JournalWaitResult, OpenDirectoryOptions, OpenFilesOptions, OpenOptions,
 };
 
-use super::format::{format_journal_entry, JournalEntry, FORMAT_FIELDS};
+use super::format::{format_into, EntryFields, Field, JournalEntry, FORMAT_FIELDS};
 use super::{JournalPosition, JournalStart, JournalWait};
 use crate::backendspec::JournalOptions;
 use crate::encoding::LogEncoding;
@@ -29,6 +29,73 @@ pub struct JournalReader {
     journal: Journal,
     encoding: LogEncoding,
     last_time: Option<f64>,
+    scratch: Scratch,
+}
+
+/// The fields of the current entry that the line uses, copied out of libsystemd (whose data
+/// pointers live only until the next call) into one buffer reused from entry to entry.
+#[derive(Default)]
+struct Scratch {
+    buf: Vec<u8>,
+    /// Range in `buf` of each field's first value, by [`Field`].
+    first: [Option<(u32, u32)>; 8],
+    /// Ranges of every `MESSAGE` value.
+    messages: Vec<(u32, u32)>,
+    realtime_usec: u64,
+    monotonic_usec: Option<u64>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.first = [None; 8];
+        self.messages.clear();
+        self.monotonic_usec = None;
+    }
+
+    fn push(&mut self, f: Field, value: &[u8]) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(value);
+        // A journal object is far below 4 GiB; saturate rather than wrap if one is not.
+        let r = (
+            u32::try_from(start).unwrap_or(u32::MAX),
+            u32::try_from(self.buf.len()).unwrap_or(u32::MAX),
+        );
+        if f == Field::Message {
+            self.messages.push(r);
+        }
+        let slot = &mut self.first[f as usize];
+        if slot.is_none() {
+            *slot = Some(r);
+        }
+    }
+
+    fn slice(&self, (a, b): (u32, u32)) -> &[u8] {
+        self.buf.get(a as usize..b as usize).unwrap_or(&[])
+    }
+
+    /// Whether the line will want the monotonic stamp: a kernel identifier without its own.
+    fn wants_monotonic(&self) -> bool {
+        self.first[Field::SourceMonotonic as usize].is_none()
+            && [Field::SyslogIdentifier, Field::Comm]
+                .iter()
+                .any(|&f| self.first(f) == Some(b"kernel"))
+    }
+}
+
+impl EntryFields for Scratch {
+    fn first(&self, f: Field) -> Option<&[u8]> {
+        self.first[f as usize].map(|r| self.slice(r))
+    }
+    fn messages(&self) -> impl Iterator<Item = &[u8]> {
+        self.messages.iter().map(|&r| self.slice(r))
+    }
+    fn realtime_usec(&self) -> u64 {
+        self.realtime_usec
+    }
+    fn monotonic_usec(&self) -> Option<u64> {
+        self.monotonic_usec
+    }
 }
 
 impl JournalReader {
@@ -47,6 +114,7 @@ impl JournalReader {
             journal,
             encoding,
             last_time: None,
+            scratch: Scratch::default(),
         };
         reader.seek(start)?;
         Ok(reader)
@@ -107,11 +175,32 @@ impl JournalReader {
 
     /// The next line, formatted as fail2ban formats it, with its time.
     pub fn next_line(&mut self) -> Result<Option<(String, f64)>, BackendError> {
-        Ok(self.next_entry()?.map(|e| {
-            let (line, time) = format_journal_entry(&e, self.encoding);
-            self.last_time = Some(time);
-            (line, time)
-        }))
+        let mut line = String::new();
+        Ok(self.next_line_into(&mut line)?.map(|time| (line, time)))
+    }
+
+    /// [`JournalReader::next_line`] into a buffer the caller reuses (cleared first): the line
+    /// is built without allocating once the buffers have grown to the entries' size.
+    pub fn next_line_into(&mut self, line: &mut String) -> Result<Option<f64>, BackendError> {
+        let j = &mut self.journal;
+        if j.next().map_err(jerr("next entry"))? == 0 {
+            return Ok(None);
+        }
+        let sc = &mut self.scratch;
+        sc.clear();
+        sc.realtime_usec = j.timestamp_usec().map_err(jerr("realtime stamp"))?;
+        j.restart_data();
+        while let Some(field) = j.enumerate_data().map_err(jerr("entry data"))? {
+            if let Some(f) = Field::of(field.name()) {
+                sc.push(f, field.value().unwrap_or(&[]));
+            }
+        }
+        if sc.wants_monotonic() {
+            sc.monotonic_usec = j.monotonic_timestamp().ok().map(|(u, _)| u);
+        }
+        let time = format_into(&*sc, self.encoding, line);
+        self.last_time = Some(time);
+        Ok(Some(time))
     }
 
     /// Sleeps in `sd_journal_wait` until the journal changes or `timeout` passes. After an
