@@ -15,9 +15,9 @@ use crate::log::Logger;
 use crate::stream::{dump_commands, jail_stream};
 use crate::visualwait::VisualWait;
 use crate::{
-    output, pprint, shlex, signals, usage, DEFAULT_PIDFILE, DEFAULT_SOCKET, FAIL2BAN_VERSION,
-    FAILURE,
+    output, pprint, signals, usage, DEFAULT_PIDFILE, DEFAULT_SOCKET, FAIL2BAN_VERSION, FAILURE,
 };
+use f2b_config::shlex;
 
 pub struct Client {
     pub conf: PathBuf,
@@ -83,7 +83,8 @@ impl Client {
     /// read. Jail files are not read: fail2ban-client does not read them at this point, so a
     /// broken jail file changes neither the outcome nor the socket.
     pub fn early_options(&mut self, socket: bool, pidfile: bool) -> Result<(), String> {
-        let (s, p) = crate::fail2banconf::socket_and_pidfile(&self.conf)?;
+        let early = f2b_config::load_fail2ban(&self.conf).map_err(|e| e.to_string())?;
+        let (s, p) = (early.socket, early.pidfile);
         if socket {
             self.socket = if s.as_os_str().is_empty() {
                 PathBuf::from(DEFAULT_SOCKET)

@@ -7,10 +7,8 @@
 
 mod cli;
 mod client;
-mod fail2banconf;
 mod log;
 mod pprint;
-mod shlex;
 mod signals;
 mod stream;
 mod visualwait;

@@ -6,7 +6,11 @@
 //! `name[k=v]` arguments. It produces
 //! - the resolved command stream that `fail2ban-client -d` prints ([`load`], [`dump_lines`]),
 //! - typed specs the daemon runs ([`JailSpec`], [`ServerSpec`]), and
-//! - resolved filters for the regex tools ([`load_filter`]).
+//! - resolved filters for the regex tools ([`load_filter`]),
+//! - the fail2ban.conf family alone, as fail2ban-client reads it before it talks to the server
+//!   ([`load_fail2ban`]), and
+//! - POSIX shell word splitting as Python's `shlex.split` ([`shlex::split`]), which fail2ban
+//!   applies to interactive client lines and `journalmatch`.
 //!
 //! It deliberately does no I/O beyond reading config files and checking which log files exist
 //! (fail2ban expands logpath globs when reading), compiles no regex and runs no command.
@@ -45,6 +49,7 @@ mod jailreader;
 mod options;
 mod optval;
 mod ordmap;
+pub mod shlex;
 pub mod spec;
 mod tags;
 pub mod time;
@@ -72,6 +77,18 @@ pub struct LoadedConfig {
     pub jails: Vec<JailStream>,
     /// Jails (or files) that could not be loaded; those jails are skipped.
     pub errors: Vec<ConfigError>,
+}
+
+/// The fail2ban.conf family alone (`fail2ban.conf`, `fail2ban.d/*.conf`, `fail2ban.local`,
+/// `fail2ban.d/*.local`): what [`load_fail2ban`] reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fail2banConfig {
+    /// The general `set` lines (in -d order), as [`LoadedConfig::server`].
+    pub server: Vec<Command>,
+    /// `[Definition] socket` (empty when unset).
+    pub socket: std::path::PathBuf,
+    /// `[Definition] pidfile` (empty when unset).
+    pub pidfile: std::path::PathBuf,
 }
 
 /// The commands of one jail, from `['add', name, backend]` to its last action command
@@ -150,11 +167,22 @@ pub fn load_jail(
     load_sections(confdir, opts, Some(jail))
 }
 
-fn load_sections(
-    confdir: &Path,
-    opts: LoadOptions,
-    only: Option<&str>,
-) -> Result<LoadedConfig, ConfigError> {
+/// Read only the fail2ban.conf family under `confdir`, as fail2ban-client does before it talks
+/// to the server (socket, pid file): no jail file is opened, so a broken jail.local can
+/// neither stop `ping` nor change the socket it goes to. Errors are those of [`load`] for
+/// these files.
+pub fn load_fail2ban(confdir: &Path) -> Result<Fail2banConfig, ConfigError> {
+    check_confdir(confdir)?;
+    let mut loader = configreader::Loader::new(confdir);
+    let server = fail2banreader::read_fail2ban(&mut loader)?;
+    Ok(Fail2banConfig {
+        server: server.commands,
+        socket: server.socket.into(),
+        pidfile: server.pidfile.into(),
+    })
+}
+
+fn check_confdir(confdir: &Path) -> Result<(), ConfigError> {
     if !confdir.exists() {
         return Err(ConfigError::Dir {
             msg: format!(
@@ -163,6 +191,15 @@ fn load_sections(
             ),
         });
     }
+    Ok(())
+}
+
+fn load_sections(
+    confdir: &Path,
+    opts: LoadOptions,
+    only: Option<&str>,
+) -> Result<LoadedConfig, ConfigError> {
+    check_confdir(confdir)?;
     let mut loader = configreader::Loader::new(confdir);
     let server = fail2banreader::read_fail2ban(&mut loader)?;
     let basedir = loader.basedir.clone();

@@ -99,63 +99,9 @@ pub(crate) fn splitwords(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// POSIX shell-like splitting (Python's `shlex.split`).
+/// Python's `shlex.split` with the error texts this crate has always reported.
 pub(crate) fn shlex_split(s: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut tok = String::new();
-    let mut in_tok = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' | '\r' | '\n' => {
-                if in_tok {
-                    out.push(std::mem::take(&mut tok));
-                    in_tok = false;
-                }
-            }
-            '\\' => {
-                let n = chars.next().ok_or("no escaped character")?;
-                tok.push(n);
-                in_tok = true;
-            }
-            '\'' => {
-                in_tok = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(x) => tok.push(x),
-                        None => return Err("no closing quotation".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_tok = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(x @ ('"' | '\\')) => tok.push(x),
-                            Some(x) => {
-                                tok.push('\\');
-                                tok.push(x);
-                            }
-                            None => return Err("no closing quotation".into()),
-                        },
-                        Some(x) => tok.push(x),
-                        None => return Err("no closing quotation".into()),
-                    }
-                }
-            }
-            c => {
-                tok.push(c);
-                in_tok = true;
-            }
-        }
-    }
-    if in_tok {
-        out.push(tok);
-    }
-    Ok(out)
+    crate::shlex::split(s).map_err(|e| e.to_string().to_lowercase())
 }
 
 /// Split `name[k=v, k2="a, b"][k3=c]` into the name and its arguments in order, as fail2ban
