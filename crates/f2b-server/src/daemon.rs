@@ -561,7 +561,6 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
     ));
     server.start_all(cfg);
     release_start_up_memory();
-    warm_up_date_templates();
     let stop_socket = listener.shutdown_handle();
     let transmitter = std::sync::Arc::new(crate::transmitter::Transmitter::new(
         std::sync::Arc::clone(&server),
@@ -569,6 +568,8 @@ pub fn run(opts: Options, actions: MakeActions) -> i32 {
     let serving = std::thread::Builder::new()
         .name("f2b-socket".into())
         .spawn(move || listener.serve(transmitter));
+    // After the socket thread: the first `ping` does not wait behind this work.
+    warm_up_date_templates();
     // fail2ban purges the database of old bans once an hour.
     let mut next_purge = std::time::Instant::now() + std::time::Duration::from_secs(3600);
     loop {
