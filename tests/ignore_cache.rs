@@ -59,8 +59,8 @@ fn repeated_failures_call_the_command(theirs: bool) {
     for j in ["cached", "plain"] {
         let mut lines = Vec::new();
         for _ in 0..FAILURES {
-            lines.push(format!("{now} FAIL from 192.0.2.1"));
             lines.push(format!("{now} FAIL from 192.0.2.9"));
+            lines.push(format!("{now} FAIL from 192.0.2.1"));
         }
         tree.append(&format!("{j}.log"), &lines);
     }

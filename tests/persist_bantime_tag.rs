@@ -1,8 +1,8 @@
 //! LOCAL ONLY (fails on f2b): `<bantime>` of a ban made after `set JAIL bantime N` is N in
 //! fail2ban, f2b still passes the bantime the jail was built with.
-mod persist_common;
+mod server_common;
 
-use persist_common::*;
+use server_common::persist::*;
 
 fn seen(server: Server) -> Vec<i64> {
     let tree = Tree::new(

@@ -12,11 +12,11 @@
 //! the kill orphans them mid-start), or a second `restored=0` record for an address.
 //! Lost is: an address whose actionban ran (in any lifetime) that is not banned after the last
 //! restart, or any unban record (nothing may end these bans).
-mod persist_common;
+mod server_common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use persist_common::*;
+use server_common::persist::*;
 
 const SEED: u64 = 0x00F2_B5EE_D0C0_FFEE;
 const ROUNDS: usize = 24;

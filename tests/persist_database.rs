@@ -10,10 +10,10 @@
 //! passed stays out; the ban time of the others is capped at the jail's current bantime (a
 //! persistent one included) and the start is kept, so `<time>` is the original whole-second
 //! start and the ban ends where it would have ended (or earlier, when capped).
-mod persist_common;
+mod server_common;
 
-use persist_common::dbshare::*;
-use persist_common::*;
+use server_common::persist::dbshare::*;
+use server_common::persist::*;
 
 /// Make the bans with `creator`, then open the database with each of `restorers` in turn (the
 /// last one also waits for the short ban to end) and require the same restore from all.

@@ -3,9 +3,9 @@
 //! factor, no multipliers, no random part), counted from the database, so a restart neither
 //! resets the count nor changes a running ban; a restore caps ban times at `bantime.maxtime`.
 //! The same scenarios run on Debian's fail2ban-server, which must give the same ban times.
-mod persist_common;
+mod server_common;
 
-use persist_common::*;
+use server_common::persist::*;
 
 const BANTIME: i64 = 4;
 const IP: &str = "192.0.2.60";

@@ -3,9 +3,9 @@
 //! action, reads f2b-server's own log target and bans an address the `t` jail keeps banning.
 //! Its week-long ban then survives a restart: restored through actionban once, not made again
 //! from the old Ban lines of the log.
-mod persist_common;
+mod server_common;
 
-use persist_common::*;
+use server_common::persist::*;
 
 #[test]
 fn stock_recidive_bans_the_repeat_offender_from_our_log_and_keeps_it() {

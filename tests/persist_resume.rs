@@ -2,11 +2,11 @@
 //! its byte position: no failure counted twice, none lost, including lines appended while it
 //! was down. Run on f2b-server and, as the reference for the expectations, on Debian's
 //! fail2ban-server.
-mod persist_common;
+mod server_common;
 
 use std::collections::BTreeMap;
 
-use persist_common::*;
+use server_common::persist::*;
 
 /// Servers to run: ours always, fail2ban's when installed.
 fn servers(name: &str) -> Vec<Server> {

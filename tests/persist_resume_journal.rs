@@ -2,11 +2,11 @@
 //! Restart resume for a journal jail: the time of the last entry read is kept, so entries read
 //! before the stop are not read again though still within findtime. Run on f2b-server and, as
 //! the reference, on Debian's fail2ban-server when it can read journals.
-mod persist_common;
+mod server_common;
 
 use std::process::Command;
 
-use persist_common::*;
+use server_common::persist::*;
 
 /// The Python that runs fail2ban-server (its `#!` line): python3-systemd must be importable there.
 fn fail2ban_python() -> String {

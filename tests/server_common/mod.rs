@@ -2,6 +2,8 @@
 //! actions, a daemon process (ours or fail2ban's) on it, and client calls.
 #![allow(dead_code)]
 
+pub mod persist;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,15 +1,16 @@
-//! Helpers of the `persist_*` integration tests: a temporary config tree whose actions only
-//! append to a record file, a daemon (ours or Debian's fail2ban-server) on it that can be
-//! stopped or killed, client calls, and reading back the record file and the database.
-#![allow(dead_code)]
+//! Helpers of the `persist_*` integration tests, on top of the server ones: a tree whose `rec`
+//! action records every ban and unban with its `<restored>` flag, ticket time, bantime and the
+//! server lifetime that ran it; a daemon (ours or Debian's fail2ban-server) that can be killed;
+//! client calls with the matching client; reading back the record file and the database.
 
 pub mod dbshare;
 
 use std::collections::HashMap;
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub use super::{now_secs, stamp, wait_until};
 
 /// Which daemon runs on a tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,28 +20,6 @@ pub enum Server {
     /// Debian's fail2ban-server, the reference.
     Theirs,
 }
-
-/// A config tree in a temp dir; `{dir}` in texts is replaced by the dir's path.
-pub struct Tree {
-    pub tmp: tempfile::TempDir,
-}
-
-const JAIL_CONF: &str = "\
-[DEFAULT]
-ignoreself = false
-ignoreip = 127.0.0.1/8
-ignorecommand =
-maxretry = 3
-maxmatches = %(maxretry)s
-findtime = 60
-bantime = 600
-backend = auto
-usedns = no
-logencoding = auto
-enabled = false
-filter = t
-action = rec
-";
 
 /// The recording action. Each ban and unban appends one line naming the action, the ID, the
 /// `<restored>` flag, the ticket's `<time>` and `<bantime>`, the server process that ran it
@@ -59,68 +38,36 @@ name = default
 recfile = {dir}/rec
 ";
 
+/// A server tree ([`super::Tree`]) whose jails use the `rec` action by default.
+pub struct Tree(pub super::Tree);
+
+impl std::ops::Deref for Tree {
+    type Target = super::Tree;
+    fn deref(&self) -> &super::Tree {
+        &self.0
+    }
+}
+
 impl Tree {
-    /// A tree with fail2ban.conf (log target `server.log`, socket, pid file and database in
-    /// the tree), a jail.conf of defaults, the `t` filter (`FAIL from <HOST>`), the `rec`
-    /// action and `jail_local` as jail.local.
+    /// [`super::Tree::new`] with the `rec` action as the default action.
     pub fn new(jail_local: &str) -> Tree {
-        let tmp = tempfile::Builder::new()
-            .prefix("f2b-persist")
-            .tempdir()
-            .expect("tempdir");
-        let t = Tree { tmp };
-        for d in ["conf/filter.d", "conf/action.d", "conf/jail.d"] {
-            fs::create_dir_all(t.dir().join(d)).expect("mkdir");
-        }
+        let t = super::Tree::new(jail_local);
         t.write(
-            "conf/fail2ban.conf",
-            "[Definition]\nloglevel = INFO\nlogtarget = {dir}/server.log\nsyslogsocket = auto\nsocket = {dir}/f2b.sock\n\
-             pidfile = {dir}/f2b.pid\nallowipv6 = auto\ndbfile = {dir}/f2b.sqlite3\ndbpurgeage = 1d\ndbmaxmatches = 10\n\
-             [Thread]\nstacksize = 0\n",
-        );
-        t.write("conf/jail.conf", JAIL_CONF);
-        t.write(
-            "conf/filter.d/t.conf",
-            "[Definition]\nfailregex = FAIL from <HOST>$\n",
+            "conf/jail.conf",
+            &super::JAIL_CONF.replace("\naction = record\n", "\naction = rec\n"),
         );
         t.write("conf/action.d/rec.conf", REC_ACTION);
-        t.write("conf/jail.local", jail_local);
-        t
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.tmp.path()
-    }
-
-    pub fn conf(&self) -> PathBuf {
-        self.dir().join("conf")
-    }
-
-    pub fn sock(&self) -> PathBuf {
-        self.dir().join("f2b.sock")
+        Tree(t)
     }
 
     pub fn db(&self) -> PathBuf {
         self.dir().join("f2b.sqlite3")
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir().join(rel)
-    }
-
-    /// Write `text` (with `{dir}` replaced) at `rel`.
-    pub fn write(&self, rel: &str, text: &str) {
-        fs::write(
-            self.dir().join(rel),
-            text.replace("{dir}", &self.dir().display().to_string()),
-        )
-        .expect("write");
-    }
-
-    /// Append lines to a file under the tree.
+    /// Append lines to a file under the tree, in one write (a reader never sees a part).
     pub fn append(&self, rel: &str, lines: &[String]) {
         use std::io::Write;
-        let mut f = fs::OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir().join(rel))
@@ -133,16 +80,12 @@ impl Tree {
         f.write_all(text.as_bytes()).expect("append");
     }
 
-    pub fn read(&self, rel: &str) -> String {
-        fs::read_to_string(self.dir().join(rel)).unwrap_or_default()
-    }
-
     /// The parsed lines of the record file.
     pub fn rec(&self) -> Vec<Rec> {
         self.read("rec").lines().filter_map(Rec::parse).collect()
     }
 
-    /// Ban records (optionally of one action name).
+    /// Ban records of one action name.
     pub fn bans(&self, action: &str) -> Vec<Rec> {
         self.rec()
             .into_iter()
@@ -224,11 +167,6 @@ impl Rec {
     }
 }
 
-/// A syslog-style UTC time stamp `YYYY-MM-DD HH:MM:SS` for `secs_ago` seconds ago.
-pub fn stamp(secs_ago: i64) -> String {
-    fmt_utc(now_secs() - secs_ago)
-}
-
 /// `YYYY-MM-DD HH:MM:SS` of a Unix time, in UTC (the daemons run with TZ=UTC).
 pub fn fmt_utc(t: i64) -> String {
     let days = t.div_euclid(86400);
@@ -251,27 +189,6 @@ pub fn fmt_utc(t: i64) -> String {
     )
 }
 
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Poll `f` until it is true or `secs` pass.
-pub fn wait_until(secs: f64, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 pub fn sleep_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }
@@ -281,14 +198,22 @@ pub fn have_fail2ban() -> bool {
     f2b::have("fail2ban-server") && f2b::have("fail2ban-client")
 }
 
-/// A running daemon; stopped (SIGTERM, then SIGKILL) when dropped.
+/// A running daemon ([`super::Daemon`], stopped when dropped) with the server kind and the
+/// lifetime number it was given.
 pub struct Daemon {
-    pub child: Child,
+    pub inner: super::Daemon,
     pub server: Server,
     pub sock: PathBuf,
     /// A number unique to this process within the test run, passed to it (and so to its
     /// actions) as `F2B_TEST_LIFE`.
     pub life: u64,
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = super::Daemon;
+    fn deref(&self) -> &super::Daemon {
+        &self.inner
+    }
 }
 
 static LIVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -318,7 +243,10 @@ impl Daemon {
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {server:?}: {e}"));
         Daemon {
-            child,
+            inner: super::Daemon {
+                child,
+                sock: tree.sock(),
+            },
             server,
             sock: tree.sock(),
             life,
@@ -330,12 +258,12 @@ impl Daemon {
         let mut d = Daemon::spawn(server, tree);
         let sock = tree.sock();
         let ok = wait_until(30.0, || {
-            if let Ok(Some(_)) = d.child.try_wait() {
+            if let Ok(Some(_)) = d.inner.child.try_wait() {
                 return true;
             }
             sock.exists() && client(server, &sock, &["ping"]).0 == 0
         });
-        if let Ok(Some(st)) = d.child.try_wait() {
+        if let Ok(Some(st)) = d.inner.child.try_wait() {
             panic!(
                 "{server:?} exited early ({st})\nlog:\n{}",
                 tree.read("server.log")
@@ -351,7 +279,7 @@ impl Daemon {
     }
 
     pub fn pid(&self) -> i64 {
-        i64::from(self.child.id())
+        i64::from(self.inner.child.id())
     }
 
     /// A client command against this daemon, with the matching client program.
@@ -361,28 +289,13 @@ impl Daemon {
 
     /// SIGTERM and wait for the exit; returns whether it exited in time.
     pub fn terminate(&mut self) -> bool {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .status();
-        let child = &mut self.child;
-        wait_until(30.0, || matches!(child.try_wait(), Ok(Some(_))))
+        self.inner.terminate()
     }
 
     /// SIGKILL and reap: no clean-up of any kind runs.
     pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            if !self.terminate() {
-                self.kill9();
-            }
-        }
+        let _ = self.inner.child.kill();
+        let _ = self.inner.child.wait();
     }
 }
 
