@@ -5,11 +5,17 @@
 //! [`FailTicket::adjust_time`]); an ID whose latest failure is older than findtime is forgotten
 //! by [`FailManager::cleanup`]; an ID whose count reaches maxretry leaves the counter as a
 //! [`BanTicket`].
+//!
+//! A jail may count hundreds of thousands of IDs at once (port scans), so an ID is held packed,
+//! not as a [`FailTicket`]: its ID once (shared with the expiry queue), its lines and captures
+//! in one allocation, a capture equal to the ID not repeated. Tickets are rebuilt unchanged
+//! when an ID leaves the counter.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
 
-use crate::ticket::{BanTicket, FailTicket};
+use crate::ticket::{slide_window, BanTicket, BanTime, FailTicket, TicketData};
 
 /// When an ID may expire: a lower bound of its latest failure (times only move forward), and
 /// the generation of the entry it was made for.
@@ -17,7 +23,7 @@ use crate::ticket::{BanTicket, FailTicket};
 struct Expiry {
     time: f64,
     gen: u64,
-    id: String,
+    id: Arc<str>,
 }
 
 impl PartialEq for Expiry {
@@ -37,11 +43,197 @@ impl Ord for Expiry {
     }
 }
 
+/// Length mark of a string equal to the ticket's ID (not stored again).
+const SAME_AS_ID: u32 = u32::MAX;
+
+/// Strings packed one after the other, each behind its length (`u32`, little endian).
+#[derive(Debug, Default)]
+struct Packed(Box<[u8]>);
+
+impl Packed {
+    fn build<'a>(id: &str, strs: impl Iterator<Item = &'a str>) -> Packed {
+        let mut v = Vec::new();
+        for s in strs {
+            push_str(&mut v, id, s);
+        }
+        Packed(v.into_boxed_slice())
+    }
+
+    /// The strings, `id` put back where it was left out.
+    fn iter<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let mut rest: &[u8] = &self.0;
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len);
+            if len == SAME_AS_ID {
+                rest = tail;
+                return Some(id);
+            }
+            let len = len as usize;
+            let (s, tail) = tail.split_at_checked(len)?;
+            rest = tail;
+            // Only whole `&str`s are ever packed.
+            Some(std::str::from_utf8(s).unwrap_or(""))
+        })
+    }
+}
+
+fn push_str(v: &mut Vec<u8>, id: &str, s: &str) {
+    if s == id {
+        v.extend_from_slice(&SAME_AS_ID.to_le_bytes());
+        return;
+    }
+    // A string of 4 GiB cannot come from a log line; keep the packing sound if one did.
+    let s = if u32::try_from(s.len()).is_ok_and(|l| l < SAME_AS_ID) {
+        s
+    } else {
+        ""
+    };
+    v.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    v.extend_from_slice(s.as_bytes());
+}
+
+/// A counted ID: the fields of its ticket but the ID (the map's key). `strs` holds the
+/// captures (key, value, key, value ...: `n_captures` pairs) then the matched lines.
+#[derive(Debug)]
+struct Counted {
+    gen: u64,
+    time: f64,
+    first_time: f64,
+    ban_time: Option<BanTime>,
+    strs: Packed,
+    retry: u32,
+    failures: u32,
+    ban_count: u32,
+    n_captures: u32,
+    restored: bool,
+    whole_time: bool,
+}
+
+impl Counted {
+    fn pack(t: &FailTicket, gen: u64) -> Counted {
+        let id = t.id.as_str();
+        let caps = t
+            .data
+            .captures
+            .iter()
+            .flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+        Counted {
+            gen,
+            time: t.time,
+            first_time: t.first_time,
+            ban_time: t.ban_time,
+            strs: Packed::build(id, caps.chain(t.data.matches.iter().map(String::as_str))),
+            retry: t.retry,
+            failures: t.data.failures,
+            ban_count: t.ban_count,
+            n_captures: u32::try_from(t.data.captures.len()).unwrap_or(0),
+            restored: t.restored,
+            whole_time: t.whole_time,
+        }
+    }
+
+    fn matches<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.strs.iter(id).skip(2 * self.n_captures as usize)
+    }
+
+    fn adjust_time(&mut self, time: f64, max_time: f64) {
+        slide_window(
+            &mut self.time,
+            &mut self.first_time,
+            &mut self.retry,
+            time,
+            max_time,
+        );
+    }
+
+    /// Counts `count` more retries and `attempt` more failures, appends `lines` and keeps the
+    /// last `max_matches` lines (none when 0).
+    fn inc(&mut self, id: &str, lines: &[String], attempt: u32, count: u32, max_matches: usize) {
+        self.retry = self.retry.saturating_add(count);
+        self.failures = self.failures.saturating_add(attempt);
+        let have = self.matches(id).count();
+        let keep = if max_matches == 0 {
+            0
+        } else {
+            (have + lines.len()).min(max_matches)
+        };
+        if lines.is_empty() && keep == have {
+            return;
+        }
+        let skip = have + lines.len() - keep;
+        let caps = self.strs.iter(id).take(2 * self.n_captures as usize);
+        let all = self.matches(id).chain(lines.iter().map(String::as_str));
+        let strs = Packed::build(id, caps.chain(all.skip(skip)));
+        self.strs = strs;
+    }
+
+    fn unpack(&self, id: &str) -> FailTicket {
+        let mut captures = BTreeMap::new();
+        let mut it = self.strs.iter(id);
+        for _ in 0..self.n_captures {
+            if let (Some(k), Some(v)) = (it.next(), it.next()) {
+                captures.insert(k.to_string(), v.to_string());
+            }
+        }
+        let matches = it.map(str::to_string).collect();
+        FailTicket {
+            id: id.to_string(),
+            time: self.time,
+            first_time: self.first_time,
+            retry: self.retry,
+            data: TicketData {
+                failures: self.failures,
+                matches,
+                captures,
+            },
+            ban_time: self.ban_time,
+            ban_count: self.ban_count,
+            restored: self.restored,
+            whole_time: self.whole_time,
+        }
+    }
+}
+
+/// A counted ID as the counter holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct FailView<'a> {
+    id: &'a str,
+    c: &'a Counted,
+}
+
+impl<'a> FailView<'a> {
+    pub fn id(&self) -> &'a str {
+        self.id
+    }
+    /// Time of the latest failure.
+    pub fn time(&self) -> f64 {
+        self.c.time
+    }
+    pub fn retry(&self) -> u32 {
+        self.c.retry
+    }
+    pub fn attempt(&self) -> u32 {
+        self.c.failures
+    }
+    pub fn ban_count(&self) -> u32 {
+        self.c.ban_count
+    }
+    /// The lines kept, oldest first.
+    pub fn matches(&self) -> Vec<String> {
+        self.c.matches(self.id).map(str::to_string).collect()
+    }
+    /// The ticket as it would leave the counter now.
+    pub fn to_ticket(&self) -> FailTicket {
+        self.c.unpack(self.id)
+    }
+}
+
 /// Failure counts of one jail.
 #[derive(Debug)]
 pub struct FailManager {
-    /// Tickets with the generation of their entry.
-    list: HashMap<String, (u64, FailTicket)>,
+    /// Counted IDs, each with the generation of its entry.
+    list: HashMap<Arc<str>, Counted>,
     /// Expiry candidates, earliest first: cleanup looks only at IDs that may have expired,
     /// so its cost follows the expiries, not the number of IDs counted.
     expiry: BinaryHeap<Reverse<Expiry>>,
@@ -107,26 +299,31 @@ impl FailManager {
     pub fn fail_count(&self) -> (usize, u64) {
         (
             self.list.len(),
-            self.list.values().map(|(_, t)| t.retry as u64).sum(),
+            self.list.values().map(|c| c.retry as u64).sum(),
         )
     }
-    pub fn get(&self, fid: &str) -> Option<&FailTicket> {
-        self.list.get(fid).map(|(_, t)| t)
+    pub fn get(&self, fid: &str) -> Option<FailView<'_>> {
+        self.list
+            .get_key_value(fid)
+            .map(|(id, c)| FailView { id, c })
     }
 
     /// Records a failure (`count` retries of it) and returns the ID's retry count now.
     pub fn add_failure(&mut self, ticket: FailTicket, count: u32) -> u32 {
-        let attempts = match self.list.get_mut(&ticket.id).map(|(_, t)| t) {
+        let attempts = match self.list.get_mut(ticket.id.as_str()) {
             Some(known) => {
                 let attempt = if ticket.data.failures == 0 {
                     1
                 } else {
                     ticket.data.failures
                 };
-                let matches = (self.max_matches > 0).then_some(ticket.data.matches.as_slice());
+                let lines: &[String] = if self.max_matches > 0 {
+                    &ticket.data.matches
+                } else {
+                    &[]
+                };
                 known.adjust_time(ticket.time, self.max_time);
-                known.inc(matches, attempt, count);
-                truncate_matches(&mut known.data.matches, self.max_matches);
+                known.inc(&ticket.id, lines, attempt, count, self.max_matches);
                 known.retry
             }
             None => {
@@ -138,12 +335,13 @@ impl FailManager {
                 // trim to maxmatches.
                 let r = t.retry;
                 self.gen += 1;
+                let id: Arc<str> = Arc::from(t.id.as_str());
                 self.expiry.push(Reverse(Expiry {
                     time: t.time,
                     gen: self.gen,
-                    id: t.id.clone(),
+                    id: Arc::clone(&id),
                 }));
-                self.list.insert(t.id.clone(), (self.gen, t));
+                self.list.insert(id, Counted::pack(&t, self.gen));
                 r
             }
         };
@@ -162,11 +360,10 @@ impl FailManager {
         count: u32,
         ban_count: u32,
     ) -> Option<u32> {
-        let (_, known) = self.list.get_mut(fid)?;
-        known.set_ban_count(ban_count);
+        let known = self.list.get_mut(fid)?;
+        known.ban_count = known.ban_count.max(ban_count);
         known.adjust_time(time, self.max_time);
-        known.inc(None, 1, count);
-        truncate_matches(&mut known.data.matches, self.max_matches);
+        known.inc(fid, &[], 1, count, self.max_matches);
         self.fail_total += 1;
         Some(known.retry)
     }
@@ -185,25 +382,23 @@ impl FailManager {
 
     /// Takes out an ID that reached maxretry: `fid` when it is counted, else any such ID.
     pub fn to_ban(&mut self, fid: Option<&str>) -> Option<BanTicket> {
-        let key = match fid.filter(|f| self.list.contains_key(*f)) {
-            Some(f) => {
-                if self
-                    .list
-                    .get(f)
-                    .is_some_and(|(_, t)| t.retry >= self.max_retry)
-                {
-                    Some(f.to_string())
+        let key: Arc<str> = match fid.and_then(|f| self.list.get_key_value(f)) {
+            Some((k, c)) => {
+                if c.retry >= self.max_retry {
+                    Arc::clone(k)
                 } else {
-                    None
+                    return None;
                 }
             }
             None => self
                 .list
                 .iter()
-                .find(|(_, (_, t))| t.retry >= self.max_retry)
-                .map(|(k, _)| k.clone()),
-        }?;
-        self.list.remove(&key).map(|(_, t)| BanTicket::from(t))
+                .find(|(_, c)| c.retry >= self.max_retry)
+                .map(|(k, _)| Arc::clone(k))?,
+        };
+        self.list
+            .remove(&*key)
+            .map(|c| BanTicket::from(c.unpack(&key)))
     }
 
     /// Forgets IDs whose latest failure is findtime or more before `now`.
@@ -216,13 +411,13 @@ impl FailManager {
             let Some(Reverse(e)) = self.expiry.pop() else {
                 break;
             };
-            match self.list.get(&e.id) {
-                Some((g, t)) if *g == e.gen => {
-                    if t.time <= cutoff {
-                        self.list.remove(&e.id);
+            match self.list.get(&*e.id) {
+                Some(c) if c.gen == e.gen => {
+                    if c.time <= cutoff {
+                        self.list.remove(&*e.id);
                     } else {
                         // failed again since: look again when its latest failure expires
-                        let time = t.time;
+                        let time = c.time;
                         self.expiry.push(Reverse(Expiry { time, ..e }));
                     }
                 }
@@ -234,11 +429,11 @@ impl FailManager {
             self.expiry = self
                 .list
                 .iter()
-                .map(|(id, (g, t))| {
+                .map(|(id, c)| {
                     Reverse(Expiry {
-                        time: t.time,
-                        gen: *g,
-                        id: id.clone(),
+                        time: c.time,
+                        gen: c.gen,
+                        id: Arc::clone(id),
                     })
                 })
                 .collect();
@@ -253,14 +448,6 @@ impl FailManager {
 
     pub fn del_failure(&mut self, fid: &str) {
         self.list.remove(fid);
-    }
-}
-
-fn truncate_matches(m: &mut Vec<String>, max: usize) {
-    if max == 0 {
-        m.clear();
-    } else if m.len() > max {
-        m.drain(..m.len() - max);
     }
 }
 
@@ -394,6 +581,36 @@ mod tests {
         fm.add_failure(fail("x", 2.0, "b"), 1);
         let b = fm.to_ban(None).expect("x reached 5");
         assert_eq!(b.id(), "x");
+    }
+
+    #[test]
+    fn tickets_leave_the_counter_as_they_came_in() {
+        let mut fm = FailManager::new();
+        fm.set_max_retry(3);
+        fm.set_max_matches(2);
+        let mut t = fail("192.0.2.7", 5.0, "first");
+        // captures equal to the ID are packed without a copy and come back all the same
+        t.set_capture("ip", "192.0.2.7");
+        t.set_capture("ip4", "192.0.2.7");
+        t.set_capture("user", "r\u{f6}ot");
+        t.set_capture("empty", "");
+        t.set_ban_time(BanTime::Seconds(60.0));
+        t.set_ban_count(2);
+        let want_captures = t.data().captures.clone();
+        fm.add_failure(t, 1);
+        // a line equal to the ID, an empty line, and one more than maxmatches keeps
+        fm.add_failure(fail("192.0.2.7", 6.0, "192.0.2.7"), 1);
+        let view = fm.get("192.0.2.7").expect("counted");
+        assert_eq!(view.matches(), ["first", "192.0.2.7"]);
+        assert_eq!((view.retry(), view.attempt(), view.ban_count()), (2, 2, 2));
+        fm.add_failure(fail("192.0.2.7", 7.0, ""), 1);
+        let b = fm.to_ban(Some("192.0.2.7")).expect("3rd failure bans");
+        assert_eq!(b.id(), "192.0.2.7");
+        assert_eq!(b.matches(), ["192.0.2.7", ""]);
+        assert_eq!(b.data().captures, want_captures);
+        assert_eq!(b.ban_time(), Some(BanTime::Seconds(60.0)));
+        assert_eq!((b.time(), b.attempt(), b.ban_count()), (7.0, 3, 2));
+        assert_eq!(fm.size(), 0);
     }
 
     #[test]

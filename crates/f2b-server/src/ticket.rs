@@ -205,19 +205,13 @@ impl FailTicket {
     /// interval, as fail2ban estimates failures inside a sliding findtime without keeping every
     /// timestamp: `retry = round_half_even(retry / (time - first) * findtime)`.
     pub fn adjust_time(&mut self, time: f64, max_time: f64) {
-        if time > self.time {
-            if self.first_time < time - max_time {
-                let span = time - self.first_time;
-                let est = (self.retry as f64 / span * max_time).round_ties_even();
-                self.retry = if est.is_finite() && est > 0.0 {
-                    est as u32
-                } else {
-                    0
-                };
-                self.first_time = time - max_time;
-            }
-            self.time = time;
-        }
+        slide_window(
+            &mut self.time,
+            &mut self.first_time,
+            &mut self.retry,
+            time,
+            max_time,
+        );
     }
 
     /// Counts `count` more retries and `attempt` more failures, appending `matches`.
@@ -227,6 +221,30 @@ impl FailTicket {
         if let Some(m) = matches {
             self.data.matches.extend_from_slice(m);
         }
+    }
+}
+
+/// [`FailTicket::adjust_time`] on the fields it works on, for holders that keep them apart from
+/// a ticket (the failure counter's packed entries).
+pub(crate) fn slide_window(
+    last: &mut f64,
+    first: &mut f64,
+    retry: &mut u32,
+    time: f64,
+    max_time: f64,
+) {
+    if time > *last {
+        if *first < time - max_time {
+            let span = time - *first;
+            let est = (*retry as f64 / span * max_time).round_ties_even();
+            *retry = if est.is_finite() && est > 0.0 {
+                est as u32
+            } else {
+                0
+            };
+            *first = time - max_time;
+        }
+        *last = time;
     }
 }
 
