@@ -326,7 +326,16 @@ impl JournalTimeText {
         self.text.clear();
         self.text.push_str(&self.date);
         if micro != 0 {
-            let _ = write!(self.text, ".{micro:06}");
+            // `.ffffff` without the formatting machinery: this runs for every journal line.
+            let mut digits = [b'0'; 7];
+            digits[0] = b'.';
+            let mut m = micro;
+            for d in digits[1..].iter_mut().rev() {
+                *d = b'0' + (m % 10) as u8;
+                m /= 10;
+            }
+            self.text
+                .push_str(std::str::from_utf8(&digits).unwrap_or_default());
         }
         self.text.push_str(&self.offset_text);
         self.text.push(' ');
