@@ -655,16 +655,41 @@ impl Filter {
         if let Some(src) = &self.pref_probe_src {
             let b = text.as_bytes();
             if b.last() == Some(&b'\n') && memchr::memchr(b'\n', &b[..b.len() - 1]).is_none() {
-                let probe = self.pref_probe.get_or_init(|| {
-                    let t = crate::pyre::translate(src).ok()?;
-                    regex::Regex::new(&t).ok()
-                });
-                if let Some(re) = probe {
+                if let Some(re) = self.probe(src) {
                     return re.is_match(text);
                 }
             }
         }
         p.is_match(text)
+    }
+
+    /// The probe's engine, built on first use.
+    fn probe(&self, src: &str) -> Option<&regex::Regex> {
+        self.pref_probe
+            .get_or_init(|| {
+                let t = crate::pyre::translate(src).ok()?;
+                regex::Regex::new(&t).ok()
+            })
+            .as_ref()
+    }
+
+    /// Where the prefregex's content starts in `text` (a line and its final newline), found by
+    /// the probe (see [`Filter::pref_search_by_probe`] for why its match is the prefregex's):
+    /// `Some(None)` when the prefregex does not match, `None` when the probe cannot tell.
+    fn pref_content_start(&self, text: &str) -> Option<Option<usize>> {
+        let src = self.pref_probe_src.as_deref()?;
+        if self.probe_dotall {
+            return None;
+        }
+        let b = text.as_bytes();
+        if b.last() != Some(&b'\n') || memchr::memchr(b'\n', &b[..b.len() - 1]).is_some() {
+            return None;
+        }
+        let re = self.probe(src)?;
+        Some(re.find(text).and_then(|m| {
+            let last = text[..m.end()].chars().next_back()?;
+            Some(m.end() - last.len_utf8())
+        }))
     }
 
     /// Searches the prefregex on `text` (a line and its final newline) through the probe,
@@ -728,11 +753,30 @@ impl Filter {
         buf.push('\n');
         let mut pref_matched = false;
         let mut range = 0..buf.len();
+        // Without the literal prefilter every line meets the prefregex anyway: asking it first
+        // ends lines from other programs early and tells where the content starts.
+        let mut content_from = 0;
+        let mut pref_known = false;
+        if !self.prefilter && self.prefregex.is_some() {
+            match self.pref_content_start(&buf) {
+                Some(None) => {
+                    self.scratch = buf;
+                    return Some(LineOutcome::default());
+                }
+                Some(Some(c)) => {
+                    content_from = c;
+                    pref_known = true;
+                }
+                None => {}
+            }
+        }
         if self.relaxed_ok {
-            // which failregexes can match a suffix of the line at all (decided once per line)
+            // which failregexes can match a suffix of the line at all (decided once per line);
+            // the content is such a suffix, and it is what they will see
             self.cand.clear();
+            let hay = buf.get(content_from..).unwrap_or(&buf);
             for r in &self.failregex {
-                self.cand.push(r.may_match_suffix(&buf) != Some(false));
+                self.cand.push(r.may_match_suffix(hay) != Some(false));
             }
             self.cand_valid = true;
             if self.prefilter && !self.cand.contains(&true) {
@@ -742,7 +786,7 @@ impl Filter {
             }
         }
         if self.prefregex.is_some() {
-            if !self.pref_is_match(&buf) {
+            if !pref_known && !self.pref_is_match(&buf) {
                 self.scratch = buf;
                 return Some(LineOutcome::default());
             }
@@ -1300,6 +1344,19 @@ mod probe_tests {
                 let want = f.prefregex.as_ref().unwrap().is_match(l);
                 assert_eq!(f.pref_is_match(l), want, "{name}: {l:?}");
                 matched += usize::from(want);
+                match f.pref_content_start(l) {
+                    Some(None) => assert!(!want, "{name}: {l:?}"),
+                    Some(Some(c)) => {
+                        let p = f.prefregex.as_mut().unwrap();
+                        assert!(p.search(l), "{name}: {l:?}");
+                        assert_eq!(
+                            p.group_span("content").map(|s| s.0),
+                            Some(c),
+                            "{name}: {l:?}"
+                        );
+                    }
+                    None => {}
+                }
                 if f.pref_search_by_probe(l) {
                     let p = f.prefregex.as_mut().unwrap();
                     let got = p.last_slots().map(<[_]>::to_vec);
