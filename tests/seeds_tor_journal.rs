@@ -811,9 +811,6 @@ fn status_is_consistent(test: &str, server: Server) {
 }
 
 #[test]
-#[ignore = "bug: f2b-server publishes `Currently failed` only after the journal wait that follows \
-            a batch of lines (crates/f2b-server/src/jail.rs reader_loop), so status can show 19 \
-            failures with none failing, or a banned port still failing, for up to a second"]
 fn status_is_consistent_right_after_failures_and_the_ban() {
     let name = "status_is_consistent_right_after_failures_and_the_ban";
     if let Some(why) = unusable() {

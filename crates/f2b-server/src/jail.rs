@@ -644,6 +644,13 @@ fn reader_loop(
                         }
                     }
                 }
+                // Both counters move together, as in fail2ban's status: a source may block
+                // for a while after handing over its lines (the journal waits up to 1 s), so
+                // waiting for the poll to return would show a stale `Currently failed`.
+                shared
+                    .stats
+                    .currently_failed
+                    .store(fm.size(), Ordering::Relaxed);
                 shared
                     .stats
                     .total_failed
