@@ -280,6 +280,10 @@ fn pid_field(v: Option<&[u8]>) -> Option<String> {
 /// Python's `int(bytes)`: ASCII spaces around, optional sign, decimal digits with single `_`
 /// between them.
 fn py_int(v: &[u8]) -> Option<i128> {
+    // The journal's own stamps are plain digits: read them without going through text.
+    if !v.is_empty() && v.len() <= 18 && v.iter().all(u8::is_ascii_digit) {
+        return Some(v.iter().fold(0i128, |n, d| n * 10 + i128::from(d - b'0')));
+    }
     let s = std::str::from_utf8(v)
         .ok()?
         .trim_matches(|c: char| c.is_ascii_whitespace());
@@ -400,6 +404,22 @@ mod tests {
             format_journal_entry(&e, LogEncoding::Utf8).0,
             "kernel: [    5.000000] x"
         );
+    }
+
+    #[test]
+    fn stamps_like_python_int() {
+        assert_eq!(py_int(b"5123456789"), Some(5_123_456_789));
+        assert_eq!(py_int(b"007"), Some(7));
+        assert_eq!(py_int(b" 7\n"), Some(7));
+        assert_eq!(py_int(b"-7"), Some(-7));
+        assert_eq!(py_int(b"1_000"), Some(1000));
+        assert_eq!(py_int(b"1__0"), None);
+        assert_eq!(
+            py_int(b"123456789012345678901"),
+            Some(123_456_789_012_345_678_901)
+        );
+        assert_eq!(py_int(b""), None);
+        assert_eq!(py_int(b"12a"), None);
     }
 
     #[test]
