@@ -580,15 +580,19 @@ fn reader_loop(
                 ) else {
                     continue;
                 };
-                if let Some(source) = relock(&shared.ignore).ignored_by(&f.id) {
-                    crate::log!(
-                        LOG_FILTER,
-                        Level::INFO,
-                        "[{}] Ignore {} by {}",
-                        settings.name,
-                        f.id,
-                        source
-                    );
+                let verdict = relock(&shared.ignore).check(&f.id, &|k| f.captures.get(k).cloned());
+                if let Some(ignored) = verdict {
+                    // fail2ban says nothing when the answer came from `ignorecache`.
+                    if !ignored.cached {
+                        crate::log!(
+                            LOG_FILTER,
+                            Level::INFO,
+                            "[{}] Ignore {} by {}",
+                            settings.name,
+                            f.id,
+                            ignored.source
+                        );
+                    }
                     continue;
                 }
                 crate::log!(
