@@ -73,11 +73,12 @@ fn surely_builds(hir: &regex_syntax::hir::Hir) -> bool {
 }
 
 /// The `regex` crate's own parser with its default settings (those of [`regex::Regex::new`]).
-fn parse_fast(pattern: &str) -> Result<regex_syntax::hir::Hir, regex_syntax::Error> {
+fn parse_fast(pattern: &str) -> Option<regex_syntax::hir::Hir> {
     regex_syntax::ParserBuilder::new()
         .nest_limit(250)
         .build()
         .parse(pattern)
+        .ok()
 }
 
 /// Named capture groups of a parsed pattern with their index, in index order.
@@ -118,7 +119,7 @@ fn validate_fancy(
     }
     // the delegates fancy-regex builds are parts of this widened pattern: bounded by it
     let superset = pyre::translate_superset(python).ok()?;
-    if !parse_fast(&superset).is_ok_and(|h| surely_builds(&h)) {
+    if !parse_fast(&superset).is_some_and(|h| surely_builds(&h)) {
         return None;
     }
     let mut tree = match fancy_regex::Expr::parse_tree_with_flags(pattern, FLAG_UNICODE) {
@@ -303,7 +304,7 @@ impl Regex {
         };
         let engine = OnceCell::new();
         let (plan, names) = match parse_fast(&pattern) {
-            Ok(hir) if surely_builds(&hir) => {
+            Some(hir) if surely_builds(&hir) => {
                 let mut names = Vec::new();
                 hir_names(&hir, &mut names);
                 names.sort_by_key(|(_, i)| *i);
@@ -311,8 +312,8 @@ impl Regex {
             }
             parsed => {
                 let built_fast = match parsed {
-                    Ok(_) => regex::Regex::new(&pattern).ok(),
-                    Err(_) => None,
+                    Some(_) => regex::Regex::new(&pattern).ok(),
+                    None => None,
                 };
                 match built_fast {
                     Some(re) => {
@@ -732,7 +733,7 @@ mod lazy_tests {
         let mut out = Vec::new();
         for e in entries.flatten() {
             let p = e.path();
-            if p.extension().is_none_or(|x| x != "conf") {
+            if p.extension().map_or(true, |x| x != "conf") {
                 continue;
             }
             let Some(name) = p.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
