@@ -100,12 +100,19 @@ struct Counted {
     gen: u64,
     time: f64,
     first_time: f64,
-    ban_time: Option<BanTime>,
     strs: Packed,
+    /// What only restored or re-offending IDs carry, boxed so that the common entry (and the
+    /// map's buckets, most of the counter's memory) stays small.
+    extra: Option<Box<Extra>>,
     retry: u32,
     failures: u32,
-    ban_count: u32,
     n_captures: u32,
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct Extra {
+    ban_time: Option<BanTime>,
+    ban_count: u32,
     restored: bool,
     whole_time: bool,
 }
@@ -122,15 +129,22 @@ impl Counted {
             gen,
             time: t.time,
             first_time: t.first_time,
-            ban_time: t.ban_time,
             strs: Packed::build(id, caps.chain(t.data.matches.iter().map(String::as_str))),
+            extra: Some(Box::new(Extra {
+                ban_time: t.ban_time,
+                ban_count: t.ban_count,
+                restored: t.restored,
+                whole_time: t.whole_time,
+            }))
+            .filter(|e| **e != Extra::default()),
             retry: t.retry,
             failures: t.data.failures,
-            ban_count: t.ban_count,
             n_captures: u32::try_from(t.data.captures.len()).unwrap_or(0),
-            restored: t.restored,
-            whole_time: t.whole_time,
         }
+    }
+
+    fn ban_count(&self) -> u32 {
+        self.extra.as_ref().map_or(0, |e| e.ban_count)
     }
 
     fn matches<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a str> + 'a {
@@ -177,6 +191,7 @@ impl Counted {
             }
         }
         let matches = it.map(str::to_string).collect();
+        let extra = self.extra.as_deref();
         FailTicket {
             id: id.to_string(),
             time: self.time,
@@ -187,10 +202,10 @@ impl Counted {
                 matches,
                 captures,
             },
-            ban_time: self.ban_time,
-            ban_count: self.ban_count,
-            restored: self.restored,
-            whole_time: self.whole_time,
+            ban_time: extra.and_then(|e| e.ban_time),
+            ban_count: extra.map_or(0, |e| e.ban_count),
+            restored: extra.is_some_and(|e| e.restored),
+            whole_time: extra.is_some_and(|e| e.whole_time),
         }
     }
 }
@@ -217,7 +232,7 @@ impl<'a> FailView<'a> {
         self.c.failures
     }
     pub fn ban_count(&self) -> u32 {
-        self.c.ban_count
+        self.c.ban_count()
     }
     /// The lines kept, oldest first.
     pub fn matches(&self) -> Vec<String> {
@@ -361,7 +376,9 @@ impl FailManager {
         ban_count: u32,
     ) -> Option<u32> {
         let known = self.list.get_mut(fid)?;
-        known.ban_count = known.ban_count.max(ban_count);
+        if ban_count > known.ban_count() {
+            known.extra.get_or_insert_with(Box::default).ban_count = ban_count;
+        }
         known.adjust_time(time, self.max_time);
         known.inc(fid, &[], 1, count, self.max_matches);
         self.fail_total += 1;
@@ -596,6 +613,8 @@ mod tests {
         t.set_capture("empty", "");
         t.set_ban_time(BanTime::Seconds(60.0));
         t.set_ban_count(2);
+        t.set_restored(true);
+        t.set_whole_time(true);
         let want_captures = t.data().captures.clone();
         fm.add_failure(t, 1);
         // a line equal to the ID, an empty line, and one more than maxmatches keeps
@@ -610,7 +629,15 @@ mod tests {
         assert_eq!(b.data().captures, want_captures);
         assert_eq!(b.ban_time(), Some(BanTime::Seconds(60.0)));
         assert_eq!((b.time(), b.attempt(), b.ban_count()), (7.0, 3, 2));
+        assert!(b.restored() && b.whole_time());
         assert_eq!(fm.size(), 0);
+        // a plain failure needs no boxed extras, and the map's entry stays small
+        fm.add_failure(fail("198.51.100.1", 1.0, "x"), 1);
+        assert!(fm
+            .list
+            .get("198.51.100.1")
+            .is_some_and(|c| c.extra.is_none()));
+        assert!(std::mem::size_of::<Counted>() <= 64);
     }
 
     #[test]
