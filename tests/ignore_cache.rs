@@ -141,7 +141,6 @@ fn without_ignorecache_every_failure_runs_the_command() {
 }
 
 #[test]
-#[ignore = "needs stages.rs to build the jail's list with IgnoreList::from_spec(spec)"]
 fn with_ignorecache_the_command_runs_once_per_address() {
     repeated_failures_call_the_command(false);
 }

@@ -234,7 +234,6 @@ fn usedns_no_and_raw_in_the_daemon() {
 }
 
 #[test]
-#[ignore = "f2b-server gives its filters no DNS resolver (stages.rs): usedns=yes/warn never resolve a name"]
 fn usedns_yes_and_warn_in_the_daemon() {
     usedns(false, &["yes", "warn"]);
 }

@@ -9,7 +9,8 @@
 //!   database, `bantime.increment`).
 //! - [`transmitter`]: fail2ban's command set and reply shapes over the protocol handler.
 //! - [`logging`]: fail2ban's log layout on file, stdout/stderr, syslog or the journal.
-//! - [`ignore`]: `ignoreip`, `ignoreself`, `ignorecommand`.
+//! - [`ignore`]: `ignoreip`, `ignoreself`, `ignorecommand`, `ignorecache`; [`dns`]: host-name
+//!   lookups for `usedns`.
 //! - core: [`failmanager`], [`banmanager`], [`ticket`], [`observer`], [`actions`], [`database`].
 //!
 //! It does not parse configuration text (it receives resolved specs from `f2b-config`) and does
@@ -18,6 +19,7 @@ pub mod actions;
 pub mod banmanager;
 pub mod daemon;
 pub mod database;
+pub mod dns;
 pub mod failmanager;
 pub mod ignore;
 pub mod ipaddr;

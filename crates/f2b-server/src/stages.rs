@@ -14,6 +14,7 @@ use f2b_filter::{Filter, FilterOptions};
 
 use crate::actions::{ActionDef, ActionError, ActionInfo, BanHistory, CommandAction, JailCounters};
 use crate::database::Database;
+use crate::dns::SystemResolver;
 use crate::ignore::IgnoreList;
 use crate::jail::{
     now, BanObserver, BanStore, Found, JailParts, JailSettings, LineFilter, LineSource, SourceLine,
@@ -587,7 +588,13 @@ fn compile_filter(spec: &JailSpec) -> Result<Filter, String> {
         in_operation: false,
         ..FilterOptions::default()
     };
-    Filter::new(opts).map_err(|e| e.to_string())
+    let mut filter = Filter::new(opts).map_err(|e| e.to_string())?;
+    match spec.usedns {
+        f2b_config::UseDns::Yes => filter.set_resolver(Box::new(SystemResolver::new(false))),
+        f2b_config::UseDns::Warn => filter.set_resolver(Box::new(SystemResolver::new(true))),
+        f2b_config::UseDns::No | f2b_config::UseDns::Raw => {}
+    }
+    Ok(filter)
 }
 
 /// Split journalmatch tokens into alternatives at `+`.
@@ -715,13 +722,7 @@ impl JailBuilder for Builder {
             }
         };
         let actions = (self.actions)(spec)?;
-        let mut ignore = IgnoreList::new(spec.ignoreself);
-        for ip in &spec.ignoreip {
-            ignore.add(ip);
-        }
-        if let Some(cmd) = &spec.ignorecommand {
-            ignore.set_command(cmd);
-        }
+        let ignore = IgnoreList::from_spec(spec);
         let mut restore = restore;
         if restore.is_empty() {
             if let Some(db) = &self.db {
