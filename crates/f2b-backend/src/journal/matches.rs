@@ -13,7 +13,9 @@ pub fn parse_journalmatch(value: &str) -> Result<Vec<Vec<String>>, BackendError>
         if line.is_empty() {
             continue;
         }
-        let words = shell_words(line)?;
+        // fail2ban splits each line with Python's shlex; so does f2b_config::shlex.
+        let words = f2b_config::shlex::split(line)
+            .map_err(|e| BackendError::JournalMatchSyntax(format!("{e} in {line:?}")))?;
         if !words.is_empty() {
             validate(&words)?;
             out.push(words);
@@ -44,83 +46,6 @@ pub fn validate<S: AsRef<str>>(words: &[S]) -> Result<(), BackendError> {
         }
     }
     Ok(())
-}
-
-/// POSIX-shell word splitting (quotes and backslashes), as Python's `shlex.split`.
-fn shell_words(line: &str) -> Result<Vec<String>, BackendError> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => cur.push(c),
-                        None => {
-                            return Err(BackendError::JournalMatchSyntax(format!(
-                                "no closing quotation in {line:?}"
-                            )))
-                        }
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => cur.push(c),
-                            Some(c) => {
-                                cur.push('\\');
-                                cur.push(c);
-                            }
-                            None => {
-                                return Err(BackendError::JournalMatchSyntax(format!(
-                                    "no closing quotation in {line:?}"
-                                )))
-                            }
-                        },
-                        Some(c) => cur.push(c),
-                        None => {
-                            return Err(BackendError::JournalMatchSyntax(format!(
-                                "no closing quotation in {line:?}"
-                            )))
-                        }
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(c) => cur.push(c),
-                    None => {
-                        return Err(BackendError::JournalMatchSyntax(format!(
-                            "no escaped character in {line:?}"
-                        )))
-                    }
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
 }
 
 #[cfg(test)]
