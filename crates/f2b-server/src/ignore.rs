@@ -481,10 +481,20 @@ impl IgnoreList {
             );
         }
         for l in failure.stdout.lines() {
-            crate::log!(LOG_UTILS, Level::ERROR, "{run_id:x} -- stdout: {}", py_repr(l));
+            crate::log!(
+                LOG_UTILS,
+                Level::ERROR,
+                "{run_id:x} -- stdout: {}",
+                py_repr(l)
+            );
         }
         for l in failure.stderr.lines() {
-            crate::log!(LOG_UTILS, Level::ERROR, "{run_id:x} -- stderr: {}", py_repr(l));
+            crate::log!(
+                LOG_UTILS,
+                Level::ERROR,
+                "{run_id:x} -- stderr: {}",
+                py_repr(l)
+            );
         }
         match (failure.code, failure.signal) {
             (Some(c), _) if c > 128 => crate::log!(
