@@ -146,7 +146,6 @@ fn with_ignorecache_the_command_runs_once_per_address() {
 }
 
 #[test]
-#[ignore = "needs transmitter.rs: set JAIL ignorecache, and get answering [key, max-count, max-time]"]
 fn set_and_get_ignorecache_through_the_client() {
     set_and_get(false);
 }

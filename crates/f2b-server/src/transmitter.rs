@@ -68,6 +68,14 @@ fn invalid() -> CommandError {
 }
 
 /// fail2ban keeps bantime/findtime as numbers; it answers `get` with an int when whole.
+/// `ignorecache` as fail2ban answers it: `[key, max-count, max-time]`, or None when off.
+fn ignorecache_value(c: Option<(String, usize, f64)>) -> Value {
+    match c {
+        Some((key, count, time)) => Value::List(vec![s(key), int(count), secs_value(time)]),
+        None => Value::None,
+    }
+}
+
 fn secs_value(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 9.0e15 {
         Value::Int(v as i64)
@@ -339,7 +347,7 @@ impl Transmitter {
             "ignoreself" => Value::Bool(j.ignore().ignore_self()),
             "ignoreip" => strs(j.ignore().entries()),
             "ignorecommand" => s(j.ignore().command().unwrap_or_default()),
-            "ignorecache" => spec.ignorecache.clone().map(s).unwrap_or(Value::None),
+            "ignorecache" => ignorecache_value(j.ignore().cache_settings()),
             "prefregex" => s(spec.prefregex.clone().unwrap_or_default()),
             "failregex" => strs(spec.failregex.clone()),
             "ignoreregex" => strs(spec.ignoreregex.clone()),
@@ -537,6 +545,13 @@ impl Transmitter {
             "ignorecommand" => {
                 j.ignore().set_command(&word(cmd, 3)?);
                 Ok(s(j.ignore().command().unwrap_or_default()))
+            }
+            "ignorecache" => {
+                let mut ignore = j.ignore();
+                ignore
+                    .set_cache(&word(cmd, 3)?)
+                    .map_err(|e| CommandError::Failed(e.to_string()))?;
+                Ok(ignorecache_value(ignore.cache_settings()))
             }
             "ignoreself" => {
                 let v = word(cmd, 3)?;
