@@ -610,8 +610,22 @@ fn reader_loop(
                 };
                 let id = f.id;
                 let attempts = fm.add_failure(FailTicket::with_data(id.clone(), time, data), 1);
+                // Published before any ban job is sent: the action worker hands these counters
+                // to actionban (`<jail.found_total>`), and it may run before this thread goes on.
+                shared
+                    .stats
+                    .total_failed
+                    .store(fm.fail_total(), Ordering::Relaxed);
                 if attempts >= settings.maxretry {
                     if let Some(t) = fm.to_ban(Some(&id)) {
+                        shared
+                            .stats
+                            .currently_failed
+                            .store(fm.size(), Ordering::Relaxed);
+                        shared
+                            .stats
+                            .total_failed
+                            .store(fm.fail_total(), Ordering::Relaxed);
                         let _ = jobs.send(Job::Ban(t));
                     }
                 } else if let Some((extra, count)) = observer.as_ref().and_then(|o| {
@@ -644,6 +658,10 @@ fn reader_loop(
                         .is_some_and(|r| r >= settings.maxretry)
                     {
                         if let Some(t) = fm.to_ban(Some(&id)) {
+                            shared
+                                .stats
+                                .currently_failed
+                                .store(fm.size(), Ordering::Relaxed);
                             let _ = jobs.send(Job::Ban(t));
                         }
                     }
